@@ -1,0 +1,2 @@
+//! The README's demo (to be written).
+fn main() {}

@@ -1,0 +1,5 @@
+//! Typed async client for the Job Status API.
+
+pub mod models;
+
+pub use models::*;

@@ -1,0 +1,659 @@
+//! Wire models of the Job Status API, as described by `openapi.yaml`.
+//!
+//! Every type round-trips the wire JSON (camelCase keys, `type` ↔ `job_type`).
+//! Decoding is tolerant where real servers differ: unknown fields are ignored,
+//! optional fields may be absent or `null`, enums read from the wire keep
+//! values this SDK does not know ([`JobState::Unknown`], [`JobType::Unknown`]),
+//! `processedOn` may be a number (BullMQ stores a millisecond timestamp there)
+//! and `progress` may be an integer or a float.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Body of `GET /api/jobs/{jobId}`: the job and the queue's counters, read at
+/// the same instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatusResponse {
+    /// The job.
+    pub job: Job,
+    /// Counters of the queue the job belongs to.
+    pub queue_stats: QueueStats,
+    /// When the server produced this answer.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub timestamp: DateTime<Utc>,
+}
+
+/// A job: its identity, state, progress, input data and outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    /// Unique identifier of the job.
+    pub id: String,
+    /// Kind of work the job does.
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    /// The URL the job works on, when it has one.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Current state.
+    pub status: JobState,
+    /// Completion percentage, 0–100 (servers send integers or floats).
+    #[serde(default, with = "progress")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
+    pub progress: Option<f64>,
+    /// The job's original input.
+    pub data: JobData,
+    /// When the job was created.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    /// When a worker last started the job.
+    #[serde(default, with = "timestamp::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the job finished (completed or failed for good).
+    #[serde(default, with = "timestamp::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Identifier of the worker that processed the job. A number on the wire
+    /// (BullMQ's millisecond timestamp) is kept as its decimal string form.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub processed_on: Option<String>,
+    /// How many times a worker has attempted the job.
+    #[serde(default)]
+    pub attempts_made: u32,
+    /// Why the last attempt failed.
+    #[serde(default)]
+    pub failed_reason: Option<String>,
+    /// The job's result, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returnvalue: Option<Value>,
+    /// Log lines the job wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Vec<String>>,
+    /// Performance metrics, when the job reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<JobMetrics>,
+}
+
+/// A job's original input. Known keys are typed; any other key is kept in
+/// [`JobData::extra`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JobData {
+    /// The URL to process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The customer the job runs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// Free-form metadata supplied at creation (e.g. `source`, `priority`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// Total pages to process, for multi-page jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u64>,
+    /// Pages processed so far, for multi-page jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_pages: Option<u64>,
+    /// Every other key of the job's data, kept as sent.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub extra: Map<String, Value>,
+}
+
+/// Performance metrics a job may report. Known keys are typed; any other key
+/// is kept in [`JobMetrics::extra`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JobMetrics {
+    /// Processing time in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_time: Option<u64>,
+    /// Memory used, as the worker reports it (e.g. `"120MB"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_usage: Option<String>,
+    /// Pages processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages_processed: Option<u64>,
+    /// Errors the worker ran into (and recovered from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors_encountered: Option<u64>,
+    /// Every other metric, kept as sent.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub extra: Map<String, Value>,
+}
+
+/// Counters of the jobs in a queue, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStats {
+    /// Jobs waiting for a worker.
+    pub waiting: u64,
+    /// Jobs being processed.
+    pub active: u64,
+    /// Jobs that completed.
+    pub completed: u64,
+    /// Jobs that failed for good.
+    pub failed: u64,
+}
+
+/// Body of `PUT /api/jobs/{jobId}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobUpdateRequest {
+    /// What to do with the job.
+    pub action: JobAction,
+}
+
+/// A management action on a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum JobAction {
+    /// Pause a `waiting` or `active` job.
+    Pause,
+    /// Resume a `paused` job.
+    Resume,
+    /// Cancel and remove a `waiting`, `active` or `paused` job.
+    Cancel,
+}
+
+impl JobAction {
+    /// The wire value: `pause`, `resume` or `cancel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+impl fmt::Display for JobAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Body of a successful `PUT /api/jobs/{jobId}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JobUpdateResponse {
+    /// Always `true` on success.
+    pub success: bool,
+    /// Human-readable outcome, e.g. `Job paused successfully`.
+    pub message: String,
+    /// The job's state after the action.
+    pub job: UpdatedJob,
+    /// When the server produced this answer.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The job as it stands after a management action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatedJob {
+    /// Unique identifier of the job.
+    pub id: String,
+    /// State after the action; [`JobState::Cancelled`] after a cancel (the
+    /// job is then removed and a later GET answers 404).
+    #[cfg_attr(feature = "openapi", schema(schema_with = JobState::update_schema))]
+    pub status: JobState,
+    /// When the action was applied.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of a successful `DELETE /api/jobs/{jobId}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JobDeleteResponse {
+    /// Always `true` on success.
+    pub success: bool,
+    /// Human-readable outcome: `Job cancelled successfully`.
+    pub message: String,
+    /// The id of the removed job.
+    pub job_id: String,
+    /// When the server produced this answer.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The error body every non-2xx answer carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// What went wrong, e.g. `Job not found`.
+    pub error: String,
+    /// More detail, e.g. `Job is already completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+}
+
+/// Declares a wire enum of known string values plus an `Unknown(String)`
+/// catch-all, so a value added by the server never breaks decoding.
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $wire:literal, )+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this version of the SDK does not know, kept verbatim.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// Every value this SDK knows, in wire order.
+            pub const KNOWN: &'static [&'static str] = &[$($wire),+];
+
+            /// The wire value.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $wire, )+
+                    Self::Unknown(other) => other,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                match value {
+                    $( $wire => Self::$variant, )+
+                    other => Self::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                match Self::from(value.as_str()) {
+                    Self::Unknown(_) => Self::Unknown(value),
+                    known => known,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map(Self::from)
+            }
+        }
+    };
+}
+
+open_enum! {
+    /// The state of a job.
+    ///
+    /// `Cancelled` only appears in the answer to a cancel: a cancelled job is
+    /// removed, and a later GET answers 404.
+    pub enum JobState {
+        /// Queued, waiting for a worker.
+        Waiting => "waiting",
+        /// Being processed by a worker.
+        Active => "active",
+        /// Finished successfully.
+        Completed => "completed",
+        /// Failed and will not be retried.
+        Failed => "failed",
+        /// Paused by a management action.
+        Paused => "paused",
+        /// Its worker stopped reporting; it may need intervention.
+        Stuck => "stuck",
+        /// Cancelled and removed (answer to a cancel only).
+        Cancelled => "cancelled",
+    }
+}
+
+impl JobState {
+    /// Whether the job will not change any more: `completed`, `failed` or
+    /// `cancelled`.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    /// The states `GET` may report (every known state but `cancelled`).
+    pub const JOB_STATUSES: &'static [&'static str] =
+        &["waiting", "active", "completed", "failed", "paused", "stuck"];
+}
+
+open_enum! {
+    /// The kind of work a job does.
+    pub enum JobType {
+        /// Process one page.
+        SinglePage => "single-page",
+        /// Process several pages (`data.totalPages`).
+        MultiPage => "multi-page",
+        /// Crawl a whole site.
+        Crawl => "crawl",
+    }
+}
+
+#[cfg(feature = "openapi")]
+mod openapi_schemas {
+    //! Hand-written schemas for the open enums: on the wire they are plain
+    //! strings, documented with the values this SDK knows.
+    use std::borrow::Cow;
+
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::{RefOr, schema::Object};
+
+    use super::{JobState, JobType};
+
+    fn string_enum(values: &[&str], description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(values.iter().copied()))
+            .description(Some(description))
+            .build()
+    }
+
+    impl utoipa::PartialSchema for JobState {
+        fn schema() -> RefOr<Schema> {
+            Schema::Object(string_enum(
+                JobState::JOB_STATUSES,
+                "Current state of a job.",
+            ))
+            .into()
+        }
+    }
+
+    impl utoipa::ToSchema for JobState {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("JobState")
+        }
+    }
+
+    impl JobState {
+        /// Schema of `UpdatedJob.status`: every job state plus `cancelled`.
+        pub(crate) fn update_schema() -> Object {
+            string_enum(
+                JobState::KNOWN,
+                "State of the job after the action; `cancelled` after a cancel.",
+            )
+        }
+    }
+
+    impl utoipa::PartialSchema for JobType {
+        fn schema() -> RefOr<Schema> {
+            Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .description(Some(
+                        "Kind of work the job does, e.g. `single-page`. New kinds may appear.",
+                    ))
+                    .examples([serde_json::json!("single-page")])
+                    .build(),
+            )
+            .into()
+        }
+    }
+
+    impl utoipa::ToSchema for JobType {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("JobType")
+        }
+    }
+}
+
+/// Timestamps: written as JavaScript's `toISOString()` does
+/// (`2024-01-01T00:05:00.000Z`); read from any RFC 3339 string, or from a
+/// number of milliseconds since the epoch as BullMQ stores them.
+mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde_json::Value;
+
+    pub(super) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        from_value(Value::deserialize(d)?).map_err(D::Error::custom)
+    }
+
+    fn from_value(value: Value) -> Result<DateTime<Utc>, String> {
+        match value {
+            Value::String(s) => DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| format!("invalid timestamp {s:?}: {e}")),
+            Value::Number(n) => n
+                .as_i64()
+                .and_then(DateTime::from_timestamp_millis)
+                .ok_or_else(|| format!("invalid millisecond timestamp {n}")),
+            other => Err(format!("expected a timestamp, found {other}")),
+        }
+    }
+
+    pub(super) mod option {
+        use super::*;
+
+        pub(in crate::models) fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(in crate::models) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            match Value::deserialize(d)? {
+                Value::Null => Ok(None),
+                value => from_value(value).map(Some).map_err(D::Error::custom),
+            }
+        }
+    }
+}
+
+/// `progress`: written as an integer when it is whole (`75`, as the seed
+/// shows), read from an integer or a float.
+mod progress {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(p: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match *p {
+            // Whole values in range are exact as i64, so the cast loses nothing.
+            Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => s.serialize_i64(v as i64),
+            Some(v) => s.serialize_f64(v),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)
+    }
+}
+
+/// `processedOn`: a worker id string in the seed, a millisecond timestamp in
+/// BullMQ; both decode, the number as its decimal string.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        other => Err(D::Error::custom(format!(
+            "expected a worker id string or number, found {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seed_get_body() -> Value {
+        json!({
+          "job": {
+            "id": "job_abc123",
+            "type": "single-page",
+            "url": "https://example.com",
+            "status": "active",
+            "progress": 75,
+            "data": {
+              "url": "https://example.com",
+              "customerId": "customer-123",
+              "metadata": { "source": "api", "priority": "high" }
+            },
+            "createdAt": "2024-01-01T00:00:00.000Z",
+            "startedAt": "2024-01-01T00:01:00.000Z",
+            "finishedAt": null,
+            "processedOn": "worker-node-1",
+            "attemptsMade": 1,
+            "failedReason": null
+          },
+          "queueStats": { "waiting": 5, "active": 3, "completed": 150, "failed": 2 },
+          "timestamp": "2024-01-01T00:05:00.000Z"
+        })
+    }
+
+    #[test]
+    fn seed_get_body_round_trips_exactly() {
+        let body = seed_get_body();
+        let parsed: JobStatusResponse = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(parsed.job.job_type, JobType::SinglePage);
+        assert_eq!(parsed.job.status, JobState::Active);
+        assert_eq!(parsed.job.progress, Some(75.0));
+        assert_eq!(parsed.queue_stats.completed, 150);
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), body);
+    }
+
+    #[test]
+    fn unknown_enum_values_and_fields_are_kept_or_ignored() {
+        let mut body = seed_get_body();
+        body["job"]["status"] = json!("delayed");
+        body["job"]["type"] = json!("pdf-export");
+        body["job"]["priority"] = json!(7);
+        body["job"]["data"]["totalPages"] = json!(100);
+        body["job"]["data"]["tenant"] = json!({"region": "eu"});
+        body["queueStats"]["delayed"] = json!(4);
+        let parsed: JobStatusResponse = serde_json::from_value(body).unwrap();
+        assert_eq!(parsed.job.status, JobState::Unknown("delayed".into()));
+        assert_eq!(parsed.job.status.as_str(), "delayed");
+        assert!(!parsed.job.status.is_terminal());
+        assert_eq!(parsed.job.job_type.as_str(), "pdf-export");
+        assert_eq!(parsed.job.data.total_pages, Some(100));
+        assert_eq!(parsed.job.data.extra["tenant"], json!({"region": "eu"}));
+        let again = serde_json::to_value(&parsed).unwrap();
+        assert_eq!(again["job"]["data"]["tenant"], json!({"region": "eu"}));
+        assert_eq!(again["job"]["status"], json!("delayed"));
+    }
+
+    #[test]
+    fn optionals_may_be_absent_or_null() {
+        let minimal = json!({
+            "id": "j", "type": "single-page", "status": "waiting", "data": {},
+            "createdAt": "2024-01-01T00:00:00Z", "attemptsMade": 0
+        });
+        let absent: Job = serde_json::from_value(minimal.clone()).unwrap();
+        let mut with_nulls = minimal;
+        for key in ["url", "progress", "startedAt", "finishedAt", "processedOn", "failedReason", "returnvalue", "logs", "metrics"] {
+            with_nulls[key] = Value::Null;
+        }
+        let nulls: Job = serde_json::from_value(with_nulls).unwrap();
+        assert_eq!(absent, nulls);
+        assert_eq!(absent.started_at, None);
+        assert_eq!(absent.metrics, None);
+    }
+
+    #[test]
+    fn tolerant_processed_on_progress_and_timestamps() {
+        let job: Job = serde_json::from_value(json!({
+            "id": "j", "type": "single-page", "status": "active", "data": {},
+            "createdAt": 1704067200000_i64, "attemptsMade": 2,
+            "processedOn": 1704067260000_i64, "progress": 42.5
+        }))
+        .unwrap();
+        assert_eq!(job.processed_on.as_deref(), Some("1704067260000"));
+        assert_eq!(job.progress, Some(42.5));
+        assert_eq!(job.created_at.to_rfc3339(), "2024-01-01T00:00:00+00:00");
+        assert_eq!(serde_json::to_value(&job).unwrap()["progress"], json!(42.5));
+    }
+
+    #[test]
+    fn wrong_types_are_rejected() {
+        let bad = json!({"id": "j", "type": "single-page", "status": "active", "data": {},
+            "createdAt": "yesterday", "attemptsMade": 0});
+        let err = serde_json::from_value::<Job>(bad).unwrap_err().to_string();
+        assert!(err.contains("invalid timestamp"), "{err}");
+        let bad = json!({"id": "j", "type": "single-page", "status": "active", "data": {},
+            "createdAt": "2024-01-01T00:00:00Z", "processedOn": true});
+        assert!(serde_json::from_value::<Job>(bad).is_err());
+    }
+
+    #[test]
+    fn open_enums_round_trip_every_known_value() {
+        for wire in JobState::KNOWN {
+            let state: JobState = serde_json::from_value(json!(wire)).unwrap();
+            assert!(!matches!(state, JobState::Unknown(_)), "{wire}");
+            assert_eq!(serde_json::to_value(&state).unwrap(), json!(wire));
+        }
+        let terminal: Vec<_> = JobState::KNOWN
+            .iter()
+            .filter(|w| JobState::from(**w).is_terminal())
+            .collect();
+        assert_eq!(terminal, [&"completed", &"failed", &"cancelled"]);
+        for wire in JobType::KNOWN {
+            assert_eq!(JobType::from(*wire).as_str(), *wire);
+        }
+    }
+
+    #[test]
+    fn update_and_delete_bodies_round_trip() {
+        let update = json!({
+          "success": true, "message": "Job paused successfully",
+          "job": {"id": "job_abc123", "status": "paused", "updatedAt": "2024-01-01T00:05:00.000Z"},
+          "timestamp": "2024-01-01T00:05:00.000Z"
+        });
+        let parsed: JobUpdateResponse = serde_json::from_value(update.clone()).unwrap();
+        assert_eq!(parsed.job.status, JobState::Paused);
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), update);
+
+        let delete = json!({"success": true, "message": "Job cancelled successfully",
+            "jobId": "job_abc123", "timestamp": "2024-01-01T00:05:00.000Z"});
+        let parsed: JobDeleteResponse = serde_json::from_value(delete.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), delete);
+
+        let request = JobUpdateRequest { action: JobAction::Resume };
+        assert_eq!(serde_json::to_value(request).unwrap(), json!({"action": "resume"}));
+    }
+}
