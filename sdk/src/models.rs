@@ -41,6 +41,7 @@ pub struct Job {
     pub job_type: JobType,
     /// The URL the job works on, when it has one.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub url: Option<String>,
     /// Current state.
     pub status: JobState,
@@ -68,6 +69,7 @@ pub struct Job {
     pub processed_on: Option<String>,
     /// How many times a worker has attempted the job.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub attempts_made: u32,
     /// Why the last attempt failed.
     #[serde(default)]
@@ -91,6 +93,7 @@ pub struct Job {
 pub struct JobData {
     /// The URL to process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub url: Option<String>,
     /// The customer the job runs for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +109,6 @@ pub struct JobData {
     pub processed_pages: Option<u64>,
     /// Every other key of the job's data, kept as sent.
     #[serde(flatten)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Map<String, Value>,
 }
 
@@ -130,7 +132,6 @@ pub struct JobMetrics {
     pub errors_encountered: Option<u64>,
     /// Every other metric, kept as sent.
     #[serde(flatten)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Map<String, Value>,
 }
 
@@ -347,8 +348,14 @@ impl JobState {
     }
 
     /// The states `GET` may report (every known state but `cancelled`).
-    pub const JOB_STATUSES: &'static [&'static str] =
-        &["waiting", "active", "completed", "failed", "paused", "stuck"];
+    pub const JOB_STATUSES: &'static [&'static str] = &[
+        "waiting",
+        "active",
+        "completed",
+        "failed",
+        "paused",
+        "stuck",
+    ];
 }
 
 open_enum! {
@@ -586,7 +593,17 @@ mod tests {
         });
         let absent: Job = serde_json::from_value(minimal.clone()).unwrap();
         let mut with_nulls = minimal;
-        for key in ["url", "progress", "startedAt", "finishedAt", "processedOn", "failedReason", "returnvalue", "logs", "metrics"] {
+        for key in [
+            "url",
+            "progress",
+            "startedAt",
+            "finishedAt",
+            "processedOn",
+            "failedReason",
+            "returnvalue",
+            "logs",
+            "metrics",
+        ] {
             with_nulls[key] = Value::Null;
         }
         let nulls: Job = serde_json::from_value(with_nulls).unwrap();
@@ -653,7 +670,12 @@ mod tests {
         let parsed: JobDeleteResponse = serde_json::from_value(delete.clone()).unwrap();
         assert_eq!(serde_json::to_value(&parsed).unwrap(), delete);
 
-        let request = JobUpdateRequest { action: JobAction::Resume };
-        assert_eq!(serde_json::to_value(request).unwrap(), json!({"action": "resume"}));
+        let request = JobUpdateRequest {
+            action: JobAction::Resume,
+        };
+        assert_eq!(
+            serde_json::to_value(request).unwrap(),
+            json!({"action": "resume"})
+        );
     }
 }

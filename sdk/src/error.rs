@@ -1,0 +1,416 @@
+//! [`JobsError`]: every way a call can fail, and whether the request reached
+//! the server.
+//!
+//! The variants say how far a request got, in the manner of smithy-rs's
+//! `SdkError`:
+//! - nothing was sent: [`JobsError::InvalidJobId`], [`JobsError::InvalidBaseUrl`],
+//!   [`JobsError::InvalidConfig`];
+//! - the server answered with an error: [`JobsError::BadRequest`],
+//!   [`JobsError::Unauthorized`], [`JobsError::NotFound`],
+//!   [`JobsError::RateLimited`], [`JobsError::Server`],
+//!   [`JobsError::UnexpectedStatus`]; or with a body that breaks the
+//!   contract: [`JobsError::Decode`];
+//! - no answer: [`JobsError::Timeout`] (the request **may** have reached the
+//!   server and taken effect) and [`JobsError::Transport`] (see
+//!   [`TransportError::request_sent`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::models::Job;
+
+/// An error answer from the server: its status and the contract's error body
+/// (`{"error": …, "details": …}`).
+///
+/// When the body is not the contract's JSON (a proxy's HTML 502, say),
+/// `error` is the status's reason phrase and `details` a short snippet of the
+/// body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The server's `error` message, e.g. `Job not found`.
+    pub error: String,
+    /// The server's `details`, e.g. `Job is already completed`.
+    pub details: Option<String>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        if let Some(details) = &self.details {
+            write!(f, ": {details}")?;
+        }
+        write!(f, " (HTTP {})", self.status)
+    }
+}
+
+/// A connection-level failure: refused, reset, DNS, TLS.
+#[derive(Debug)]
+pub struct TransportError {
+    request_sent: bool,
+    source: reqwest::Error,
+}
+
+impl TransportError {
+    pub(crate) fn new(source: reqwest::Error) -> Self {
+        // A connect failure provably never delivered the request; anything
+        // later (reset mid-request, broken body) may have.
+        let request_sent = !source.is_connect();
+        Self {
+            request_sent,
+            source,
+        }
+    }
+
+    /// Whether the request may have reached the server: `false` only when
+    /// the connection was never established, so a retry cannot apply an
+    /// action twice.
+    pub fn request_sent(&self) -> bool {
+        self.request_sent
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transport error: {}", error_chain(&self.source))?;
+        f.write_str(if self.request_sent {
+            " (the request may have reached the server)"
+        } else {
+            " (the request was not sent)"
+        })
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Every way a [`JobsClient`](crate::JobsClient) call can fail.
+///
+/// Match on the variants for precise handling, or use the accessors
+/// [`status`](Self::status), [`api_error`](Self::api_error) and
+/// [`is_retryable`](Self::is_retryable) to avoid deep matches.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobsError {
+    /// The job id is empty, all whitespace, `.` or `..`. Nothing was sent.
+    #[error("invalid job id {id:?}: {reason} (nothing was sent)")]
+    InvalidJobId {
+        /// The id as given.
+        id: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
+    /// The base URL cannot address the API. Nothing was sent.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A client setting is unusable (e.g. a bearer token with a newline).
+    /// Nothing was sent.
+    #[error("invalid client configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// 400: the request was refused, e.g. `Failed to pause job: Job is
+    /// already completed` or `Job ID is required`.
+    #[error("bad request: {0}")]
+    BadRequest(ApiError),
+
+    /// 401 or 403: the bearer token is missing, wrong or not allowed.
+    #[error("unauthorized: {0}")]
+    Unauthorized(ApiError),
+
+    /// 404: the job does not exist (or, for DELETE, cannot be cancelled).
+    #[error("not found: {0}")]
+    NotFound(ApiError),
+
+    /// 429: too many requests. `retry_after` is the server's `Retry-After`
+    /// (seconds or an HTTP date), when it sent one.
+    #[error("rate limited{}: {error}", retry_after_suffix(*retry_after))]
+    RateLimited {
+        /// The error answer.
+        error: ApiError,
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
+    },
+
+    /// 5xx: the server failed. Also produced when a 5xx body is not JSON.
+    #[error("server error: {0}")]
+    Server(ApiError),
+
+    /// A status the contract does not define for this operation.
+    #[error("unexpected status: {error}")]
+    UnexpectedStatus {
+        /// The answer, read as an error body where possible.
+        error: ApiError,
+    },
+
+    /// The server answered, but the body does not match the contract.
+    #[error("could not decode the {status} answer: {message}; body starts with {snippet:?}")]
+    Decode {
+        /// HTTP status of the answer.
+        status: u16,
+        /// What did not match.
+        message: String,
+        /// The start of the body.
+        snippet: String,
+    },
+
+    /// No answer within the configured timeout. The request **may** have
+    /// reached the server and taken effect.
+    #[error("request timed out after {after:?} (it may have reached the server)")]
+    Timeout {
+        /// The timeout that expired.
+        after: Duration,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The connection failed or broke (refused, reset, DNS, TLS).
+    /// [`TransportError::request_sent`] tells whether the request may have
+    /// reached the server.
+    #[error(transparent)]
+    Transport(TransportError),
+
+    /// [`wait_for_job`](crate::JobsClient::wait_for_job) or a watch's
+    /// overall deadline passed before the job finished.
+    #[error("gave up waiting for the job after {elapsed:?} and {polls} polls{}", last_state_suffix(last.as_deref()))]
+    WaitTimeout {
+        /// Time spent waiting.
+        elapsed: Duration,
+        /// Number of GET requests made.
+        polls: u32,
+        /// The last job snapshot seen, if any.
+        last: Option<Box<Job>>,
+    },
+
+    /// [`wait_for_job`](crate::JobsClient::wait_for_job): the job ended in
+    /// `failed`.
+    #[error("job {} failed: {}", job.id, job.failed_reason.as_deref().unwrap_or("no reason given"))]
+    JobFailed {
+        /// The failed job, with its `failedReason`.
+        job: Box<Job>,
+    },
+}
+
+impl JobsError {
+    /// The HTTP status of the server's answer, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Decode { status, .. } => Some(*status),
+            other => other.api_error().map(|e| e.status),
+        }
+    }
+
+    /// The server's error body, if it answered with an error status.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::BadRequest(e)
+            | Self::Unauthorized(e)
+            | Self::NotFound(e)
+            | Self::Server(e)
+            | Self::RateLimited { error: e, .. }
+            | Self::UnexpectedStatus { error: e } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed: timeouts, transport errors,
+    /// 429 and 5xx. Whether it is *safe* to retry a PUT or DELETE is another
+    /// matter: see [`Timeout`](Self::Timeout) and
+    /// [`Transport`](Self::Transport).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout { .. } | Self::Transport(_) | Self::RateLimited { .. } | Self::Server(_)
+        )
+    }
+
+    /// How long the server asked us to wait (429 `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Builds the error for an error status, from the body as received.
+    pub(crate) fn from_status(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
+        let error = api_error_from_body(status, body);
+        match status {
+            400 => Self::BadRequest(error),
+            401 | 403 => Self::Unauthorized(error),
+            404 => Self::NotFound(error),
+            429 => Self::RateLimited { error, retry_after },
+            500..=599 => Self::Server(error),
+            _ => Self::UnexpectedStatus { error },
+        }
+    }
+}
+
+/// Reads the contract's error body; anything else becomes the reason phrase
+/// plus a snippet, so a proxy's HTML page still yields a readable error.
+fn api_error_from_body(status: u16, body: &[u8]) -> ApiError {
+    match serde_json::from_slice::<crate::models::ErrorBody>(body) {
+        Ok(parsed) => ApiError {
+            status,
+            error: parsed.error,
+            details: parsed.details,
+        },
+        Err(_) => ApiError {
+            status,
+            error: reason_phrase(status).to_owned(),
+            details: Some(snippet(body)).filter(|s| !s.is_empty()),
+        },
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown status")
+}
+
+/// At most this many characters of a body go into an error.
+const SNIPPET_CHARS: usize = 200;
+
+/// The start of a body, whitespace folded, cut at a character boundary.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(SNIPPET_CHARS) {
+        Some((cut, _)) => format!("{}…", &folded[..cut]),
+        None => folded,
+    }
+}
+
+fn retry_after_suffix(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|d| format!(" (retry after {}s)", d.as_secs()))
+        .unwrap_or_default()
+}
+
+fn last_state_suffix(last: Option<&Job>) -> String {
+    last.map(|job| format!("; it was last {}", job.status))
+        .unwrap_or_default()
+}
+
+/// An error and its causes, `: `-separated, so "connection refused" shows.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_maps_to_variant() {
+        let body = br#"{"error":"Failed to pause job","details":"Job is already completed"}"#;
+        let cases: &[(u16, &str)] = &[
+            (400, "BadRequest"),
+            (401, "Unauthorized"),
+            (403, "Unauthorized"),
+            (404, "NotFound"),
+            (429, "RateLimited"),
+            (500, "Server"),
+            (502, "Server"),
+            (599, "Server"),
+            (409, "UnexpectedStatus"),
+            (302, "UnexpectedStatus"),
+        ];
+        for (status, variant) in cases {
+            let err = JobsError::from_status(*status, body, None);
+            let debug = format!("{err:?}");
+            assert!(debug.starts_with(variant), "{status}: {debug}");
+            assert_eq!(err.status(), Some(*status));
+            let api = err.api_error().unwrap();
+            assert_eq!(api.error, "Failed to pause job");
+            assert_eq!(api.details.as_deref(), Some("Job is already completed"));
+        }
+    }
+
+    #[test]
+    fn display_includes_error_and_details() {
+        let body = br#"{"error":"Failed to pause job","details":"Job is already completed"}"#;
+        let text = JobsError::from_status(400, body, None).to_string();
+        assert_eq!(
+            text,
+            "bad request: Failed to pause job: Job is already completed (HTTP 400)"
+        );
+        let limited = JobsError::from_status(
+            429,
+            br#"{"error":"Too many requests"}"#,
+            Some(Duration::from_secs(3)),
+        );
+        assert_eq!(
+            limited.to_string(),
+            "rate limited (retry after 3s): Too many requests (HTTP 429)"
+        );
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn non_json_body_becomes_reason_phrase_and_snippet() {
+        let html = b"<html>\n  <body><h1>502 Bad Gateway</h1></body>\n</html>";
+        let err = JobsError::from_status(502, html, None);
+        let api = err.api_error().unwrap();
+        assert_eq!(api.error, "Bad Gateway");
+        assert_eq!(
+            api.details.as_deref(),
+            Some("<html> <body><h1>502 Bad Gateway</h1></body> </html>")
+        );
+        assert!(err.is_retryable());
+        let empty = JobsError::from_status(503, b"", None);
+        assert_eq!(empty.api_error().unwrap().details, None);
+    }
+
+    #[test]
+    fn snippet_is_cut_at_a_char_boundary() {
+        let long = "é".repeat(500);
+        let cut = snippet(long.as_bytes());
+        assert_eq!(cut.chars().count(), SNIPPET_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn retryable_classification() {
+        assert!(JobsError::from_status(500, b"", None).is_retryable());
+        assert!(JobsError::from_status(429, b"", None).is_retryable());
+        for status in [400, 401, 403, 404, 409] {
+            assert!(
+                !JobsError::from_status(status, b"", None).is_retryable(),
+                "{status}"
+            );
+        }
+        let invalid = JobsError::InvalidJobId {
+            id: " ".into(),
+            reason: "empty",
+        };
+        assert!(!invalid.is_retryable());
+        assert_eq!(invalid.status(), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! The retry policy: which failures are retried, and how long to wait.
+//!
+//! Decisions are pure functions of their inputs (attempt, outcome, a jitter
+//! draw), so they are tested with tables and nothing sleeps in real time.
+//!
+//! - `GET` is idempotent: it is retried on transport errors, timeouts, 429 and
+//!   5xx, with exponential backoff and full jitter.
+//! - `PUT` and `DELETE` change state: they are retried only when the request
+//!   provably never reached the server (the connection could not be made).
+//!   A timeout or a reset after sending is returned to the caller, who knows
+//!   whether repeating the action is safe.
+//! - Other 4xx answers are never retried: asking again gives the same answer.
+//! - A `Retry-After` from the server replaces the computed backoff. When it
+//!   asks for more than [`RetryPolicy::max_retry_after`], the client does not
+//!   wait: it returns [`JobsError::RateLimited`](crate::JobsError::RateLimited)
+//!   (or the 5xx error) so the caller can schedule the retry.
+
+use std::time::{Duration, SystemTime};
+
+/// How a [`JobsClient`](crate::JobsClient) retries failed requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (default 2, so at most 3 requests).
+    pub max_retries: u32,
+    /// Backoff before the first retry, doubled each retry (default 200 ms).
+    pub initial_backoff: Duration,
+    /// Upper bound of the computed backoff (default 5 s).
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` the client will wait for by itself
+    /// (default 30 s).
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+}
+
+/// What one attempt came to, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The connection could not be made: the request was not sent.
+    ConnectFailed,
+    /// The connection broke after the request may have been sent.
+    TransportFailed,
+    /// No answer within the timeout.
+    TimedOut,
+    /// The server answered with this status.
+    Status(u16),
+}
+
+/// Whether an operation may be repeated without changing its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// GET.
+    Idempotent,
+    /// PUT and DELETE: the action may be applied twice.
+    StateChanging,
+}
+
+/// The retry decision after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Give up and return the error.
+    GiveUp,
+    /// Wait this long, then try again.
+    RetryAfter(Duration),
+}
+
+impl RetryPolicy {
+    /// Decides what to do after attempt number `attempt` (0 for the first
+    /// request) ended in `outcome`. `retry_after` is the server's header,
+    /// `jitter` a uniform draw from `[0, 1)`.
+    pub(crate) fn decide(
+        &self,
+        idempotency: Idempotency,
+        attempt: u32,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Decision {
+        if attempt >= self.max_retries || !is_retryable(idempotency, outcome) {
+            return Decision::GiveUp;
+        }
+        match retry_after {
+            Some(wait) if wait > self.max_retry_after => Decision::GiveUp,
+            Some(wait) => Decision::RetryAfter(wait),
+            None => Decision::RetryAfter(self.backoff(attempt, jitter)),
+        }
+    }
+
+    /// Full-jitter exponential backoff: a uniform draw from
+    /// `[0, min(max_backoff, initial_backoff × 2^attempt))`, which spreads
+    /// clients out better than equal or no jitter (AWS architecture blog,
+    /// "Exponential Backoff And Jitter").
+    pub(crate) fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(attempt.min(31)))
+            .min(self.max_backoff);
+        ceiling.mul_f64(jitter.clamp(0.0, 1.0))
+    }
+}
+
+fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
+    match (idempotency, outcome) {
+        (_, Outcome::ConnectFailed) => true,
+        (Idempotency::StateChanging, _) => false,
+        (Idempotency::Idempotent, Outcome::TransportFailed | Outcome::TimedOut) => true,
+        (Idempotency::Idempotent, Outcome::Status(status)) => status == 429 || status >= 500,
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds or an HTTP date (RFC 9110
+/// §10.2.3). A date in the past means "now".
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Decision::*;
+    use Idempotency::*;
+    use Outcome::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn which_outcomes_are_retried() {
+        let policy = RetryPolicy::default();
+        #[rustfmt::skip]
+        let table: &[(Idempotency, Outcome, bool)] = &[
+            (Idempotent, ConnectFailed, true),
+            (Idempotent, TransportFailed, true),
+            (Idempotent, TimedOut, true),
+            (Idempotent, Status(429), true),
+            (Idempotent, Status(500), true),
+            (Idempotent, Status(502), true),
+            (Idempotent, Status(503), true),
+            (Idempotent, Status(400), false),
+            (Idempotent, Status(401), false),
+            (Idempotent, Status(404), false),
+            (Idempotent, Status(409), false),
+            (StateChanging, ConnectFailed, true),
+            (StateChanging, TransportFailed, false),
+            (StateChanging, TimedOut, false),
+            (StateChanging, Status(429), false),
+            (StateChanging, Status(503), false),
+            (StateChanging, Status(400), false),
+        ];
+        for &(idempotency, outcome, retried) in table {
+            let decision = policy.decide(idempotency, 0, outcome, None, 0.5);
+            assert_eq!(
+                matches!(decision, RetryAfter(_)),
+                retried,
+                "{idempotency:?} {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn gives_up_after_max_retries() {
+        let policy = RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::default()
+        };
+        let decisions: Vec<_> = (0..4)
+            .map(|attempt| policy.decide(Idempotent, attempt, Status(503), None, 0.0))
+            .collect();
+        assert_eq!(
+            decisions,
+            [RetryAfter(MS(0)), RetryAfter(MS(0)), GiveUp, GiveUp]
+        );
+        assert_eq!(
+            RetryPolicy::none().decide(Idempotent, 0, Status(503), None, 0.5),
+            GiveUp
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_full_jitter() {
+        let policy = RetryPolicy {
+            initial_backoff: MS(100),
+            max_backoff: MS(1000),
+            ..RetryPolicy::default()
+        };
+        #[rustfmt::skip]
+        let table: &[(u32, f64, Duration)] = &[
+            (0, 0.999_999, MS(100)), (0, 0.5, MS(50)), (0, 0.0, MS(0)),
+            (1, 0.5, MS(100)), (2, 0.5, MS(200)), (3, 0.5, MS(400)),
+            (4, 0.5, MS(500)), (4, 1.0, MS(1000)), (30, 1.0, MS(1000)), (u32::MAX, 1.0, MS(1000)),
+            (1, 7.0, MS(200)), (1, -1.0, MS(0)),
+        ];
+        for &(attempt, jitter, expected) in table {
+            let got = policy.backoff(attempt, jitter);
+            let diff = got.abs_diff(expected);
+            assert!(
+                diff <= Duration::from_micros(1),
+                "attempt {attempt} jitter {jitter}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_wins_within_its_cap() {
+        let policy = RetryPolicy {
+            max_retry_after: Duration::from_secs(30),
+            ..RetryPolicy::default()
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(
+            policy.decide(Idempotent, 0, Status(429), Some(secs(7)), 0.1),
+            RetryAfter(secs(7))
+        );
+        assert_eq!(
+            policy.decide(Idempotent, 0, Status(503), Some(secs(30)), 0.1),
+            RetryAfter(secs(30))
+        );
+        assert_eq!(
+            policy.decide(Idempotent, 0, Status(429), Some(secs(31)), 0.1),
+            GiveUp
+        );
+        // A Retry-After on a PUT's 429 does not make it retryable.
+        assert_eq!(
+            policy.decide(StateChanging, 0, Status(429), Some(secs(1)), 0.1),
+            GiveUp
+        );
+    }
+
+    #[test]
+    fn parses_retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        #[rustfmt::skip]
+        let table: &[(&str, Option<Duration>)] = &[
+            ("0", Some(Duration::ZERO)),
+            ("120", Some(Duration::from_secs(120))),
+            (" 5 ", Some(Duration::from_secs(5))),
+            (&later, Some(Duration::from_secs(90))),
+            (&earlier, Some(Duration::ZERO)),
+            ("-1", None),
+            ("1.5", None),
+            ("soon", None),
+            ("", None),
+        ];
+        for (value, expected) in table {
+            assert_eq!(parse_retry_after(value, now), *expected, "{value:?}");
+        }
+    }
+}
