@@ -30,8 +30,10 @@ pub mod client;
 pub mod error;
 pub mod models;
 pub mod retry;
+pub mod watch;
 
 pub use client::{JobsClient, JobsClientBuilder};
 pub use error::{ApiError, JobsError, TransportError};
 pub use models::*;
 pub use retry::RetryPolicy;
+pub use watch::WatchOptions;

@@ -1,5 +1,7 @@
 //! Failures below HTTP: refused connections and timeouts.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 mod common;
 
 use std::time::Duration;

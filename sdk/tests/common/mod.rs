@@ -1,6 +1,6 @@
 //! Shared fixtures for the SDK's wiremock tests: the seed's bodies and a
 //! client that retries without sleeping.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::time::Duration;
 

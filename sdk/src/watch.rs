@@ -1,0 +1,369 @@
+//! Watching a job: a [`Stream`] of snapshots emitted only when the job
+//! changes, and [`JobsClient::wait_for_job`], a condition on that stream (in
+//! the manner of kube-runtime's `watcher` and `await_condition`).
+//!
+//! # Polling schedule
+//! The first GET is sent at once. After that, the delay starts at
+//! [`WatchOptions::interval`] and grows by [`WatchOptions::backoff_factor`]
+//! (with ± [`WatchOptions::jitter`]) while nothing changes, up to
+//! [`WatchOptions::max_interval`]; a change brings it back to `interval`.
+//! `paused` and `stuck` jobs, which only a person changes, are polled at
+//! `max_interval`. A server's `Retry-After` (429 or 503) always wins.
+//!
+//! Defaults: 1 s, ×1.5, 5 s cap, ±10 % jitter. A job that moves is seen
+//! within a second; one that does not costs no more than the seed's React
+//! hook (one GET every 5 s), and with `ETag`s each unchanged poll is a
+//! bodiless `304 Not Modified`. kube-rs added the same kind of backoff after
+//! users hammered servers with fixed fast polls (kube#577).
+//!
+//! # Ending
+//! The stream ends right after a terminal state (`completed`, `failed`), after
+//! a non-transient error (400, 401, 404, a body that breaks the contract),
+//! after [`WatchOptions::max_consecutive_errors`] transient errors in a row,
+//! or at the [`WatchOptions::timeout`] deadline with
+//! [`JobsError::WaitTimeout`]. Dropping the stream stops polling at once: no
+//! task is left behind.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::StreamExt;
+use reqwest::header::HeaderValue;
+use tokio::time::Instant;
+
+use crate::client::{Failure, JobsClient, Operation, Retries, decode};
+use crate::error::JobsError;
+use crate::models::{Job, JobState, JobStatusResponse};
+
+/// How a watch polls; see the [module docs](self) for the schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WatchOptions {
+    interval: Duration,
+    max_interval: Duration,
+    timeout: Option<Duration>,
+    max_consecutive_errors: u32,
+    backoff_factor: f64,
+    jitter: f64,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(5),
+            timeout: None,
+            max_consecutive_errors: 5,
+            backoff_factor: 1.5,
+            jitter: 0.1,
+        }
+    }
+}
+
+impl WatchOptions {
+    /// Delay after a change, and the start of the backoff (default 1 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Longest delay between polls, reached while nothing changes and used
+    /// for `paused` and `stuck` jobs (default 5 s). A server's `Retry-After`
+    /// may ask for more.
+    pub fn max_interval(mut self, max_interval: Duration) -> Self {
+        self.max_interval = max_interval;
+        self
+    }
+
+    /// Overall deadline, from the start of the watch (default: none). When it
+    /// passes, the stream yields [`JobsError::WaitTimeout`] and ends.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Transient errors in a row (timeouts, transport, 429, 5xx) after which
+    /// the stream ends (default 5). Each is yielded as it happens.
+    pub fn max_consecutive_errors(mut self, errors: u32) -> Self {
+        self.max_consecutive_errors = errors;
+        self
+    }
+
+    /// Growth of the delay per unchanged poll (default 1.5; at least 1).
+    pub fn backoff_factor(mut self, factor: f64) -> Self {
+        self.backoff_factor = factor;
+        self
+    }
+
+    /// Random spread of each delay, as a fraction (default 0.1 for ±10 %;
+    /// 0 for exact delays). It keeps many watchers from polling in step.
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    fn max_interval_or_interval(&self) -> Duration {
+        self.max_interval.max(self.interval)
+    }
+}
+
+/// What the last poll showed, as far as the schedule is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Observation {
+    /// The job changed (or this was the first snapshot).
+    Changed,
+    /// The job did not change (a 304, or an equal snapshot).
+    Unchanged,
+    /// The poll failed with a transient error.
+    Failed,
+}
+
+/// The unjittered delay before the next poll. Pure, so the schedule is tested
+/// with a table.
+pub(crate) fn next_base_delay(
+    options: &WatchOptions,
+    previous: Duration,
+    observation: Observation,
+    status: Option<&JobState>,
+) -> Duration {
+    let cap = options.max_interval_or_interval();
+    if matches!(status, Some(JobState::Paused | JobState::Stuck)) {
+        return cap;
+    }
+    match observation {
+        Observation::Changed => options.interval,
+        Observation::Unchanged | Observation::Failed => previous
+            .max(options.interval)
+            .mul_f64(options.backoff_factor.max(1.0))
+            .min(cap),
+    }
+}
+
+/// Spreads `base` by ± `jitter` (a fraction) using a draw from `[0, 1)`,
+/// never beyond the cap.
+pub(crate) fn jittered(options: &WatchOptions, base: Duration, draw: f64) -> Duration {
+    let spread = options.jitter.clamp(0.0, 1.0) * (2.0 * draw.clamp(0.0, 1.0) - 1.0);
+    base.mul_f64(1.0 + spread)
+        .min(options.max_interval_or_interval())
+}
+
+/// The answer to one conditional GET.
+#[derive(Debug)]
+pub(crate) enum Polled {
+    /// 304: unchanged since the `ETag` we sent.
+    NotModified,
+    /// A full snapshot and its `ETag`, if the server sent one.
+    Snapshot(Box<JobStatusResponse>, Option<HeaderValue>),
+}
+
+/// One poll of one job; [`JobsClient`] in production, a script in tests.
+pub(crate) trait Poller: Send + Sync + 'static {
+    fn poll(
+        &self,
+        etag: Option<HeaderValue>,
+    ) -> impl Future<Output = Result<Polled, Failure>> + Send;
+}
+
+/// A client bound to one job id.
+struct JobPoller {
+    client: JobsClient,
+    job_id: String,
+}
+
+impl Poller for JobPoller {
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
+        // One attempt per poll: the watch's own schedule does the retrying.
+        let raw = self
+            .client
+            .execute(Operation::Get, &self.job_id, etag.as_ref(), Retries::Off)
+            .await?;
+        if raw.status == 304 {
+            return Ok(Polled::NotModified);
+        }
+        let etag = raw.etag.clone();
+        let snapshot = decode::<JobStatusResponse>(raw)?;
+        Ok(Polled::Snapshot(Box::new(snapshot), etag))
+    }
+}
+
+/// The watch loop over any poller.
+pub(crate) fn watch<P: Poller>(
+    poller: P,
+    options: WatchOptions,
+) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
+    async_stream::stream! {
+        let started = Instant::now();
+        let deadline = options.timeout.map(|t| started + t);
+        let mut etag: Option<HeaderValue> = None;
+        let mut last: Option<Box<JobStatusResponse>> = None;
+        let mut base_delay = options.interval;
+        let mut polls: u32 = 0;
+        let mut consecutive_errors: u32 = 0;
+
+        loop {
+            polls += 1;
+            let polled = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, poller.poll(etag.clone())).await {
+                    Ok(polled) => polled,
+                    Err(_) => {
+                        yield Err(wait_timeout(started, polls, last.as_deref()));
+                        break;
+                    }
+                },
+                None => poller.poll(etag.clone()).await,
+            };
+
+            let (observation, retry_after) = match polled {
+                Ok(Polled::NotModified) => {
+                    consecutive_errors = 0;
+                    (Observation::Unchanged, None)
+                }
+                Ok(Polled::Snapshot(snapshot, new_etag)) => {
+                    consecutive_errors = 0;
+                    etag = new_etag;
+                    // Only the job counts: a new timestamp or queueStats alone is no change.
+                    let changed = last.as_ref().is_none_or(|previous| previous.job != snapshot.job);
+                    if changed {
+                        let terminal = snapshot.job.status.is_terminal();
+                        yield Ok((*snapshot).clone());
+                        last = Some(snapshot);
+                        if terminal {
+                            break;
+                        }
+                        (Observation::Changed, None)
+                    } else {
+                        (Observation::Unchanged, None)
+                    }
+                }
+                Err(Failure { error, retry_after }) => {
+                    let transient = error.is_retryable();
+                    consecutive_errors += 1;
+                    yield Err(error);
+                    if !transient || consecutive_errors >= options.max_consecutive_errors.max(1) {
+                        break;
+                    }
+                    (Observation::Failed, retry_after)
+                }
+            };
+
+            let status = last.as_ref().map(|s| &s.job.status);
+            base_delay = next_base_delay(&options, base_delay, observation, status);
+            // The server's Retry-After wins over our schedule, even beyond the cap.
+            let delay = retry_after.unwrap_or_else(|| jittered(&options, base_delay, fastrand::f64()));
+            let wake = Instant::now() + delay;
+            match deadline {
+                Some(deadline) if wake >= deadline => {
+                    tokio::time::sleep_until(deadline).await;
+                    yield Err(wait_timeout(started, polls, last.as_deref()));
+                    break;
+                }
+                _ => tokio::time::sleep_until(wake).await,
+            }
+        }
+    }
+}
+
+fn wait_timeout(started: Instant, polls: u32, last: Option<&JobStatusResponse>) -> JobsError {
+    JobsError::WaitTimeout {
+        elapsed: started.elapsed(),
+        polls,
+        last: last.map(|s| Box::new(s.job.clone())),
+    }
+}
+
+impl JobsClient {
+    /// Watches a job: a stream of snapshots, the first at once, then one each
+    /// time the job changes, ending after a terminal state. See the
+    /// [module docs](crate::watch) for the schedule and how it ends.
+    ///
+    /// Transient errors are yielded as `Err` items while polling goes on; the
+    /// stream ends after a non-transient one. Polls send `If-None-Match`, so
+    /// a server with `ETag`s answers unchanged polls with a bodiless 304.
+    ///
+    /// ```no_run
+    /// # async fn run(client: jobs_sdk::JobsClient) {
+    /// use futures_util::StreamExt;
+    /// use jobs_sdk::WatchOptions;
+    ///
+    /// let mut updates = std::pin::pin!(client.watch_job("job_abc123", WatchOptions::default()));
+    /// while let Some(update) = updates.next().await {
+    ///     match update {
+    ///         Ok(s) => println!("{} {:?}%", s.job.status, s.job.progress),
+    ///         Err(e) => eprintln!("poll failed: {e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn watch_job(
+        &self,
+        job_id: &str,
+        options: WatchOptions,
+    ) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
+        watch(
+            JobPoller {
+                client: self.clone(),
+                job_id: job_id.to_owned(),
+            },
+            options,
+        )
+    }
+
+    /// Waits until the job completes and returns it.
+    ///
+    /// # Errors
+    /// [`JobsError::JobFailed`] when the job fails (its `Display` includes
+    /// `failedReason`); [`JobsError::WaitTimeout`] at the deadline;
+    /// [`JobsError::NotFound`] when the job disappears (e.g. cancelled);
+    /// otherwise the error that ended the watch.
+    ///
+    /// ```no_run
+    /// # async fn run(client: jobs_sdk::JobsClient) -> Result<(), jobs_sdk::JobsError> {
+    /// use std::time::Duration;
+    /// use jobs_sdk::WatchOptions;
+    ///
+    /// let job = client
+    ///     .wait_for_job("job_abc123", WatchOptions::default().timeout(Duration::from_secs(600)))
+    ///     .await?;
+    /// println!("done: {:?}", job.returnvalue);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_job(
+        &self,
+        job_id: &str,
+        options: WatchOptions,
+    ) -> Result<Job, JobsError> {
+        wait_for(self.watch_job(job_id, options)).await
+    }
+}
+
+/// Drives a watch to its end: the completed job, or why it did not complete.
+async fn wait_for(
+    updates: impl Stream<Item = Result<JobStatusResponse, JobsError>>,
+) -> Result<Job, JobsError> {
+    let mut updates = std::pin::pin!(updates);
+    let mut last_error = None;
+    while let Some(update) = updates.next().await {
+        match update {
+            Ok(snapshot) => match &snapshot.job.status {
+                JobState::Completed => return Ok(snapshot.job),
+                // `failed`, or another terminal state a server might report.
+                state if state.is_terminal() => {
+                    return Err(JobsError::JobFailed {
+                        job: Box::new(snapshot.job),
+                    });
+                }
+                _ => last_error = None,
+            },
+            // Transient errors are remembered; the stream decides when to stop.
+            Err(error) => last_error = Some(error),
+        }
+    }
+    // The watch ends only after a terminal snapshot (handled above) or an
+    // error, so an error is always at hand here.
+    Err(last_error.unwrap_or_else(|| JobsError::InvalidConfig {
+        reason: "the watch ended without a terminal state or an error".into(),
+    }))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,421 @@
+//! The watch loop on tokio's paused clock against a scripted poller: exact
+//! poll times, emission, ending. (Real-socket tests live in `sdk/tests/`.)
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::*;
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+fn snapshot(status: &str, progress: u32, stats_waiting: u64) -> Box<JobStatusResponse> {
+    serde_json::from_value(json!({
+        "job": {
+            "id": "job_1", "type": "single-page", "status": status, "progress": progress,
+            "data": {}, "createdAt": "2024-01-01T00:00:00.000Z", "attemptsMade": 1,
+            "failedReason": if status == "failed" { json!("Page returned 500") } else { json!(null) }
+        },
+        "queueStats": { "waiting": stats_waiting, "active": 1, "completed": 0, "failed": 0 },
+        "timestamp": format!("2024-01-01T00:00:{:02}.000Z", stats_waiting % 60)
+    }))
+    .unwrap()
+}
+
+/// One scripted answer.
+enum Step {
+    Snap(Box<JobStatusResponse>, Option<&'static str>),
+    NotModified,
+    Status(u16, Option<Duration>),
+}
+
+type PollLog = Arc<Mutex<Vec<(Duration, Option<String>)>>>;
+
+#[derive(Clone, Default)]
+struct Script {
+    steps: Arc<Mutex<VecDeque<Step>>>,
+    /// Virtual time (since the test started) and `If-None-Match` of each poll.
+    polls: PollLog,
+    started: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Script {
+    fn new(steps: Vec<Step>) -> Self {
+        let script = Self::default();
+        *script.steps.lock().unwrap() = steps.into();
+        *script.started.lock().unwrap() = Some(Instant::now());
+        script
+    }
+
+    fn poll_times(&self) -> Vec<Duration> {
+        self.polls.lock().unwrap().iter().map(|(t, _)| *t).collect()
+    }
+}
+
+impl Poller for Script {
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
+        let started = self.started.lock().unwrap().unwrap();
+        let etag = etag.map(|e| e.to_str().unwrap().to_owned());
+        self.polls.lock().unwrap().push((started.elapsed(), etag));
+        // An exhausted script keeps answering "unchanged".
+        let step = self
+            .steps
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Step::NotModified);
+        match step {
+            Step::Snap(snapshot, etag) => Ok(Polled::Snapshot(
+                snapshot,
+                etag.map(HeaderValue::from_static),
+            )),
+            Step::NotModified => Ok(Polled::NotModified),
+            Step::Status(status, retry_after) => Err(Failure {
+                error: JobsError::from_status(status, br#"{"error":"scripted"}"#, retry_after),
+                retry_after,
+            }),
+        }
+    }
+}
+
+fn exact(interval: Duration, max_interval: Duration) -> WatchOptions {
+    WatchOptions::default()
+        .interval(interval)
+        .max_interval(max_interval)
+        .jitter(0.0)
+}
+
+async fn collect(
+    script: &Script,
+    options: WatchOptions,
+) -> Vec<Result<JobStatusResponse, JobsError>> {
+    watch(script.clone(), options).collect().await
+}
+
+#[test]
+fn schedule_table() {
+    let o = exact(S(1), S(3));
+    use Observation::*;
+    let paused = JobState::Paused;
+    let stuck = JobState::Stuck;
+    let active = JobState::Active;
+    #[rustfmt::skip]
+    let table: &[(Duration, Observation, Option<&JobState>, Duration)] = &[
+        (S(1), Changed, Some(&active), S(1)),
+        (S(3), Changed, Some(&active), S(1)),
+        (S(1), Unchanged, Some(&active), MS(1500)),
+        (MS(1500), Unchanged, None, MS(2250)),
+        (MS(2250), Unchanged, None, S(3)),
+        (S(3), Unchanged, None, S(3)),
+        (S(1), Failed, None, MS(1500)),
+        (S(1), Changed, Some(&paused), S(3)),
+        (S(1), Unchanged, Some(&stuck), S(3)),
+        (MS(10), Unchanged, None, MS(1500)), // never below interval
+    ];
+    for &(previous, observation, status, expected) in table {
+        assert_eq!(
+            next_base_delay(&o, previous, observation, status),
+            expected,
+            "{previous:?} {observation:?} {status:?}"
+        );
+    }
+    // A cap below the interval means "no backoff".
+    let flat = exact(S(2), S(1));
+    assert_eq!(next_base_delay(&flat, S(2), Unchanged, None), S(2));
+}
+
+#[test]
+fn jitter_spreads_within_bounds() {
+    let o = WatchOptions::default()
+        .interval(S(1))
+        .max_interval(S(10))
+        .jitter(0.1);
+    assert_eq!(jittered(&o, S(2), 0.0), MS(1800));
+    assert_eq!(jittered(&o, S(2), 0.5), S(2));
+    assert_eq!(jittered(&o, S(2), 1.0), MS(2200));
+    assert_eq!(jittered(&o, S(10), 1.0), S(10), "never beyond the cap");
+    assert_eq!(jittered(&o.jitter(0.0), S(2), 0.9), S(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn exact_poll_times_backoff_cap_and_reset_after_change() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("active", 10, 0), Some("\"r1\"")),
+        Step::NotModified,
+        Step::NotModified,
+        Step::NotModified,
+        Step::NotModified,
+        Step::Snap(snapshot("active", 60, 1), Some("\"r2\"")),
+        Step::NotModified,
+        Step::Snap(snapshot("completed", 100, 2), Some("\"r3\"")),
+    ]);
+
+    let items = collect(&script, exact(S(1), S(3))).await;
+
+    let progress: Vec<_> = items
+        .iter()
+        .map(|i| i.as_ref().unwrap().job.progress.unwrap())
+        .collect();
+    assert_eq!(progress, [10.0, 60.0, 100.0]);
+    assert_eq!(
+        script.poll_times(),
+        [
+            MS(0),
+            MS(1000),
+            MS(2500),
+            MS(4750),
+            MS(7750),
+            MS(10750),
+            MS(11750),
+            MS(13250)
+        ]
+    );
+    let etags: Vec<_> = script
+        .polls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, e)| e.clone())
+        .collect();
+    assert_eq!(etags[0], None);
+    assert_eq!(etags[1].as_deref(), Some("\"r1\""));
+    assert_eq!(etags[6].as_deref(), Some("\"r2\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn emits_only_when_the_job_changes() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("active", 10, 0), None),
+        Step::Snap(snapshot("active", 10, 7), None), // new timestamp and queueStats only
+        Step::Snap(snapshot("active", 11, 7), None),
+        Step::Snap(snapshot("failed", 11, 7), None),
+    ]);
+
+    let items = collect(&script, exact(S(1), S(1))).await;
+
+    let seen: Vec<_> = items
+        .iter()
+        .map(|i| {
+            let job = &i.as_ref().unwrap().job;
+            (job.status.as_str().to_owned(), job.progress.unwrap())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("active".into(), 10.0),
+            ("active".into(), 11.0),
+            ("failed".into(), 11.0)
+        ]
+    );
+    assert_eq!(
+        script.poll_times().len(),
+        4,
+        "nothing is polled after the end"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_and_stuck_jobs_are_polled_at_the_cap() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("paused", 10, 0), None),
+        Step::NotModified,
+        Step::Snap(snapshot("stuck", 10, 0), None),
+        Step::Snap(snapshot("active", 20, 0), None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+
+    collect(&script, exact(S(1), S(4))).await;
+
+    assert_eq!(script.poll_times(), [S(0), S(4), S(8), S(12), S(13)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_wins_even_beyond_the_cap() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("active", 10, 0), None),
+        Step::Status(429, Some(S(7))),
+        Step::Status(503, Some(S(2))),
+        Step::Status(503, None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+
+    let items = collect(&script, exact(S(1), S(3))).await;
+
+    assert_eq!(script.poll_times(), [S(0), S(1), S(8), S(10), S(13)]);
+    let kinds: Vec<_> = items
+        .iter()
+        .map(|i| i.as_ref().map(|_| ()).map_err(|e| e.status()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Ok(()),
+            Err(Some(429)),
+            Err(Some(503)),
+            Err(Some(503)),
+            Ok(())
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_found_ends_the_watch() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("active", 10, 0), None),
+        Step::Status(404, None),
+        Step::Snap(snapshot("active", 20, 0), None),
+    ]);
+
+    let items = collect(&script, exact(S(1), S(1))).await;
+
+    assert_eq!(items.len(), 2);
+    assert!(matches!(items[1], Err(JobsError::NotFound(_))));
+    assert_eq!(script.poll_times().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_transient_errors_end_the_watch() {
+    for status in [400, 401, 403] {
+        let script = Script::new(vec![
+            Step::Status(status, None),
+            Step::Snap(snapshot("active", 1, 0), None),
+        ]);
+        let items = collect(&script, exact(S(1), S(1))).await;
+        assert_eq!(items.len(), 1, "{status}");
+        assert_eq!(items[0].as_ref().unwrap_err().status(), Some(status));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_budget_counts_consecutive_errors_only() {
+    let script = Script::new(vec![
+        Step::Status(500, None),
+        Step::Status(502, None),
+        Step::Snap(snapshot("active", 10, 0), None), // resets the count
+        Step::Status(500, None),
+        Step::Status(500, None),
+        Step::Status(503, None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+
+    let items = collect(&script, exact(S(1), S(1)).max_consecutive_errors(3)).await;
+
+    let statuses: Vec<_> = items
+        .iter()
+        .map(|i| i.as_ref().err().and_then(JobsError::status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [Some(500), Some(502), None, Some(500), Some(500), Some(503)]
+    );
+    assert_eq!(script.poll_times().len(), 6, "the last error ends it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_yields_wait_timeout() {
+    let script = Script::new(vec![Step::Snap(snapshot("active", 10, 0), None)]);
+
+    let items = collect(&script, exact(S(1), S(2)).timeout(S(5))).await;
+
+    assert_eq!(items.len(), 2);
+    let Err(JobsError::WaitTimeout {
+        elapsed,
+        polls,
+        last,
+    }) = &items[1]
+    else {
+        panic!("{:?}", items[1])
+    };
+    assert_eq!(*elapsed, S(5));
+    // Polls at 0, 1, 2.5, 4.5; the next (6.5) would pass the deadline.
+    assert_eq!(*polls, 4);
+    assert_eq!(script.poll_times(), [S(0), S(1), MS(2500), MS(4500)]);
+    assert_eq!(last.as_ref().unwrap().status, JobState::Active);
+    assert!(
+        items[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("it was last active")
+    );
+}
+
+/// A poller whose answer never comes: the deadline must still hold.
+struct Hanging;
+
+impl Poller for Hanging {
+    async fn poll(&self, _: Option<HeaderValue>) -> Result<Polled, Failure> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_holds_while_a_poll_hangs() {
+    let started = Instant::now();
+    let items: Vec<_> = watch(Hanging, exact(S(1), S(2)).timeout(S(3)))
+        .collect()
+        .await;
+    assert_eq!(started.elapsed(), S(3));
+    assert!(matches!(
+        items[..],
+        [Err(JobsError::WaitTimeout { polls: 1, .. })]
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_stream_stops_polling() {
+    let script = Script::new(vec![Step::Snap(snapshot("active", 10, 0), None)]);
+    let mut stream = Box::pin(watch(script.clone(), exact(S(1), S(1))));
+
+    assert!(stream.next().await.unwrap().is_ok());
+    assert!(tokio::time::timeout(MS(3500), stream.next()).await.is_err());
+    let before = script.poll_times().len();
+    assert_eq!(before, 4); // 0, 1, 2, 3
+    drop(stream);
+    tokio::time::sleep(S(3600)).await;
+    assert_eq!(script.poll_times().len(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_returns_the_completed_job() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("waiting", 0, 0), None),
+        Step::Status(503, None),
+        Step::Snap(snapshot("active", 50, 0), None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let job = wait_for(watch(script, exact(S(1), S(1)))).await.unwrap();
+    assert_eq!(job.status, JobState::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_reports_failure_with_its_reason() {
+    let script = Script::new(vec![Step::Snap(snapshot("failed", 40, 0), None)]);
+    let err = wait_for(watch(script, exact(S(1), S(1))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobsError::JobFailed { .. }));
+    assert_eq!(err.to_string(), "job job_1 failed: Page returned 500");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_gives_the_error_that_ended_the_watch() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("active", 5, 0), None),
+        Step::Status(404, None),
+    ]);
+    let err = wait_for(watch(script, exact(S(1), S(1))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobsError::NotFound(_)), "{err:?}");
+
+    let script = Script::new(vec![Step::Snap(snapshot("active", 5, 0), None)]);
+    let err = wait_for(watch(script, exact(S(1), S(1)).timeout(S(10))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
+}
