@@ -28,7 +28,7 @@ const PATH_TEMPLATE: &str = "/api/jobs/{jobId}";
 
 /// Everything but RFC 3986's unreserved characters is escaped, so an id
 /// such as `a/b c?d#e` stays one path segment and adds no query or fragment.
-const JOB_ID_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const JOB_ID_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -30,6 +30,9 @@ pub mod client;
 pub mod error;
 pub mod models;
 pub mod retry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod watch;
 
 pub use client::{JobsClient, JobsClientBuilder};
