@@ -1,2 +1,0 @@
-//! The README's demo (to be written).
-fn main() {}
