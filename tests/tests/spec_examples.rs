@@ -5,8 +5,8 @@
 //! sound OpenAPI 3.1 (refs resolve, operations and responses are documented,
 //! each operation answers exactly the codes of `docs/contract-decisions.md`).
 //!
-//! The seed is read from `$JOBS_SEED_DOC`, else from
-//! `../shared/seed/job-status-api.md` next to the workspace (where CI has it).
+//! The seed is read from `$JOBS_SEED_DOC`, else from the copy kept in
+//! `docs/seed/job-status-api.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -390,7 +390,7 @@ struct SeedBlock {
 fn seed_path() -> PathBuf {
     match std::env::var_os("JOBS_SEED_DOC") {
         Some(path) => PathBuf::from(path),
-        None => workspace_root().join("../shared/seed/job-status-api.md"),
+        None => workspace_root().join("docs/seed/job-status-api.md"),
     }
 }
 
