@@ -7,6 +7,11 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use jobs_sdk::{Job, JobState, JobsClient, JobsError, WatchOptions};
 
+// The README's code blocks compile as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// Exit codes of the example programs, one per kind of failure, so scripts
 /// can tell "no such job" from "server down".
 pub mod exit_code {
