@@ -2,10 +2,19 @@
 //! in-memory job engine, for conformance and integration tests.
 
 pub mod clock;
+pub mod control;
+pub mod demo;
 pub mod engine;
+pub mod faults;
+mod http;
 mod iso_time;
+mod server;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use control::control_doc;
+pub use faults::{Fault, Faults, Trigger};
+pub use http::api_doc;
+pub use server::{StubBuilder, StubServer};
 
 /// The contract this stub implements, verbatim.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");

@@ -1,5 +1,129 @@
-//! `jobs-server-stub` binary.
+//! `jobs-server-stub`: serve the Job Status API from the in-memory engine.
+//!
+//! ```text
+//! cargo run -p jobs-server-stub -- --port 3000 --demo
+//! ```
 
-fn main() {
-    println!("jobs-server-stub: not implemented yet");
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use jobs_server_stub::StubServer;
+use tracing_subscriber::EnvFilter;
+
+/// Serve the Job Status API (openapi.yaml) from an in-memory job engine with
+/// simulated workers, for local development and tests.
+#[derive(Debug, Parser)]
+#[command(name = "jobs-server-stub", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one (the URL is printed).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Seed the seed document's example jobs (job_abc123 active at 75 %) and
+    /// a queue with jobs in every state.
+    #[arg(long)]
+    demo: bool,
+    /// Require `Authorization: Bearer <token>` on /api/jobs (never logged).
+    #[arg(long, env = "JOBS_STUB_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Answer 429 with Retry-After beyond this many requests per second.
+    #[arg(long, value_name = "RPS", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+    /// Number of simulated workers (worker-node-1, …); 0 for none.
+    #[arg(long, default_value_t = 3)]
+    workers: u32,
+    /// How often simulated workers and stall detection run, in milliseconds.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    tick_ms: u64,
+    /// Leave out the /__stub control surface.
+    #[arg(long)]
+    no_control: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if args.log_json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+
+    let auth_enabled = args.auth_token.as_deref().is_some_and(|t| !t.is_empty());
+    let mut builder = StubServer::builder()
+        .addr(SocketAddr::new(args.host, args.port))
+        .tick_every(Duration::from_millis(args.tick_ms))
+        .workers((1..=args.workers).map(|n| format!("worker-node-{n}")));
+    if args.demo {
+        builder = builder.demo();
+    }
+    if let Some(token) = args.auth_token.filter(|t| !t.is_empty()) {
+        builder = builder.auth_token(token);
+    }
+    if let Some(rps) = args.rate_limit {
+        builder = builder.rate_limit(rps);
+    }
+    if args.no_control {
+        builder = builder.without_control();
+    }
+    let stub = match builder.start().await {
+        Ok(stub) => stub,
+        Err(err) => {
+            eprintln!(
+                "jobs-server-stub: cannot start on {}:{}: {err}",
+                args.host, args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    // Always on stdout, so scripts using --port 0 can read the URL.
+    println!("jobs-server-stub listening on {}", stub.base_url());
+    tracing::info!(
+        url = stub.base_url(),
+        demo = args.demo,
+        auth = if auth_enabled { "bearer" } else { "off" },
+        "serving; docs at {}/docs, control surface at {}/__stub/openapi.json",
+        stub.base_url(),
+        stub.base_url()
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    stub.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
 }

@@ -107,6 +107,15 @@ impl JobBuilder {
         }
     }
 
+    /// Stores `job` exactly as given except `createdAt`, which is
+    /// `created_at` or the time of insertion.
+    pub(crate) fn verbatim(job: Job, created_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            created_at,
+            ..Self::from_job(job)
+        }
+    }
+
     /// The job's state. `cancelled` and unknown states cannot be stored.
     pub fn status(mut self, status: JobState) -> Self {
         self.job.status = status;

@@ -18,7 +18,9 @@ pub(crate) struct SimWorker {
 }
 
 /// What one [`Engine::tick`] did, by job id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[non_exhaustive]
 pub struct TickReport {
     /// Jobs a simulated worker claimed.

@@ -728,3 +728,31 @@ fn a_million_jobs() {
     engine.claim("job_999999", "w").unwrap();
     assert_eq!(engine.get("job_999999").unwrap().queue_stats.active, 1);
 }
+
+#[test]
+fn fine_ticks_progress_at_the_planned_speed() {
+    let (mut engine, clock) = engine();
+    engine.set_workers(["w"]);
+    let plan = JobPlan {
+        duration: Duration::from_secs(90),
+        ..JobPlan::default()
+    };
+    engine
+        .insert(
+            JobBuilder::new("j")
+                .status(JobState::Active)
+                .processed_on("w")
+                .progress(20.0)
+                .plan(plan),
+        )
+        .unwrap();
+    for _ in 0..4 * 36 {
+        clock.advance(Duration::from_millis(250));
+        engine.tick();
+    }
+    assert_eq!(
+        engine.job("j").unwrap().progress,
+        Some(60.0),
+        "36 s of a 90 s job is 40 %"
+    );
+}

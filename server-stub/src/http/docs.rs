@@ -1,0 +1,51 @@
+//! The contract documents: `openapi.yaml` verbatim, the same document as
+//! JSON, and Swagger UI (vendored: nothing is fetched at build or run time).
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+use utoipa_swagger_ui::{Config, SwaggerUi, Url};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::OPENAPI_YAML;
+
+/// `openapi.yaml` as JSON, parsed once.
+static OPENAPI_JSON: LazyLock<Result<Value, String>> =
+    LazyLock::new(|| yaml_serde::from_str::<Value>(OPENAPI_YAML).map_err(|e| e.to_string()));
+
+async fn openapi_yaml() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        OPENAPI_YAML,
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Response {
+    match &*OPENAPI_JSON {
+        Ok(document) => Json(document.clone()).into_response(),
+        Err(details) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Invalid contract document",
+            Some(details.clone()),
+        )
+        .into_response(),
+    }
+}
+
+pub(super) fn router() -> Router<AppState> {
+    let config = Config::new([
+        Url::with_primary("Job Status API", "/openapi.json", true),
+        Url::new("Stub control surface", "/__stub/openapi.json"),
+    ]);
+    Router::new()
+        .route("/openapi.yaml", get(openapi_yaml))
+        .route("/openapi.json", get(openapi_json))
+        .merge(SwaggerUi::new("/docs").config(config))
+}

@@ -1,0 +1,226 @@
+//! The JSON error answers of the contract (docs/contract-decisions.md): one
+//! constructor per row of the error table, so every message lives in one
+//! place.
+
+use axum::Json;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jobs_sdk::{ErrorBody, JobAction};
+
+/// The body limit of `PUT /api/jobs/{jobId}`.
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The three public operations, for the messages that name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Get,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    /// The operation a request to `/api/jobs/…` asks for, if any.
+    pub(crate) fn of(method: &Method) -> Option<Self> {
+        match *method {
+            Method::GET | Method::HEAD => Some(Self::Get),
+            Method::PUT => Some(Self::Update),
+            Method::DELETE => Some(Self::Delete),
+            _ => None,
+        }
+    }
+
+    /// `error` of a 500 answer for this operation.
+    fn failure(self) -> &'static str {
+        match self {
+            Self::Get => "Failed to fetch job status",
+            Self::Update => "Failed to update job",
+            Self::Delete => "Failed to delete job",
+        }
+    }
+}
+
+/// An error answer: status, JSON body and any headers it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) body: ErrorBody,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        error: impl Into<String>,
+        details: Option<String>,
+    ) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                error: error.into(),
+                details,
+            },
+            headers: Vec::new(),
+        }
+    }
+
+    fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 400: empty or all-whitespace job id.
+    pub(crate) fn job_id_required() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Job ID is required", None)
+    }
+
+    /// 400: valid JSON object without a known `action`.
+    pub(crate) fn invalid_action() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid action. Must be \"pause\", \"resume\", or \"cancel\"",
+            None,
+        )
+    }
+
+    /// 400: the body is not JSON, or not an object.
+    pub(crate) fn invalid_body(details: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid request body",
+            Some(details.into()),
+        )
+    }
+
+    /// 400: the action is not allowed in the job's state.
+    pub(crate) fn action_failed(action: JobAction, details: String) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to {action} job"),
+            Some(details),
+        )
+    }
+
+    /// 404 for GET and PUT.
+    pub(crate) fn job_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Job not found", None)
+    }
+
+    /// 404 for DELETE: unknown or not cancellable.
+    pub(crate) fn cancel_failed() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Failed to cancel job or job not found",
+            None,
+        )
+    }
+
+    /// 401 with `WWW-Authenticate: Bearer`.
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            Some("Missing or invalid bearer token".to_owned()),
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// 413: the body exceeds [`MAX_BODY_BYTES`].
+    pub(crate) fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            Some(format!(
+                "Request body must not exceed {MAX_BODY_BYTES} bytes"
+            )),
+        )
+    }
+
+    /// 415: the body is not declared as JSON.
+    pub(crate) fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            Some("Expected Content-Type: application/json".to_owned()),
+        )
+    }
+
+    /// 429 with `Retry-After: seconds`.
+    pub(crate) fn too_many_requests(seconds: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            Some(format!(
+                "Rate limit exceeded, retry after {seconds} seconds"
+            )),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+    }
+
+    /// 500: the queue system failed during `operation`.
+    pub(crate) fn unavailable(operation: Operation) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            operation.failure(),
+            Some("Queue system temporarily unavailable".to_owned()),
+        )
+    }
+
+    /// 404: no route (stub-specific).
+    pub(crate) fn route_not_found(method: &Method, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            Some(format!("No route for {method} {path}")),
+        )
+    }
+
+    /// 405: known route, wrong method (stub-specific). The `Allow` header is
+    /// set by the router.
+    pub(crate) fn method_not_allowed(method: &Method, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            Some(format!("{method} is not allowed on {path}")),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // `Json` sets `Content-Type: application/json`.
+        let mut response = (self.status, Json(self.body)).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_match_the_contract_table() {
+        let body = |e: ApiError| serde_json::to_value(e.body).unwrap();
+        assert_eq!(
+            body(ApiError::invalid_action()),
+            serde_json::json!({"error": "Invalid action. Must be \"pause\", \"resume\", or \"cancel\""})
+        );
+        assert_eq!(
+            body(ApiError::too_many_requests(3)),
+            serde_json::json!({"error": "Too many requests", "details": "Rate limit exceeded, retry after 3 seconds"})
+        );
+        assert_eq!(
+            body(ApiError::unavailable(Operation::Delete)),
+            serde_json::json!({"error": "Failed to delete job", "details": "Queue system temporarily unavailable"})
+        );
+        assert_eq!(
+            body(ApiError::payload_too_large())["details"],
+            "Request body must not exceed 16384 bytes"
+        );
+        let response = ApiError::too_many_requests(7).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}

@@ -1,0 +1,231 @@
+//! The three public operations on `/api/jobs/{jobId}`, annotated with
+//! `#[utoipa::path]` so the stub's OpenAPI document comes from this code.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jobs_sdk::{
+    ErrorBody, JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
+};
+
+use super::AppState;
+use super::body::read_action;
+use super::error::ApiError;
+use super::openapi::{TooManyRequests, Unauthorized};
+use crate::engine::{ActionError, DeleteError};
+
+/// The job id from the path, or the contract's 400 for an empty one.
+///
+/// A path segment that cannot be decoded (invalid percent-encoding or UTF-8)
+/// cannot name a stored job, so it answers as an unknown job would:
+/// `not_found`.
+fn job_id(
+    path: Result<Path<String>, PathRejection>,
+    not_found: fn() -> ApiError,
+) -> Result<String, ApiError> {
+    let Path(id) = path.map_err(|_| not_found())?;
+    if id.trim().is_empty() {
+        return Err(ApiError::job_id_required());
+    }
+    Ok(id)
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110 §13.1.2).
+fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let ours = opaque(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|candidate| candidate.trim() == "*" || opaque(candidate) == ours)
+}
+
+/// Get a job's status.
+///
+/// Returns the job together with the counters of its queue, read at the same
+/// instant, and a strong `ETag`; while the job is unchanged, sending that
+/// `ETag` in `If-None-Match` answers 304 with no body.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{jobId}",
+    operation_id = "getJob",
+    tag = "jobs",
+    params(
+        ("jobId" = String, Path, description = "Unique identifier of the job."),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the last answer for this job."),
+    ),
+    responses(
+        (status = 200, description = "The job and its queue's counters.", body = JobStatusResponse,
+            headers(("ETag" = String, description = "Strong validator of the job's current state."))),
+        (status = 304, description = "Not Modified: the job has not changed since the `ETag` sent.",
+            headers(("ETag" = String, description = "Strong validator of the job's current state."))),
+        (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No job has this ID.", body = ErrorBody),
+        (status = 429, response = TooManyRequests),
+        (status = 500, description = "The queue system failed.", body = ErrorBody),
+    ),
+    security((), ("bearerAuth" = [])),
+)]
+pub(crate) async fn get_job(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = job_id(path, ApiError::job_not_found)?;
+    // One lock: the job, its ETag and the counters are one snapshot.
+    let answer = {
+        let engine = state.engine.lock();
+        let etag = engine.etag(&id).ok_or_else(ApiError::job_not_found)?;
+        if if_none_match_matches(&headers, &etag) {
+            Answer::NotModified(etag)
+        } else {
+            Answer::Fresh(Box::new(
+                engine.get(&id).ok_or_else(ApiError::job_not_found)?,
+            ))
+        }
+    };
+    let (etag, mut response) = match answer {
+        Answer::NotModified(etag) => (etag, StatusCode::NOT_MODIFIED.into_response()),
+        Answer::Fresh(snapshot) => {
+            let etag = snapshot.etag.clone();
+            (
+                etag,
+                Json::<JobStatusResponse>(snapshot.into_response()).into_response(),
+            )
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// What a GET answers for an existing job.
+enum Answer {
+    NotModified(String),
+    Fresh(Box<crate::engine::JobSnapshot>),
+}
+
+/// Pause, resume or cancel a job.
+///
+/// `pause` a `waiting` or `active` job, `resume` a `paused` one, `cancel`
+/// (and remove) a `waiting`, `active` or `paused` one.
+#[utoipa::path(
+    put,
+    path = "/api/jobs/{jobId}",
+    operation_id = "updateJob",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "Unique identifier of the job.")),
+    request_body(content = JobUpdateRequest, content_type = "application/json", description = "The action to apply."),
+    responses(
+        (status = 200, description = "The action was applied.", body = JobUpdateResponse),
+        (status = 400, description = "Empty job ID, invalid body or action, or an action the job's state does not allow.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No job has this ID.", body = ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB.", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`.", body = ErrorBody),
+        (status = 429, response = TooManyRequests),
+        (status = 500, description = "The queue system failed.", body = ErrorBody),
+    ),
+    security((), ("bearerAuth" = [])),
+)]
+pub(crate) async fn update_job(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<JobUpdateResponse>, ApiError> {
+    let id = job_id(path, ApiError::job_not_found)?;
+    let action = read_action(&headers, body).await?;
+    let updated = state.engine.apply(&id, action).map_err(|err| match err {
+        ActionError::NotAllowed {
+            action, details, ..
+        } => ApiError::action_failed(action, details),
+        _ => ApiError::job_not_found(),
+    })?;
+    let message = match action {
+        JobAction::Pause => "Job paused successfully",
+        JobAction::Resume => "Job resumed successfully",
+        JobAction::Cancel => "Job cancelled successfully",
+    };
+    Ok(Json(JobUpdateResponse {
+        success: true,
+        message: message.to_owned(),
+        timestamp: updated.updated_at,
+        job: updated,
+    }))
+}
+
+/// Cancel and remove a job.
+///
+/// Only a `waiting`, `active` or `paused` job can be cancelled.
+#[utoipa::path(
+    delete,
+    path = "/api/jobs/{jobId}",
+    operation_id = "deleteJob",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "Unique identifier of the job.")),
+    responses(
+        (status = 200, description = "The job was cancelled and removed.", body = JobDeleteResponse),
+        (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No job has this ID, or it cannot be cancelled.", body = ErrorBody),
+        (status = 429, response = TooManyRequests),
+        (status = 500, description = "The queue system failed.", body = ErrorBody),
+    ),
+    security((), ("bearerAuth" = [])),
+)]
+pub(crate) async fn delete_job(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<JobDeleteResponse>, ApiError> {
+    let id = job_id(path, ApiError::cancel_failed)?;
+    let at = state
+        .engine
+        .lock()
+        .delete(&id)
+        // Unknown and not cancellable answer alike (the seed's one message).
+        .map_err(|_: DeleteError| ApiError::cancel_failed())?;
+    Ok(Json(JobDeleteResponse {
+        success: true,
+        message: "Job cancelled successfully".to_owned(),
+        job_id: id,
+        timestamp: at,
+    }))
+}
+
+/// `/api/jobs/` (no id) for any of the three methods.
+pub(crate) async fn missing_job_id() -> ApiError {
+    ApiError::job_id_required()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_lists_and_star() {
+        let etag = "\"abc-1\"";
+        assert!(if_none_match_matches(&with("\"abc-1\""), etag));
+        assert!(if_none_match_matches(&with("W/\"abc-1\""), etag));
+        assert!(if_none_match_matches(&with("\"x\", \"abc-1\""), etag));
+        assert!(if_none_match_matches(&with("*"), etag));
+        assert!(!if_none_match_matches(&with("\"abc-2\""), etag));
+        assert!(
+            !if_none_match_matches(&with("abc-1"), etag),
+            "unquoted is a different tag"
+        );
+        assert!(!if_none_match_matches(&HeaderMap::new(), etag));
+    }
+}

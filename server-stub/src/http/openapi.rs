@@ -1,0 +1,95 @@
+//! The stub's OpenAPI document of the public API, generated from the
+//! handlers' annotations and the SDK's models. The drift test compares it
+//! with `openapi.yaml`.
+
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+use jobs_sdk::ErrorBody;
+
+/// Reusable 401 answer (`#/components/responses/Unauthorized`).
+pub(crate) struct Unauthorized;
+
+/// Reusable 429 answer (`#/components/responses/TooManyRequests`).
+pub(crate) struct TooManyRequests;
+
+/// A header that is always sent. utoipa's `Header` has no `required` field,
+/// so it is written through the (flattened) extensions map.
+fn required_header(schema: ObjectBuilder, description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(schema))
+        .description(Some(description))
+        .extensions(Some(Extensions::from_iter([("required", true)])))
+        .build()
+}
+
+fn error_content() -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+        .build()
+}
+
+impl<'r> ToResponse<'r> for Unauthorized {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = ResponseBuilder::new()
+            .description("The server requires a bearer token and it is missing or wrong.")
+            .header(
+                "WWW-Authenticate",
+                required_header(
+                    ObjectBuilder::new().schema_type(Type::String),
+                    "The authentication scheme the server expects.",
+                ),
+            )
+            .content("application/json", error_content())
+            .build();
+        ("Unauthorized", response.into())
+    }
+}
+
+impl<'r> ToResponse<'r> for TooManyRequests {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = ResponseBuilder::new()
+            .description("Too many requests; wait for `Retry-After` seconds.")
+            .header(
+                "Retry-After",
+                required_header(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                    "Seconds to wait before sending another request.",
+                ),
+            )
+            .content("application/json", error_content())
+            .build();
+        ("TooManyRequests", response.into())
+    }
+}
+
+/// Adds the optional bearer authentication scheme.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The parts of the document that do not come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Job Status API", version = "0.1.0",
+        description = "Read a queued job's status and pause, resume or cancel it."),
+    components(schemas(ErrorBody), responses(Unauthorized, TooManyRequests)),
+    tags((name = "jobs", description = "Read and manage one job of the queue by its ID.")),
+    security((), ("bearerAuth" = [])),
+    modifiers(&BearerAuth),
+)]
+pub(crate) struct BaseDoc;

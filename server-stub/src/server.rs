@@ -1,0 +1,374 @@
+//! [`StubServer`]: the stub on a real socket, started in one call, with
+//! handles on its engine, faults and clock, and a clean shutdown.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::Service;
+
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
+use crate::faults::Faults;
+use crate::http::{AppState, AuthToken, DropConnection, RateLimiter, Settings};
+
+/// Configures and starts a [`StubServer`]. Defaults: `127.0.0.1:0`, wall
+/// clock, no auth, no rate limit, no simulated workers, no automatic ticks,
+/// control surface on.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct StubBuilder {
+    addr: SocketAddr,
+    clock: ClockChoice,
+    engine_config: EngineConfig,
+    auth_token: Option<String>,
+    rate_limit: Option<u32>,
+    workers: Vec<String>,
+    tick_every: Option<Duration>,
+    control: bool,
+    demo: bool,
+    grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum ClockChoice {
+    System,
+    Manual(ManualClock),
+    Custom(Arc<dyn Clock>),
+}
+
+impl Default for StubBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            clock: ClockChoice::System,
+            engine_config: EngineConfig::default(),
+            auth_token: None,
+            rate_limit: None,
+            workers: Vec::new(),
+            tick_every: None,
+            control: true,
+            demo: false,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl StubBuilder {
+    /// The address to listen on (default `127.0.0.1:0`: a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Runs the engine on `clock`, which the test moves; the control
+    /// surface's `/__stub/clock/advance` moves it too.
+    pub fn manual_clock(mut self, clock: ManualClock) -> Self {
+        self.clock = ClockChoice::Manual(clock);
+        self
+    }
+
+    /// Runs the engine on any other clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = ClockChoice::Custom(clock);
+        self
+    }
+
+    /// Engine tunables (stall timeout, attempts, …).
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine_config = config;
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on `/api/jobs/…`.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Answers 429 beyond `per_second` requests per second on `/api/jobs/…`.
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = Some(per_second);
+        self
+    }
+
+    /// Simulated workers with these ids (see [`Engine::set_workers`]).
+    pub fn workers<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.workers = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Calls [`Engine::tick`] on this interval (tokio time) while running.
+    pub fn tick_every(mut self, interval: Duration) -> Self {
+        self.tick_every = Some(interval);
+        self
+    }
+
+    /// Leaves out the `/__stub` control surface.
+    pub fn without_control(mut self) -> Self {
+        self.control = false;
+        self
+    }
+
+    /// Seeds the demo data set (see [`crate::demo`]); without
+    /// [`StubBuilder::workers`], the demo's workers run it.
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
+    /// How long shutdown waits for open connections (default 5 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Binds and starts serving in the background (needs a tokio runtime).
+    ///
+    /// # Errors
+    ///
+    /// The bind error, or [`io::ErrorKind::AlreadyExists`] when the demo
+    /// data cannot be seeded.
+    pub async fn start(self) -> io::Result<StubServer> {
+        let listener = TcpListener::bind(self.addr).await?;
+        let addr = listener.local_addr()?;
+        let (clock, manual_clock): (Arc<dyn Clock>, _) = match self.clock {
+            ClockChoice::System => (Arc::new(SystemClock), None),
+            ClockChoice::Manual(manual) => (Arc::new(manual.clone()), Some(manual)),
+            ClockChoice::Custom(clock) => (clock, None),
+        };
+        let mut engine = Engine::new(clock, self.engine_config);
+        let mut workers = self.workers;
+        if self.demo && workers.is_empty() {
+            workers = crate::demo::DEMO_WORKERS.map(String::from).to_vec();
+        }
+        // Workers first, so seeded active jobs are handed to them.
+        engine.set_workers(workers);
+        if self.demo {
+            crate::demo::seed(&mut engine)
+                .map_err(|e| io::Error::new(io::ErrorKind::AlreadyExists, e))?;
+        }
+        let engine = SharedEngine::new(engine);
+        let faults = Faults::new();
+        let state = AppState {
+            engine: engine.clone(),
+            faults: faults.clone(),
+            settings: Arc::new(Settings {
+                auth_token: self.auth_token.map(AuthToken::new),
+                rate_limiter: self.rate_limit.map(RateLimiter::new),
+                manual_clock: manual_clock.clone(),
+            }),
+        };
+        let app = crate::http::router(state, self.control);
+        let (shutdown, signal) = watch::channel(false);
+        if let Some(interval) = self.tick_every {
+            tokio::spawn(tick_forever(engine.clone(), interval, signal.clone()));
+        }
+        let task = tokio::spawn(serve(listener, app, signal, self.grace));
+        Ok(StubServer {
+            addr,
+            base_url: format!("http://{addr}"),
+            engine,
+            faults,
+            clock: manual_clock,
+            shutdown,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running stub. Dropping it stops it too (without waiting); prefer
+/// [`StubServer::shutdown`] to wait until it has stopped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use jobs_server_stub::{StubServer, engine::JobBuilder};
+///
+/// let stub = StubServer::start().await?;
+/// stub.insert(JobBuilder::new("job_1")).unwrap();
+/// assert!(stub.url("/api/jobs/job_1").starts_with("http://127.0.0.1:"));
+/// stub.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct StubServer {
+    addr: SocketAddr,
+    base_url: String,
+    engine: SharedEngine,
+    faults: Faults,
+    clock: Option<ManualClock>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl StubServer {
+    /// Starts a stub with the defaults of [`StubBuilder`] on `127.0.0.1:0`.
+    ///
+    /// # Errors
+    ///
+    /// The bind error.
+    pub async fn start() -> io::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// A builder for other settings.
+    pub fn builder() -> StubBuilder {
+        StubBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The base URL followed by `path` (which should start with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The job engine: create jobs, drive worker events, read the audit log.
+    pub fn engine(&self) -> &SharedEngine {
+        &self.engine
+    }
+
+    /// The fault rules of the public API.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The manual clock, when started with one.
+    pub fn clock(&self) -> Option<&ManualClock> {
+        self.clock.as_ref()
+    }
+
+    /// Stores a job (see [`Engine::insert`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::insert`].
+    pub fn insert(&self, job: JobBuilder) -> Result<jobs_sdk::Job, InsertError> {
+        self.engine.insert(job)
+    }
+
+    /// The audit log of management actions (see [`Engine::audit_log`]).
+    pub fn audit_log(&self) -> Vec<AuditEntry> {
+        self.engine.audit_log(0)
+    }
+
+    /// Stops accepting connections, lets open ones finish (up to the grace
+    /// period) and waits until the server has stopped.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take()
+            && let Err(err) = task.await
+        {
+            tracing::warn!(%err, "stub server task ended abnormally");
+        }
+    }
+}
+
+impl Drop for StubServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// The connection was dropped on purpose (fault injection).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by fault injection")]
+struct ConnectionDropped;
+
+/// Accepts connections until the shutdown signal, then drains them.
+///
+/// A hand-written loop rather than `axum::serve` so that a handler can ask
+/// for its connection to be dropped without an answer ([`DropConnection`]):
+/// returning an error from the hyper service makes hyper close it.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut signal: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let app = app.clone();
+                    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                        let mut app = app.clone();
+                        async move {
+                            let Ok(response) = app.call(request.map(Body::new)).await;
+                            if response.extensions().get::<DropConnection>().is_some() {
+                                return Err(ConnectionDropped);
+                            }
+                            Ok::<_, ConnectionDropped>(response)
+                        }
+                    });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(err) = connection.await {
+                            tracing::debug!(%peer, %err, "connection closed with an error");
+                        }
+                    });
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = signal.changed() => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => tracing::warn!("stub shutdown: open connections did not finish in time"),
+    }
+}
+
+/// Runs [`Engine::tick`] every `interval` until the shutdown signal.
+async fn tick_forever(engine: SharedEngine, interval: Duration, mut signal: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let report = engine.tick();
+                if report != Default::default() {
+                    tracing::debug!(?report, "engine tick");
+                }
+            }
+            _ = signal.changed() => break,
+        }
+    }
+}
+
+// `Infallible` documents that the router never fails; the binding keeps the
+// irrefutable `let Ok(..)` above honest if axum ever changes that.
+const _: fn(Infallible) = |_| {};
