@@ -56,7 +56,7 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     tag = "jobs",
     params(
         ("jobId" = String, Path, description = "Unique identifier of the job."),
-        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the last answer for this job."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The `ETag` of the last answer for this job."),
     ),
     responses(
         (status = 200, description = "The job and its queue's counters.", body = JobStatusResponse,
