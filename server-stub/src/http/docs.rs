@@ -1,5 +1,6 @@
 //! The contract documents: `openapi.yaml` verbatim, the same document as
-//! JSON, and Swagger UI (vendored: nothing is fetched at build or run time).
+//! JSON, Swagger UI (vendored: nothing is fetched at build or run time) and
+//! the Redocly reference page built from the spec.
 
 use std::sync::LazyLock;
 
@@ -15,6 +16,10 @@ use super::AppState;
 use super::error::ApiError;
 use crate::OPENAPI_YAML;
 
+/// `docs/reference.html`: Redocly's page for `openapi.yaml`, self-contained
+/// (Redoc inlined). Built and checked by `scripts/build-docs.sh`.
+const REFERENCE_HTML: &str = include_str!("../../../docs/reference.html");
+
 /// `openapi.yaml` as JSON, parsed once.
 static OPENAPI_JSON: LazyLock<Result<Value, String>> =
     LazyLock::new(|| yaml_serde::from_str::<Value>(OPENAPI_YAML).map_err(|e| e.to_string()));
@@ -23,6 +28,14 @@ async fn openapi_yaml() -> Response {
     (
         [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
         OPENAPI_YAML,
+    )
+        .into_response()
+}
+
+async fn reference_html() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        REFERENCE_HTML,
     )
         .into_response()
 }
@@ -47,5 +60,6 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/openapi.yaml", get(openapi_yaml))
         .route("/openapi.json", get(openapi_json))
+        .route("/docs/reference", get(reference_html))
         .merge(SwaggerUi::new("/docs").config(config))
 }
