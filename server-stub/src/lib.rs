@@ -1,5 +1,12 @@
-//! An axum server that implements the Job Status API (`openapi.yaml`) over an
-//! in-memory job engine, for conformance and integration tests.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! - [`engine`]: the in-memory job engine (no HTTP), its builder and events.
+//! - [`faults`]: fault injection rules.
+//! - [`control`]: the `/__stub` control surface's document.
+//! - [`demo`]: the `--demo` data set.
+//! - [`clock`]: injectable time.
 
 pub mod clock;
 pub mod control;
