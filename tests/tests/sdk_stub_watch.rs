@@ -1,0 +1,163 @@
+//! `watch_job` and `wait_for_job` against the embedded stub, whose job is
+//! driven step by step through the stub's control API: waiting → active →
+//! 10 % → 60 % → completed. Each step is taken only after the watcher has
+//! reported the previous one, so the sequence is exact; intervals are a
+//! millisecond and nothing about time is asserted (the schedule itself is
+//! tested on the paused clock in the SDK).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a failed test
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use jobs_sdk::{JobState, JobStatusResponse, JobsClient, JobsError, WatchOptions};
+use jobs_server_stub::engine::JobBuilder;
+use jobs_server_stub::{ManualClock, StubServer};
+use tokio::sync::mpsc;
+
+fn fast() -> WatchOptions {
+    WatchOptions::default()
+        .interval(Duration::from_millis(1))
+        .max_interval(Duration::from_millis(5))
+}
+
+async fn stub() -> StubServer {
+    // A manual clock and no workers: only the test moves the job.
+    StubServer::builder()
+        .manual_clock(ManualClock::at(chrono::Utc::now()))
+        .start()
+        .await
+        .expect("stub starts")
+}
+
+/// Spawns a watcher that forwards every item to a channel.
+fn spawn_watch(
+    client: &JobsClient,
+    id: &str,
+) -> mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stream = client.watch_job(id, fast());
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if tx.send(item).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn next_job(
+    rx: &mut mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>>,
+) -> (JobState, Option<f64>) {
+    let item = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the watcher reports within 10 s")
+        .expect("the watch has not ended");
+    let job = item.expect("no error").job;
+    (job.status, job.progress)
+}
+
+#[tokio::test]
+async fn watch_follows_each_change_and_ends_on_completion() {
+    let stub = stub().await;
+    stub.insert(JobBuilder::new("job_w")).unwrap();
+    let client = JobsClient::new(stub.base_url()).unwrap();
+    let mut rx = spawn_watch(&client, "job_w");
+
+    assert_eq!(next_job(&mut rx).await, (JobState::Waiting, Some(0.0)));
+    stub.engine().claim("job_w", "worker-1").unwrap();
+    assert_eq!(next_job(&mut rx).await.0, JobState::Active);
+    stub.engine().report_progress("job_w", 10.0).unwrap();
+    assert_eq!(next_job(&mut rx).await, (JobState::Active, Some(10.0)));
+    stub.engine().report_progress("job_w", 60.0).unwrap();
+    assert_eq!(next_job(&mut rx).await, (JobState::Active, Some(60.0)));
+    stub.engine().complete("job_w", None).unwrap();
+    assert_eq!(next_job(&mut rx).await, (JobState::Completed, Some(100.0)));
+
+    // The stream ended by itself right after the terminal state.
+    let end = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap();
+    assert!(end.is_none(), "{end:?}");
+    stub.shutdown().await;
+}
+
+#[tokio::test]
+async fn watch_ends_with_not_found_when_the_job_is_cancelled_elsewhere() {
+    let stub = stub().await;
+    stub.insert(JobBuilder::new("job_c").status(JobState::Active))
+        .unwrap();
+    let client = JobsClient::new(stub.base_url()).unwrap();
+    let mut rx = spawn_watch(&client, "job_c");
+
+    assert_eq!(next_job(&mut rx).await.0, JobState::Active);
+    client.delete_job("job_c").await.unwrap();
+
+    let item = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&item, Err(JobsError::NotFound(api)) if api.error == "Job not found"),
+        "{item:?}"
+    );
+    assert!(rx.recv().await.is_none());
+    stub.shutdown().await;
+}
+
+#[tokio::test]
+async fn unchanged_polls_are_answered_304() {
+    let stub = stub().await;
+    stub.insert(JobBuilder::new("job_e").status(JobState::Active))
+        .unwrap();
+    let client = JobsClient::new(stub.base_url()).unwrap();
+    let mut rx = spawn_watch(&client, "job_e");
+    next_job(&mut rx).await;
+
+    // Let the watcher poll the unchanged job a few times, then change it.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stub.engine().report_progress("job_e", 42.0).unwrap();
+    assert_eq!(next_job(&mut rx).await, (JobState::Active, Some(42.0)));
+    drop(rx);
+
+    let http = reqwest::Client::new();
+    let first = http.get(stub.url("/api/jobs/job_e")).send().await.unwrap();
+    let etag = first.headers()["etag"].clone();
+    let again = http
+        .get(stub.url("/api/jobs/job_e"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    stub.shutdown().await;
+}
+
+#[tokio::test]
+async fn wait_for_job_reports_the_failure_reason() {
+    let stub = stub().await;
+    stub.insert(
+        JobBuilder::new("job_f")
+            .status(JobState::Active)
+            .max_attempts(1),
+    )
+    .unwrap();
+    let client = JobsClient::new(stub.base_url()).unwrap();
+    let waiter = tokio::spawn({
+        let client = client.clone();
+        async move { client.wait_for_job("job_f", fast()).await }
+    });
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    stub.engine()
+        .fail("job_f", "Page returned HTTP 503")
+        .unwrap();
+
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(matches!(err, JobsError::JobFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("Page returned HTTP 503"), "{err}");
+    stub.shutdown().await;
+}
