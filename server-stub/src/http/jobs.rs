@@ -55,7 +55,11 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     operation_id = "getJob",
     tag = "jobs",
     params(
-        ("jobId" = String, Path, description = "Unique identifier of the job."),
+        // The pattern (in all three operations) is openapi.yaml's: at least one
+        // character that is not Unicode White_Space, i.e. what `job_id()`'s
+        // `trim().is_empty()` accepts.
+        ("jobId" = String, Path, description = "Unique identifier of the job.",
+            pattern = r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The `ETag` of the last answer for this job."),
     ),
     responses(
@@ -120,7 +124,8 @@ enum Answer {
     path = "/api/jobs/{jobId}",
     operation_id = "updateJob",
     tag = "jobs",
-    params(("jobId" = String, Path, description = "Unique identifier of the job.")),
+    params(("jobId" = String, Path, description = "Unique identifier of the job.",
+            pattern = r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")),
     request_body(content = JobUpdateRequest, content_type = "application/json", description = "The action to apply."),
     responses(
         (status = 200, description = "The action was applied.", body = JobUpdateResponse),
@@ -169,7 +174,8 @@ pub(crate) async fn update_job(
     path = "/api/jobs/{jobId}",
     operation_id = "deleteJob",
     tag = "jobs",
-    params(("jobId" = String, Path, description = "Unique identifier of the job.")),
+    params(("jobId" = String, Path, description = "Unique identifier of the job.",
+            pattern = r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")),
     responses(
         (status = 200, description = "The job was cancelled and removed.", body = JobDeleteResponse),
         (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
