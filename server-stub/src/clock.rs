@@ -24,6 +24,48 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that follows tokio's time: wall-clock time at creation plus the
+/// tokio time elapsed since. Under `#[tokio::test(start_paused = true)]` the
+/// engine then moves with `tokio::time::advance` and auto-advance, together
+/// with timers such as [`StubBuilder::tick_every`](crate::StubBuilder::tick_every)
+/// and a client's polling interval.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    start: DateTime<Utc>,
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// Starts at the current wall-clock time (needs a tokio runtime when
+    /// time is paused).
+    pub fn new() -> Self {
+        Self::starting_at(Utc::now())
+    }
+
+    /// Starts at `start`.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = TimeDelta::from_std(self.origin.elapsed()).unwrap_or(TimeDelta::MAX);
+        self.start
+            .checked_add_signed(elapsed)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
 /// A clock that only moves when told to, for deterministic tests.
 ///
 /// Cloning shares the same time: advance one clone and every holder sees it.
@@ -89,6 +131,16 @@ mod tests {
         assert_eq!(clock.now() - start, TimeDelta::milliseconds(1500));
         clock.set(start);
         assert_eq!(other.now(), start);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clock_follows_paused_time() {
+        let start: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+        let clock = TokioClock::starting_at(start);
+        tokio::time::advance(Duration::from_secs(90)).await;
+        assert_eq!(clock.now() - start, TimeDelta::seconds(90));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(clock.now() - start, TimeDelta::milliseconds(90_250));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod http;
 mod iso_time;
 mod server;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use control::control_doc;
 pub use faults::{Fault, Faults, Trigger};
 pub use http::api_doc;

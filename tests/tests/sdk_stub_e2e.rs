@@ -340,3 +340,43 @@ async fn a_slow_answer_times_out_and_a_get_tries_again() {
         "{err}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_job_follows_simulated_workers_in_virtual_time() {
+    use jobs_server_stub::TokioClock;
+    use jobs_server_stub::engine::JobPlan;
+    use std::sync::Arc;
+
+    // Engine, workers, ticks and the client's polling all run on tokio's
+    // paused clock: a 20 s job completes without 20 s passing.
+    let stub = StubServer::builder()
+        .clock(Arc::new(TokioClock::new()))
+        .workers(["worker-node-1"])
+        .tick_every(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let plan = JobPlan {
+        duration: Duration::from_secs(20),
+        failing_attempts: 1,
+        ..JobPlan::default()
+    };
+    stub.insert(JobBuilder::new("job_1").total_pages(10).plan(plan))
+        .unwrap();
+    let client = client_for(&stub).build().unwrap();
+    let options = jobs_sdk::WatchOptions::default()
+        .interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(300));
+    let job = client.wait_for_job("job_1", options).await.unwrap();
+    assert_eq!(job.status, JobState::Completed);
+    assert_eq!(
+        job.attempts_made, 2,
+        "the first attempt failed and was retried"
+    );
+    assert_eq!(job.failed_reason.as_deref(), Some("Simulated failure"));
+    assert_eq!(job.data.processed_pages, Some(10));
+    assert_eq!(
+        job.returnvalue,
+        Some(serde_json::json!({"success": true, "pagesProcessed": 10}))
+    );
+}
