@@ -108,7 +108,7 @@ note "prism $prism_version (static + dynamic): $prism_cases SDK cases, 0 failed 
 # The stub, on a free port, with the seed's demo jobs and simulated workers.
 start_stub() {
   local log=$1
-  target/debug/jobs-server-stub --port 0 --demo >"$log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/debug/jobs-server-stub" --port 0 --demo >"$log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   stub_pid=$pid
