@@ -149,7 +149,9 @@ pub enum JobsError {
     #[error("server error: {0}")]
     Server(ApiError),
 
-    /// A status the contract does not define for this operation.
+    /// A status with no variant of its own: one the contract does not define
+    /// for the operation (e.g. 409, a redirect), or one this SDK never
+    /// provokes (413 and 415 answer bodies this client does not send).
     #[error("unexpected status: {error}")]
     UnexpectedStatus {
         /// The answer, read as an error body where possible.
