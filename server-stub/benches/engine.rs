@@ -6,7 +6,9 @@
 //! Each engine is built once, before any measurement, with jobs in a mix of
 //! states. Every measured call picks its job from a pre-drawn random sample
 //! spread over the whole engine, so the figures include the cache misses a
-//! big map causes (a single hot job would hide them).
+//! big map causes (a single hot job would hide them). The jobs the events
+//! touch start with their log at its bound, so every size measures the same
+//! per-job work (see `full_log`); `get` reads the other jobs.
 //!
 //! The 1 000 000-job engine is built only under `cargo bench`: in test mode
 //! (`cargo test --benches`, `cargo bench -- --test`) each benchmark runs
@@ -18,6 +20,7 @@
 // every measured call's result is unwrapped: a refused event fails the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashSet;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,8 +40,10 @@ const SAMPLE: usize = 16_384;
 /// waiting, a tenth each active and failed, a twentieth each paused and
 /// stuck: roughly a queue that has run for a while.
 const BLOCK: usize = 20;
-const WAITING: std::ops::Range<usize> = 10..14;
-const ACTIVE: std::ops::Range<usize> = 14..16;
+const WAITING: &[usize] = &[10, 11, 12, 13];
+const ACTIVE: &[usize] = &[14, 15];
+/// Jobs `get` reads: those no event touches (see [`full_log`]).
+const UNTOUCHED: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19];
 
 fn state_of(slot: usize) -> JobState {
     match slot {
@@ -73,27 +78,33 @@ fn job(n: usize) -> JobBuilder {
     builder
 }
 
-fn build(jobs: usize) -> Engine {
-    let mut engine = Engine::new(Arc::new(SystemClock), EngineConfig::default());
-    for n in 0..jobs {
-        engine.insert(job(n)).unwrap();
-    }
-    engine
-}
-
-/// `count` ids of jobs whose slot in their block is in `slots`, spread at
-/// random over the engine (seeded: every run touches the same jobs).
-fn sample(jobs: usize, slots: std::ops::Range<usize>, seed: u64) -> Vec<String> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    (0..SAMPLE)
-        .map(|_| {
-            let n = rng.usize(0..jobs / BLOCK) * BLOCK + rng.usize(slots.clone());
-            format!("job_{n}")
-        })
+/// A log already at the engine's per-job bound. Every event appends a log
+/// line and `report_progress` returns a copy of the job, so an event costs
+/// more the longer the job's log is. The jobs the events touch start at the
+/// bound, where a long-running job's log sits anyway; otherwise the small
+/// engine's few jobs would reach it during the run while the big engine's
+/// many would not, and the sizes would not be comparable.
+fn full_log() -> Vec<String> {
+    (0..EngineConfig::default().log_lines_per_job)
+        .map(|i| format!("[2024-01-01T00:00:00.000Z] Progress {i}%"))
         .collect()
 }
 
-/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`); `None` off Linux.
+/// `SAMPLE` job numbers whose slot in their block is one of `slots`,
+/// spread at random over `jobs` jobs (seeded: every run touches the same
+/// jobs).
+fn sample(jobs: usize, slots: &[usize], seed: u64) -> Vec<usize> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    (0..SAMPLE)
+        .map(|_| rng.usize(0..jobs / BLOCK) * BLOCK + slots[rng.usize(..slots.len())])
+        .collect()
+}
+
+fn ids(numbers: &[usize]) -> Vec<String> {
+    numbers.iter().map(|n| format!("job_{n}")).collect()
+}
+
+/// A field of `/proc/self/status` in KiB (`VmRSS`); `None` off Linux.
 fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -106,30 +117,40 @@ fn proc_status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
-/// Builds the engine, printing (not asserting) the build time and, with
-/// `memory`, the resident memory it added per job. RSS is rough: it counts
-/// the map's spare capacity and whatever the allocator keeps, so it is only
-/// meaningful for the first (largest) engine built.
-fn build_reporting(jobs: usize, memory: bool) -> Engine {
+/// Builds an engine of `jobs` jobs; those in `touched` get [`full_log`].
+/// Prints (never asserts) the build time and, with `memory`, the resident
+/// memory per job. The untouched jobs go in first and memory is read right
+/// after them, so the figure is for jobs as built, without the long logs.
+/// RSS is rough: it counts the map's spare capacity and whatever the
+/// allocator keeps, so it is only meaningful for the first engine built.
+fn build(jobs: usize, touched: &HashSet<usize>, memory: bool) -> Engine {
+    let mut engine = Engine::new(Arc::new(SystemClock), EngineConfig::default());
     let rss_before = proc_status_kib("VmRSS");
     let started = Instant::now();
-    let engine = build(jobs);
+    for n in (0..jobs).filter(|n| !touched.contains(n)) {
+        engine.insert(job(n)).unwrap();
+    }
     let took = started.elapsed();
-    println!(
-        "engine: built {jobs} jobs in {:.2} s ({:.0} ns/insert)",
-        took.as_secs_f64(),
-        took.as_nanos() as f64 / jobs as f64
-    );
+    let plain = engine.len();
     if let (true, Some(before), Some(after)) = (memory, rss_before, proc_status_kib("VmRSS")) {
         let grown = after.saturating_sub(before);
         println!(
-            "engine: RSS {before} KiB -> {after} KiB for {jobs} jobs: +{} MiB, ~{} bytes/job \
+            "engine: RSS {before} KiB -> {after} KiB for {plain} jobs: +{} MiB, ~{} bytes/job \
              (size_of Job = {} B, JobPlan = {} B)",
             grown / 1024,
-            grown * 1024 / jobs as u64,
+            grown * 1024 / plain as u64,
             std::mem::size_of::<Job>(),
             std::mem::size_of::<JobPlan>(),
         );
+    }
+    println!(
+        "engine: inserted {plain} jobs in {:.2} s ({:.0} ns/insert)",
+        took.as_secs_f64(),
+        took.as_nanos() as f64 / plain as f64
+    );
+    let log = full_log();
+    for &n in touched {
+        engine.insert(job(n).logs(log.clone())).unwrap();
     }
     engine
 }
@@ -159,12 +180,17 @@ fn bench_engine(c: &mut Criterion) {
     let mut engines: Vec<Sized> = sizes
         .into_iter()
         .enumerate()
-        .map(|(i, jobs)| Sized {
-            engine: build_reporting(jobs, i == 0),
-            any: sample(jobs, 0..BLOCK, 1),
-            waiting: sample(jobs, WAITING, 2),
-            active: sample(jobs, ACTIVE, 3),
-            jobs,
+        .map(|(i, jobs)| {
+            let waiting = sample(jobs, WAITING, 2);
+            let active = sample(jobs, ACTIVE, 3);
+            let touched = waiting.iter().chain(&active).copied().collect();
+            Sized {
+                engine: build(jobs, &touched, i == 0),
+                any: ids(&sample(jobs, UNTOUCHED, 1)),
+                waiting: ids(&waiting),
+                active: ids(&active),
+                jobs,
+            }
         })
         .collect();
     engines.reverse();
