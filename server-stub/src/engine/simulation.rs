@@ -247,7 +247,7 @@ impl Engine {
             self.heartbeat(id, now);
             return Ok(());
         }
-        self.report_progress(id, visible)?;
+        self.set_progress(id, visible)?;
         if let Some(entry) = self.jobs.get_mut(id) {
             // Keep the fraction so slow jobs still advance tick by tick.
             entry.sim_progress = target;

@@ -106,6 +106,14 @@ impl Engine {
     /// [`WorkerError`] when the job does not exist, is not `active`, or
     /// `progress` is outside 0–100.
     pub fn report_progress(&mut self, id: &str, progress: f64) -> Result<Job, WorkerError> {
+        self.set_progress(id, progress)?;
+        self.cloned(id)
+    }
+
+    /// [`Engine::report_progress`] without the copy of the job it returns:
+    /// simulated workers call this on every step, and a job's copy (logs
+    /// included) was most of the step's cost.
+    pub(super) fn set_progress(&mut self, id: &str, progress: f64) -> Result<(), WorkerError> {
         if !valid_progress(progress) {
             return Err(WorkerError::InvalidProgress(progress));
         }
@@ -123,7 +131,7 @@ impl Engine {
             }
         });
         self.heartbeat(id, now);
-        self.cloned(id)
+        Ok(())
     }
 
     /// The worker finishes an `active` job: `completed`, progress 100,
