@@ -528,29 +528,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The seed's GET example, shared with the integration tests.
     fn seed_get_body() -> Value {
-        json!({
-          "job": {
-            "id": "job_abc123",
-            "type": "single-page",
-            "url": "https://example.com",
-            "status": "active",
-            "progress": 75,
-            "data": {
-              "url": "https://example.com",
-              "customerId": "customer-123",
-              "metadata": { "source": "api", "priority": "high" }
-            },
-            "createdAt": "2024-01-01T00:00:00.000Z",
-            "startedAt": "2024-01-01T00:01:00.000Z",
-            "finishedAt": null,
-            "processedOn": "worker-node-1",
-            "attemptsMade": 1,
-            "failedReason": null
-          },
-          "queueStats": { "waiting": 5, "active": 3, "completed": 150, "failed": 2 },
-          "timestamp": "2024-01-01T00:05:00.000Z"
-        })
+        serde_json::from_str(include_str!("../tests/fixtures/seed_get.json")).unwrap()
     }
 
     #[test]
