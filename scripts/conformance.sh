@@ -19,7 +19,8 @@
 # Environment:
 #   CONFORMANCE_MAX_EXAMPLES  schemathesis cases per operation and phase (default 500)
 #   CONFORMANCE_STATEFUL_SECONDS  time for the stateful run (default 60)
-#   CONFORMANCE_SEED          schemathesis seed (default: random, printed)
+#   CONFORMANCE_SEED          schemathesis seed (default: fixed, so CI is
+#                             reproducible; `random` explores new cases)
 #   CHROMIUM                  browser binary (default /usr/bin/chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,8 @@ export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIF
 export CARGO_TERM_COLOR=never
 max_examples=${CONFORMANCE_MAX_EXAMPLES:-500}
 stateful_seconds=${CONFORMANCE_STATEFUL_SECONDS:-60}
-seed=${CONFORMANCE_SEED:-$(( (RANDOM << 15) | RANDOM ))}
+seed=${CONFORMANCE_SEED:-973095593}
+[[ $seed == random ]] && seed=$(( (RANDOM << 15) | RANDOM ))
 chromium=${CHROMIUM:-/usr/bin/chromium}
 work=target/conformance
 mkdir -p "$work" artifacts
