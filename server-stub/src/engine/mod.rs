@@ -211,7 +211,9 @@ fn valid_progress(progress: f64) -> bool {
 pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    jobs: HashMap<String, Entry>,
+    /// Boxed: a hash map keeps spare slots (up to half of them at a
+    /// million jobs), and an inline entry would make each slot ~700 bytes.
+    jobs: HashMap<String, Box<Entry>>,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
     waiting: VecDeque<(u64, String)>,
@@ -311,7 +313,7 @@ impl Engine {
             sim_stepped_at: now,
             failed_attempts: 0,
         };
-        self.jobs.insert(id.clone(), entry);
+        self.jobs.insert(id.clone(), Box::new(entry));
         self.counts.add(status);
         match status {
             Status::Waiting => self.enqueue(&id),
