@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
+pub mod contract;
 pub mod error;
 pub mod models;
 pub mod retry;
@@ -15,3 +16,9 @@ pub use error::{ApiError, JobsError, TransportError};
 pub use models::*;
 pub use retry::RetryPolicy;
 pub use watch::WatchOptions;
+
+/// The `reqwest` this SDK is built on: [`JobsClientBuilder::http_client`]
+/// takes a [`reqwest::Client`] and transport errors carry a
+/// [`reqwest::Error`]. Name them through this re-export so your code uses
+/// the same version as the SDK.
+pub use reqwest;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 /// the same instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatusResponse {
     /// The job.
@@ -32,6 +33,7 @@ pub struct JobStatusResponse {
 /// A job: its identity, state, progress, input data and outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     /// Unique identifier of the job.
@@ -89,6 +91,7 @@ pub struct Job {
 /// [`JobData::extra`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct JobData {
     /// The URL to process.
@@ -116,6 +119,7 @@ pub struct JobData {
 /// is kept in [`JobMetrics::extra`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetrics {
     /// Processing time in milliseconds.
@@ -138,6 +142,7 @@ pub struct JobMetrics {
 /// Counters of the jobs in a queue, by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct QueueStats {
     /// Jobs waiting for a worker.
@@ -153,6 +158,7 @@ pub struct QueueStats {
 /// Body of `PUT /api/jobs/{jobId}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct JobUpdateRequest {
     /// What to do with the job.
     pub action: JobAction,
@@ -191,6 +197,7 @@ impl fmt::Display for JobAction {
 /// Body of a successful `PUT /api/jobs/{jobId}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct JobUpdateResponse {
     /// Always `true` on success.
@@ -208,6 +215,7 @@ pub struct JobUpdateResponse {
 /// The job as it stands after a management action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct UpdatedJob {
     /// Unique identifier of the job.
@@ -225,6 +233,7 @@ pub struct UpdatedJob {
 /// Body of a successful `DELETE /api/jobs/{jobId}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[serde(rename_all = "camelCase")]
 pub struct JobDeleteResponse {
     /// Always `true` on success.
@@ -242,6 +251,7 @@ pub struct JobDeleteResponse {
 /// The error body every non-2xx answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct ErrorBody {
     /// What went wrong, e.g. `Job not found`.
     pub error: String,
@@ -250,8 +260,151 @@ pub struct ErrorBody {
     pub details: Option<String>,
 }
 
-/// Declares a wire enum of known string values plus an `Unknown(String)`
-/// catch-all, so a value added by the server never breaks decoding.
+// Constructors. The models are `#[non_exhaustive]` so that a field added to
+// the contract is not a breaking change: outside this crate they are built
+// from JSON, from `jobs_sdk::testing`, or with these constructors, which take
+// the fields the contract requires; optional fields start empty and are set
+// afterwards (`job.progress = Some(75.0)`).
+
+impl JobStatusResponse {
+    /// The body of a `GET` answer.
+    pub fn new(job: Job, queue_stats: QueueStats, timestamp: DateTime<Utc>) -> Self {
+        Self {
+            job,
+            queue_stats,
+            timestamp,
+        }
+    }
+}
+
+impl Job {
+    /// A job with the contract's required fields; every optional field is
+    /// empty and `attempts_made` is 0. Set the others afterwards:
+    ///
+    /// ```
+    /// use jobs_sdk::{Job, JobData, JobState, JobType};
+    ///
+    /// let mut job = Job::new("job_1", JobType::SinglePage, JobState::Active, JobData::default(), chrono::Utc::now());
+    /// job.progress = Some(75.0);
+    /// job.attempts_made = 1;
+    /// ```
+    pub fn new(
+        id: impl Into<String>,
+        job_type: JobType,
+        status: JobState,
+        data: JobData,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            job_type,
+            url: None,
+            status,
+            progress: None,
+            data,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            processed_on: None,
+            attempts_made: 0,
+            failed_reason: None,
+            returnvalue: None,
+            logs: None,
+            metrics: None,
+        }
+    }
+}
+
+impl QueueStats {
+    /// Counters by state.
+    pub fn new(waiting: u64, active: u64, completed: u64, failed: u64) -> Self {
+        Self {
+            waiting,
+            active,
+            completed,
+            failed,
+        }
+    }
+}
+
+impl JobUpdateRequest {
+    /// The body that asks for `action`.
+    pub fn new(action: JobAction) -> Self {
+        Self { action }
+    }
+}
+
+impl JobUpdateResponse {
+    /// A successful update (`success` is `true`) with the contract's message
+    /// for `action` ([`crate::contract::action_succeeded`]).
+    pub fn new(action: JobAction, job: UpdatedJob, timestamp: DateTime<Utc>) -> Self {
+        Self {
+            success: true,
+            message: crate::contract::action_succeeded(action).to_owned(),
+            job,
+            timestamp,
+        }
+    }
+}
+
+impl UpdatedJob {
+    /// The job after an action.
+    pub fn new(id: impl Into<String>, status: JobState, updated_at: DateTime<Utc>) -> Self {
+        Self {
+            id: id.into(),
+            status,
+            updated_at,
+        }
+    }
+}
+
+impl JobDeleteResponse {
+    /// A successful delete (`success` is `true`) with the contract's message
+    /// ([`crate::contract::DELETE_SUCCEEDED`]).
+    pub fn new(job_id: impl Into<String>, timestamp: DateTime<Utc>) -> Self {
+        Self {
+            success: true,
+            message: crate::contract::DELETE_SUCCEEDED.to_owned(),
+            job_id: job_id.into(),
+            timestamp,
+        }
+    }
+}
+
+impl ErrorBody {
+    /// An error body; `details` is left out of the JSON when `None`.
+    pub fn new(error: impl Into<String>, details: Option<String>) -> Self {
+        Self {
+            error: error.into(),
+            details,
+        }
+    }
+}
+
+/// A wire value this version of the SDK does not know, kept verbatim.
+///
+/// It is opaque on purpose (aws-sdk-rust's `UnknownVariantValue`): a match
+/// arm cannot name a raw string inside `Unknown`, so when a later SDK version
+/// learns the value as a variant of its own, no user's `match` silently stops
+/// catching it. Read it with [`as_str`](Self::as_str) for logs and display.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnknownVariantValue(String);
+
+impl UnknownVariantValue {
+    /// The value as the server sent it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UnknownVariantValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Declares a wire enum of known string values plus an `Unknown` catch-all,
+/// so a value added by the server never breaks decoding.
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
@@ -262,8 +415,9 @@ macro_rules! open_enum {
         #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
-            /// A value this version of the SDK does not know, kept verbatim.
-            Unknown(String),
+            /// A value this version of the SDK does not know; see
+            /// [`UnknownVariantValue`] for why it is opaque.
+            Unknown(UnknownVariantValue),
         }
 
         impl $name {
@@ -274,24 +428,26 @@ macro_rules! open_enum {
             pub fn as_str(&self) -> &str {
                 match self {
                     $( Self::$variant => $wire, )+
-                    Self::Unknown(other) => other,
+                    Self::Unknown(other) => other.as_str(),
                 }
             }
         }
 
+        /// Reads a wire value; one this SDK does not know becomes `Unknown`.
         impl From<&str> for $name {
             fn from(value: &str) -> Self {
                 match value {
                     $( $wire => Self::$variant, )+
-                    other => Self::Unknown(other.to_owned()),
+                    other => Self::Unknown(UnknownVariantValue(other.to_owned())),
                 }
             }
         }
 
+        /// Reads a wire value; one this SDK does not know becomes `Unknown`.
         impl From<String> for $name {
             fn from(value: String) -> Self {
                 match Self::from(value.as_str()) {
-                    Self::Unknown(_) => Self::Unknown(value),
+                    Self::Unknown(_) => Self::Unknown(UnknownVariantValue(value)),
                     known => known,
                 }
             }
@@ -441,12 +597,12 @@ mod openapi_schemas {
 /// (`2024-01-01T00:05:00.000Z`); read from any RFC 3339 string, or from a
 /// number of milliseconds since the epoch as BullMQ stores them.
 mod timestamp {
-    use chrono::{DateTime, SecondsFormat, Utc};
+    use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     use serde_json::Value;
 
     pub(super) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        s.serialize_str(&crate::contract::format_timestamp(t))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
@@ -554,7 +710,8 @@ mod tests {
         body["job"]["data"]["tenant"] = json!({"region": "eu"});
         body["queueStats"]["delayed"] = json!(4);
         let parsed: JobStatusResponse = serde_json::from_value(body).unwrap();
-        assert_eq!(parsed.job.status, JobState::Unknown("delayed".into()));
+        assert_eq!(parsed.job.status, JobState::from("delayed"));
+        assert!(matches!(&parsed.job.status, JobState::Unknown(v) if v.as_str() == "delayed"));
         assert_eq!(parsed.job.status.as_str(), "delayed");
         assert!(!parsed.job.status.is_terminal());
         assert_eq!(parsed.job.job_type.as_str(), "pdf-export");
@@ -650,9 +807,7 @@ mod tests {
         let parsed: JobDeleteResponse = serde_json::from_value(delete.clone()).unwrap();
         assert_eq!(serde_json::to_value(&parsed).unwrap(), delete);
 
-        let request = JobUpdateRequest {
-            action: JobAction::Resume,
-        };
+        let request = JobUpdateRequest::new(JobAction::Resume);
         assert_eq!(
             serde_json::to_value(request).unwrap(),
             json!({"action": "resume"})

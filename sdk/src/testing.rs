@@ -35,8 +35,18 @@ use serde_json::{Value, json};
 use wiremock::matchers::{any, body_json, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// The `wiremock` this kit is built on: [`MockJobsServer::wiremock`],
+/// [`MockJobsServer::received_requests`] and [`MockJobsMount`] expose its
+/// types. Name them through this re-export so your tests use the same
+/// version as the kit.
+pub use wiremock;
+
 use crate::client::JobsClient;
-use crate::models::{Job, JobAction, JobData, JobState, JobStatusResponse, JobType, QueueStats};
+use crate::contract;
+use crate::models::{
+    Job, JobAction, JobData, JobDeleteResponse, JobState, JobStatusResponse, JobType,
+    JobUpdateResponse, QueueStats, UpdatedJob,
+};
 use crate::retry::RetryPolicy;
 
 /// The instant every canned body uses, so tests compare exact values.
@@ -54,27 +64,23 @@ pub fn job(id: &str, status: JobState) -> Job {
         JobState::Completed => 100.0,
         _ => 50.0,
     };
-    Job {
-        id: id.to_owned(),
-        job_type: JobType::SinglePage,
+    let data = JobData {
         url: Some("https://example.com".into()),
-        progress: Some(progress),
-        data: JobData {
-            url: Some("https://example.com".into()),
-            customer_id: Some("customer-123".into()),
-            ..JobData::default()
-        },
-        created_at: fixed_time(),
-        started_at: started.then(|| fixed_time() + chrono::Duration::minutes(1)),
-        finished_at: finished.then(|| fixed_time() + chrono::Duration::minutes(2)),
-        processed_on: started.then(|| "worker-node-1".into()),
-        attempts_made: u32::from(started),
-        failed_reason: matches!(status, JobState::Failed).then(|| "Navigation timeout".into()),
-        returnvalue: matches!(status, JobState::Completed).then(|| json!({ "pages": 1 })),
-        logs: None,
-        metrics: None,
-        status,
-    }
+        customer_id: Some("customer-123".into()),
+        ..JobData::default()
+    };
+    let failed = matches!(status, JobState::Failed);
+    let completed = matches!(status, JobState::Completed);
+    let mut job = Job::new(id, JobType::SinglePage, status, data, fixed_time());
+    job.url = Some("https://example.com".into());
+    job.progress = Some(progress);
+    job.started_at = started.then(|| fixed_time() + chrono::Duration::minutes(1));
+    job.finished_at = finished.then(|| fixed_time() + chrono::Duration::minutes(2));
+    job.processed_on = started.then(|| "worker-node-1".into());
+    job.attempts_made = u32::from(started);
+    job.failed_reason = failed.then(|| "Navigation timeout".into());
+    job.returnvalue = completed.then(|| json!({ "pages": 1 }));
+    job
 }
 
 /// Canned bodies, exactly as the contract writes them.
@@ -83,42 +89,25 @@ pub mod bodies {
 
     /// `GET` 200: the job with fixed queue counters and timestamp.
     pub fn status(job: &Job) -> Value {
-        let response = JobStatusResponse {
-            job: job.clone(),
-            queue_stats: QueueStats {
-                waiting: 5,
-                active: 3,
-                completed: 150,
-                failed: 2,
-            },
-            timestamp: fixed_time(),
-        };
+        let response =
+            JobStatusResponse::new(job.clone(), QueueStats::new(5, 3, 150, 2), fixed_time());
         serde_json::to_value(response).unwrap_or_default()
     }
 
     /// `PUT` 200 for `action`: the seed's message and the job's new state.
     pub fn updated(job_id: &str, action: JobAction) -> Value {
-        let (message, status) = match action {
-            JobAction::Pause => ("Job paused successfully", "paused"),
-            JobAction::Resume => ("Job resumed successfully", "waiting"),
-            JobAction::Cancel => ("Job cancelled successfully", "cancelled"),
+        let status = match action {
+            JobAction::Pause => JobState::Paused,
+            JobAction::Resume => JobState::Waiting,
+            JobAction::Cancel => JobState::Cancelled,
         };
-        json!({
-            "success": true,
-            "message": message,
-            "job": { "id": job_id, "status": status, "updatedAt": timestamp() },
-            "timestamp": timestamp(),
-        })
+        let job = UpdatedJob::new(job_id, status, fixed_time());
+        serde_json::to_value(JobUpdateResponse::new(action, job, fixed_time())).unwrap_or_default()
     }
 
     /// `DELETE` 200.
     pub fn deleted(job_id: &str) -> Value {
-        json!({
-            "success": true,
-            "message": "Job cancelled successfully",
-            "jobId": job_id,
-            "timestamp": timestamp(),
-        })
+        serde_json::to_value(JobDeleteResponse::new(job_id, fixed_time())).unwrap_or_default()
     }
 
     /// An error body: `{"error": …}` plus `details` when given.
@@ -131,46 +120,37 @@ pub mod bodies {
 
     /// 400 `Failed to <action> job` with `details`.
     pub fn action_failed(action: JobAction, details: &str) -> Value {
-        error(&format!("Failed to {action} job"), Some(details))
+        error(contract::action_failed(action), Some(details))
     }
 
     /// 404 for `method`: DELETE's message differs from GET's and PUT's.
     pub fn not_found(method: &str) -> Value {
         if method.eq_ignore_ascii_case("DELETE") {
-            error("Failed to cancel job or job not found", None)
+            error(contract::CANCEL_FAILED, None)
         } else {
-            error("Job not found", None)
+            error(contract::JOB_NOT_FOUND, None)
         }
     }
 
     /// 500 for `method`, with the seed's `Queue system temporarily unavailable`.
     pub fn server_error(method: &str) -> Value {
-        let error_message = match method.to_ascii_uppercase().as_str() {
-            "PUT" => "Failed to update job",
-            "DELETE" => "Failed to delete job",
-            _ => "Failed to fetch job status",
-        };
-        error(error_message, Some("Queue system temporarily unavailable"))
+        error(
+            contract::server_failure(method),
+            Some(contract::QUEUE_UNAVAILABLE),
+        )
     }
 
     /// 401.
     pub fn unauthorized() -> Value {
-        error("Unauthorized", Some("Missing or invalid bearer token"))
+        error(contract::UNAUTHORIZED, Some(contract::UNAUTHORIZED_DETAILS))
     }
 
     /// 429.
     pub fn rate_limited(retry_after: Duration) -> Value {
         error(
-            "Too many requests",
-            Some(&format!(
-                "Rate limit exceeded, retry after {} seconds",
-                retry_after.as_secs()
-            )),
+            contract::TOO_MANY_REQUESTS,
+            Some(&contract::rate_limited_details(retry_after.as_secs())),
         )
-    }
-
-    fn timestamp() -> String {
-        fixed_time().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 }
 

@@ -160,7 +160,8 @@ async fn unknown_status_type_and_fields_decode() {
 
     let status = client(&server).get_job("job_abc123").await.unwrap();
 
-    assert_eq!(status.job.status, JobState::Unknown("delayed".into()));
+    assert_eq!(status.job.status, JobState::from("delayed"));
+    assert_eq!(status.job.status.as_str(), "delayed");
     assert_eq!(status.job.job_type.as_str(), "video-transcode");
     assert_eq!(status.job.data.total_pages, Some(100));
     assert_eq!(status.job.data.processed_pages, Some(75));

@@ -59,14 +59,12 @@ fn state_of(slot: usize) -> JobState {
 /// A job shaped like the seed's: a URL, a customer, metadata, and pages on
 /// every fourth job.
 fn job(n: usize) -> JobBuilder {
-    let data = JobData {
-        customer_id: Some(format!("customer-{}", n % 1000)),
-        metadata: json!({ "source": "api", "priority": "high" })
-            .as_object()
-            .cloned(),
-        total_pages: n.is_multiple_of(4).then_some(20),
-        ..JobData::default()
-    };
+    let mut data = JobData::default();
+    data.customer_id = Some(format!("customer-{}", n % 1000));
+    data.metadata = json!({ "source": "api", "priority": "high" })
+        .as_object()
+        .cloned();
+    data.total_pages = n.is_multiple_of(4).then_some(20);
     let state = state_of(n % BLOCK);
     let mut builder = JobBuilder::new(format!("job_{n}"))
         .data(data)

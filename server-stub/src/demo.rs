@@ -29,28 +29,22 @@ fn metadata(pairs: &[(&str, &str)]) -> Map<String, Value> {
 /// The seed's `job_abc123` at `now`: active at 75 %, same `data`.
 fn job_abc123(engine: &Engine) -> JobBuilder {
     let now = engine.now();
-    let job = Job {
-        id: "job_abc123".to_owned(),
-        job_type: JobType::SinglePage,
-        url: Some("https://example.com".to_owned()),
-        status: JobState::Active,
-        progress: Some(75.0),
-        data: JobData {
-            url: Some("https://example.com".to_owned()),
-            customer_id: Some("customer-123".to_owned()),
-            metadata: Some(metadata(&[("source", "api"), ("priority", "high")])),
-            ..JobData::default()
-        },
-        created_at: now - TimeDelta::minutes(5),
-        started_at: Some(now - TimeDelta::minutes(4)),
-        finished_at: None,
-        processed_on: Some("worker-node-1".to_owned()),
-        attempts_made: 1,
-        failed_reason: None,
-        returnvalue: None,
-        logs: None,
-        metrics: None,
-    };
+    let mut data = JobData::default();
+    data.url = Some("https://example.com".to_owned());
+    data.customer_id = Some("customer-123".to_owned());
+    data.metadata = Some(metadata(&[("source", "api"), ("priority", "high")]));
+    let mut job = Job::new(
+        "job_abc123",
+        JobType::SinglePage,
+        JobState::Active,
+        data,
+        now - TimeDelta::minutes(5),
+    );
+    job.url = Some("https://example.com".to_owned());
+    job.progress = Some(75.0);
+    job.started_at = Some(now - TimeDelta::minutes(4));
+    job.processed_on = Some("worker-node-1".to_owned());
+    job.attempts_made = 1;
     // 0→100 % in 400 s: the remaining 25 % take 100 s, comfortably over a
     // minute of live progress for the seed's cURL examples.
     JobBuilder::from_job(job).plan(JobPlan {
@@ -151,21 +145,20 @@ pub fn seed(engine: &mut Engine) -> Result<(), InsertError> {
                     format!("Started processing {pages} pages"),
                     format!("Finished processing {pages} pages"),
                 ])
-                .metrics(JobMetrics {
-                    processing_time: Some(15_000),
-                    memory_usage: Some("120MB".to_owned()),
-                    pages_processed: Some(pages),
-                    errors_encountered: Some(0),
-                    ..JobMetrics::default()
+                .metrics({
+                    let mut metrics = JobMetrics::default();
+                    metrics.processing_time = Some(15_000);
+                    metrics.memory_usage = Some("120MB".to_owned());
+                    metrics.pages_processed = Some(pages);
+                    metrics.errors_encountered = Some(0);
+                    metrics
                 }),
         )?;
     }
 
-    let mut crawl = JobData {
-        url: Some("https://example.org".to_owned()),
-        customer_id: Some("customer-456".to_owned()),
-        ..JobData::default()
-    };
+    let mut crawl = JobData::default();
+    crawl.url = Some("https://example.org".to_owned());
+    crawl.customer_id = Some("customer-456".to_owned());
     crawl.extra.insert("depth".to_owned(), json!(2));
     engine.insert(
         JobBuilder::new("job_def456")

@@ -1,13 +1,11 @@
-//! Serde helper: timestamps as JavaScript's `toISOString()` writes them
-//! (`2024-01-01T00:05:00.000Z`), matching the public API's format.
+//! Serde helper: timestamps as the contract writes them
+//! ([`jobs_sdk::contract::format_timestamp`], JavaScript's `toISOString()`),
+//! for the stub's own types (audit entries, control-surface bodies).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// Formats `t` as `toISOString()` does.
-pub(crate) fn format(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+pub(crate) use jobs_sdk::contract::format_timestamp as format;
 
 pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(t))

@@ -40,7 +40,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 type Answer<T> = Result<Json<T>, ApiError>;
 
 fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "Job not found", None)
+    ApiError::job_not_found()
 }
 
 fn worker_error(err: WorkerError) -> ApiError {
@@ -145,23 +145,23 @@ pub struct NewJobPlan {
 impl NewJob {
     fn into_builder(self) -> JobBuilder {
         let mut builder = if self.verbatim {
-            let job = Job {
-                id: self.id,
-                job_type: self.job_type.unwrap_or(JobType::SinglePage),
-                url: self.url,
-                status: self.status.unwrap_or(JobState::Waiting),
-                progress: self.progress,
-                data: self.data.unwrap_or_default(),
-                created_at: DateTime::<Utc>::UNIX_EPOCH,
-                started_at: self.started_at,
-                finished_at: self.finished_at,
-                processed_on: self.processed_on,
-                attempts_made: self.attempts_made.unwrap_or(0),
-                failed_reason: self.failed_reason,
-                returnvalue: self.returnvalue,
-                logs: self.logs,
-                metrics: self.metrics,
-            };
+            let mut job = Job::new(
+                self.id,
+                self.job_type.unwrap_or(JobType::SinglePage),
+                self.status.unwrap_or(JobState::Waiting),
+                self.data.unwrap_or_default(),
+                DateTime::<Utc>::UNIX_EPOCH,
+            );
+            job.url = self.url;
+            job.progress = self.progress;
+            job.started_at = self.started_at;
+            job.finished_at = self.finished_at;
+            job.processed_on = self.processed_on;
+            job.attempts_made = self.attempts_made.unwrap_or(0);
+            job.failed_reason = self.failed_reason;
+            job.returnvalue = self.returnvalue;
+            job.logs = self.logs;
+            job.metrics = self.metrics;
             JobBuilder::verbatim(job, self.created_at)
         } else {
             let mut b = JobBuilder::new(self.id);

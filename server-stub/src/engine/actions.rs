@@ -137,11 +137,7 @@ impl Engine {
                 });
             }
         };
-        let updated = UpdatedJob {
-            id: id.to_owned(),
-            status: to,
-            updated_at: now,
-        };
+        let updated = UpdatedJob::new(id, to, now);
         Ok((status, updated))
     }
 

@@ -72,23 +72,13 @@ impl JobBuilder {
     /// filled to match the final state when inserted.
     pub fn new(id: impl Into<String>) -> Self {
         Self {
-            job: Job {
-                id: id.into(),
-                job_type: JobType::SinglePage,
-                url: None,
-                status: JobState::Waiting,
-                progress: None,
-                data: JobData::default(),
-                created_at: DateTime::<Utc>::UNIX_EPOCH,
-                started_at: None,
-                finished_at: None,
-                processed_on: None,
-                attempts_made: 0,
-                failed_reason: None,
-                returnvalue: None,
-                logs: None,
-                metrics: None,
-            },
+            job: Job::new(
+                id,
+                JobType::SinglePage,
+                JobState::Waiting,
+                JobData::default(),
+                DateTime::<Utc>::UNIX_EPOCH,
+            ),
             created_at: None,
             verbatim: false,
             plan: JobPlan::default(),

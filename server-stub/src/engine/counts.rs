@@ -37,11 +37,11 @@ impl StateCounts {
     /// The four counters the API reports (`paused` and `stuck` are not part
     /// of the seed's `queueStats`).
     pub(crate) fn queue_stats(&self) -> QueueStats {
-        QueueStats {
-            waiting: self.get(Status::Waiting),
-            active: self.get(Status::Active),
-            completed: self.get(Status::Completed),
-            failed: self.get(Status::Failed),
-        }
+        QueueStats::new(
+            self.get(Status::Waiting),
+            self.get(Status::Active),
+            self.get(Status::Completed),
+            self.get(Status::Failed),
+        )
     }
 }

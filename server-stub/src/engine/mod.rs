@@ -117,11 +117,7 @@ pub struct JobSnapshot {
 impl JobSnapshot {
     /// The body of `GET /api/jobs/{jobId}`.
     pub fn into_response(self) -> JobStatusResponse {
-        JobStatusResponse {
-            job: self.job,
-            queue_stats: self.queue_stats,
-            timestamp: self.read_at,
-        }
+        JobStatusResponse::new(self.job, self.queue_stats, self.read_at)
     }
 }
 

@@ -210,15 +210,7 @@ fn insert_validates_and_counts() {
         }
     }
     assert_eq!(engine.len(), 1 + 21);
-    assert_eq!(
-        engine.queue_stats(),
-        jobs_sdk::QueueStats {
-            waiting: 2,
-            active: 2,
-            completed: 3,
-            failed: 4
-        }
-    );
+    assert_eq!(engine.queue_stats(), jobs_sdk::QueueStats::new(2, 2, 3, 4));
     assert_eq!(engine.count(&JobState::Paused), 5);
     assert_eq!(engine.count(&JobState::Stuck), 6);
     assert_eq!(engine.count(&JobState::Cancelled), 0);

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jobs_sdk::contract;
 use jobs_sdk::{ErrorBody, JobAction};
 
 /// The body limit of `PUT /api/jobs/{jobId}`.
@@ -31,11 +32,11 @@ impl Operation {
 
     /// `error` of a 500 answer for this operation.
     fn failure(self) -> &'static str {
-        match self {
-            Self::Get => "Failed to fetch job status",
-            Self::Update => "Failed to update job",
-            Self::Delete => "Failed to delete job",
-        }
+        contract::server_failure(match self {
+            Self::Get => "GET",
+            Self::Update => "PUT",
+            Self::Delete => "DELETE",
+        })
     }
 }
 
@@ -55,10 +56,7 @@ impl ApiError {
     ) -> Self {
         Self {
             status,
-            body: ErrorBody {
-                error: error.into(),
-                details,
-            },
+            body: ErrorBody::new(error, details),
             headers: Vec::new(),
         }
     }
@@ -70,23 +68,19 @@ impl ApiError {
 
     /// 400: empty or all-whitespace job id.
     pub(crate) fn job_id_required() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "Job ID is required", None)
+        Self::new(StatusCode::BAD_REQUEST, contract::JOB_ID_REQUIRED, None)
     }
 
     /// 400: valid JSON object without a known `action`.
     pub(crate) fn invalid_action() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid action. Must be \"pause\", \"resume\", or \"cancel\"",
-            None,
-        )
+        Self::new(StatusCode::BAD_REQUEST, contract::INVALID_ACTION, None)
     }
 
     /// 400: the body is not JSON, or not an object.
     pub(crate) fn invalid_body(details: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "Invalid request body",
+            contract::INVALID_BODY,
             Some(details.into()),
         )
     }
@@ -95,31 +89,27 @@ impl ApiError {
     pub(crate) fn action_failed(action: JobAction, details: String) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            format!("Failed to {action} job"),
+            contract::action_failed(action),
             Some(details),
         )
     }
 
     /// 404 for GET and PUT.
     pub(crate) fn job_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Job not found", None)
+        Self::new(StatusCode::NOT_FOUND, contract::JOB_NOT_FOUND, None)
     }
 
     /// 404 for DELETE: unknown or not cancellable.
     pub(crate) fn cancel_failed() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "Failed to cancel job or job not found",
-            None,
-        )
+        Self::new(StatusCode::NOT_FOUND, contract::CANCEL_FAILED, None)
     }
 
     /// 401 with `WWW-Authenticate: Bearer`.
     pub(crate) fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            Some("Missing or invalid bearer token".to_owned()),
+            contract::UNAUTHORIZED,
+            Some(contract::UNAUTHORIZED_DETAILS.to_owned()),
         )
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
@@ -148,10 +138,8 @@ impl ApiError {
     pub(crate) fn too_many_requests(seconds: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests",
-            Some(format!(
-                "Rate limit exceeded, retry after {seconds} seconds"
-            )),
+            contract::TOO_MANY_REQUESTS,
+            Some(contract::rate_limited_details(seconds)),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
     }
@@ -161,7 +149,7 @@ impl ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             operation.failure(),
-            Some("Queue system temporarily unavailable".to_owned()),
+            Some(contract::QUEUE_UNAVAILABLE.to_owned()),
         )
     }
 

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jobs_sdk::{
-    ErrorBody, JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
+    ErrorBody, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 
 use super::AppState;
@@ -153,17 +153,8 @@ pub(crate) async fn update_job(
         } => ApiError::action_failed(action, details),
         _ => ApiError::job_not_found(),
     })?;
-    let message = match action {
-        JobAction::Pause => "Job paused successfully",
-        JobAction::Resume => "Job resumed successfully",
-        JobAction::Cancel => "Job cancelled successfully",
-    };
-    Ok(Json(JobUpdateResponse {
-        success: true,
-        message: message.to_owned(),
-        timestamp: updated.updated_at,
-        job: updated,
-    }))
+    let timestamp = updated.updated_at;
+    Ok(Json(JobUpdateResponse::new(action, updated, timestamp)))
 }
 
 /// Cancel and remove a job.
@@ -197,12 +188,7 @@ pub(crate) async fn delete_job(
         .delete(&id)
         // Unknown and not cancellable answer alike (the seed's one message).
         .map_err(|_: DeleteError| ApiError::cancel_failed())?;
-    Ok(Json(JobDeleteResponse {
-        success: true,
-        message: "Job cancelled successfully".to_owned(),
-        job_id: id,
-        timestamp: at,
-    }))
+    Ok(Json(JobDeleteResponse::new(id, at)))
 }
 
 /// `/api/jobs/` (no id) for any of the three methods.
