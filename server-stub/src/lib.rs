@@ -8,6 +8,7 @@
 //! - [`demo`]: the `--demo` data set.
 //! - [`clock`]: injectable time.
 
+mod api_error;
 pub mod clock;
 pub mod control;
 pub mod demo;
@@ -16,6 +17,7 @@ pub mod faults;
 mod http;
 mod iso_time;
 mod server;
+mod state;
 
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use control::control_doc;

@@ -21,7 +21,8 @@ use tower::Service;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
-use crate::http::{AppState, AuthToken, DropConnection, RateLimiter, Settings};
+use crate::http::{AuthToken, DropConnection, RateLimiter};
+use crate::state::{AppState, Settings};
 
 /// Configures and starts a [`StubServer`]. Defaults: `127.0.0.1:0`, wall
 /// clock, no auth, no rate limit, no simulated workers, no automatic ticks,
@@ -174,7 +175,7 @@ impl StubBuilder {
                 manual_clock: manual_clock.clone(),
             }),
         };
-        let app = crate::http::router(state, self.control);
+        let app = app(state, self.control);
         let (shutdown, signal) = watch::channel(false);
         if let Some(interval) = self.tick_every {
             tokio::spawn(tick_forever(engine.clone(), interval, signal.clone()));
@@ -190,6 +191,25 @@ impl StubBuilder {
             task: Some(task),
         })
     }
+}
+
+/// The whole application: the public API and the contract documents, the
+/// `/__stub` control surface when wanted, and around them all the
+/// middleware that keeps every answer JSON (unknown routes included) and
+/// writes the access log.
+fn app(state: AppState, with_control: bool) -> Router {
+    let mut app = crate::http::router(&state);
+    if with_control {
+        app = app.merge(crate::control::router());
+    }
+    app.fallback(crate::http::json_errors::route_not_found)
+        .layer(axum::middleware::from_fn(
+            crate::http::json_errors::json_errors,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::http::access_log::access_log,
+        ))
+        .with_state(state)
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer

@@ -5,7 +5,12 @@
 //! is not part of the public contract. It is never behind authentication,
 //! rate limiting or faults: it is the test's side channel.
 
-mod handlers;
+mod clock;
+mod fault_rules;
+mod inspect;
+mod jobs;
+mod wire;
+mod workers;
 
 use axum::Json;
 use axum::Router;
@@ -14,12 +19,14 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
-pub use handlers::{
-    AdvanceClock, ClaimNext, ClockState, CompleteJob, FailJob, JobCounts, LogLine, NewFault,
-    NewJob, NewJobPlan, ProgressReport, Removed, WorkerClaim,
-};
+pub use clock::{AdvanceClock, ClockState};
+pub use fault_rules::NewFault;
+pub use inspect::JobCounts;
+pub use jobs::{NewJob, NewJobPlan};
+pub use wire::Removed;
+pub use workers::{ClaimNext, CompleteJob, FailJob, LogLine, ProgressReport, WorkerClaim};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,26 +41,26 @@ struct ControlBase;
 
 fn control_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ControlBase::openapi())
-        .routes(routes!(handlers::create_job, handlers::clear_jobs))
-        .routes(routes!(handlers::read_job))
-        .routes(routes!(handlers::claim_job))
-        .routes(routes!(handlers::claim_next))
-        .routes(routes!(handlers::report_progress))
-        .routes(routes!(handlers::complete_job))
-        .routes(routes!(handlers::fail_job))
-        .routes(routes!(handlers::stall_job))
-        .routes(routes!(handlers::append_log))
-        .routes(routes!(handlers::tick))
-        .routes(routes!(handlers::read_clock))
-        .routes(routes!(handlers::advance_clock))
-        .routes(routes!(handlers::job_counts))
+        .routes(routes!(jobs::create_job, jobs::clear_jobs))
+        .routes(routes!(jobs::read_job))
+        .routes(routes!(workers::claim_job))
+        .routes(routes!(workers::claim_next))
+        .routes(routes!(workers::report_progress))
+        .routes(routes!(workers::complete_job))
+        .routes(routes!(workers::fail_job))
+        .routes(routes!(workers::stall_job))
+        .routes(routes!(workers::append_log))
+        .routes(routes!(workers::tick))
+        .routes(routes!(clock::read_clock))
+        .routes(routes!(clock::advance_clock))
+        .routes(routes!(inspect::job_counts))
         .routes(routes!(
-            handlers::list_faults,
-            handlers::add_fault,
-            handlers::clear_faults
+            fault_rules::list_faults,
+            fault_rules::add_fault,
+            fault_rules::clear_faults
         ))
-        .routes(routes!(handlers::remove_fault))
-        .routes(routes!(handlers::audit_log))
+        .routes(routes!(fault_rules::remove_fault))
+        .routes(routes!(inspect::audit_log))
 }
 
 /// The OpenAPI document of the `/__stub` control surface.

@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jobs_sdk::JobAction;
 use serde_json::Value;
 
-use super::error::{ApiError, MAX_BODY_BYTES};
+use crate::api_error::{ApiError, MAX_BODY_BYTES};
 
 /// Whether `Content-Type` is `application/json` (parameters such as
 /// `charset` allowed).

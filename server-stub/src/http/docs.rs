@@ -12,9 +12,9 @@ use axum::routing::get;
 use serde_json::Value;
 use utoipa_swagger_ui::{Config, SwaggerUi, Url};
 
-use super::AppState;
-use super::error::ApiError;
 use crate::OPENAPI_YAML;
+use crate::api_error::ApiError;
+use crate::state::AppState;
 
 /// `docs/reference.html`: Redocly's page for `openapi.yaml`, self-contained
 /// (Redoc inlined). Built and checked by `scripts/build-docs.sh`.

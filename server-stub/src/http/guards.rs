@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-use super::AppState;
-use super::error::{ApiError, Operation};
+use crate::api_error::{ApiError, Operation};
 use crate::faults::Fault;
+use crate::state::AppState;
 
 /// The bearer token the public API requires. `Debug` never shows it.
 #[derive(Clone)]

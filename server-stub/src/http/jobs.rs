@@ -10,11 +10,11 @@ use jobs_sdk::{
     ErrorBody, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 
-use super::AppState;
 use super::body::read_action;
-use super::error::ApiError;
 use super::openapi::{TooManyRequests, Unauthorized};
+use crate::api_error::ApiError;
 use crate::engine::{ActionError, DeleteError};
+use crate::state::AppState;
 
 /// The job id from the path, or the contract's 400 for an empty one.
 ///

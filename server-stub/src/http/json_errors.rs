@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use crate::api_error::ApiError;
 
 /// The fallback: 404 `Not found` naming the method and path.
 pub(crate) async fn route_not_found(method: Method, uri: Uri) -> ApiError {

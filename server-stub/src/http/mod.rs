@@ -1,48 +1,27 @@
-//! The HTTP surface: the public API (`/api/jobs/{jobId}`), the contract
-//! documents (`/openapi.yaml`, `/openapi.json`, `/docs`) and, optionally, the
-//! `/__stub` control surface, all answering errors as the contract's JSON.
+//! The public HTTP surface: the API (`/api/jobs/{jobId}`) and the contract
+//! documents (`/openapi.yaml`, `/openapi.json`, `/docs`), plus the
+//! middleware that keeps every answer of the server JSON and logged
+//! ([`json_errors`], [`access_log`]). [`crate::server`] composes it with the
+//! `/__stub` control surface.
 
-mod access_log;
+pub(crate) mod access_log;
 mod body;
 mod docs;
-mod error;
 mod guards;
 mod jobs;
-mod json_errors;
+pub(crate) mod json_errors;
 mod openapi;
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ManualClock;
-use crate::engine::SharedEngine;
-use crate::faults::Faults;
+use crate::state::AppState;
 
-pub(crate) use error::ApiError;
 pub(crate) use guards::{AuthToken, DropConnection, RateLimiter};
-
-/// Server-wide settings the handlers read.
-#[derive(Debug, Default)]
-pub(crate) struct Settings {
-    pub(crate) auth_token: Option<AuthToken>,
-    pub(crate) rate_limiter: Option<RateLimiter>,
-    /// Set when the engine runs on a manual clock the control surface may move.
-    pub(crate) manual_clock: Option<ManualClock>,
-}
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub(crate) struct AppState {
-    pub(crate) engine: SharedEngine,
-    pub(crate) faults: Faults,
-    pub(crate) settings: Arc<Settings>,
-}
 
 /// The public operations, as utoipa-axum routes: the router and the
 /// document come from the same handlers, so they cannot disagree.
@@ -61,8 +40,9 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     public_api().into_openapi()
 }
 
-/// The whole application.
-pub(crate) fn router(state: AppState, with_control: bool) -> Router {
+/// The public API behind its guards (rate limit, then auth, then faults),
+/// and the contract documents.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let (api, _) = public_api().split_for_parts();
     let missing_id = get(jobs::missing_job_id)
         .put(jobs::missing_job_id)
@@ -72,12 +52,5 @@ pub(crate) fn router(state: AppState, with_control: bool) -> Router {
         .layer(from_fn_with_state(state.clone(), guards::inject_faults))
         .layer(from_fn_with_state(state.clone(), guards::require_auth))
         .layer(from_fn_with_state(state.clone(), guards::rate_limit));
-    let mut app = Router::new().merge(api).merge(docs::router());
-    if with_control {
-        app = app.merge(crate::control::router());
-    }
-    app.fallback(json_errors::route_not_found)
-        .layer(from_fn(json_errors::json_errors))
-        .layer(from_fn(access_log::access_log))
-        .with_state(state)
+    Router::new().merge(api).merge(docs::router())
 }
