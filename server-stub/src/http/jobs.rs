@@ -55,11 +55,9 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     operation_id = "getJob",
     tag = "jobs",
     params(
-        // The pattern (in all three operations) is openapi.yaml's: at least one
-        // character that is not Unicode White_Space, i.e. what `job_id()`'s
-        // `trim().is_empty()` accepts.
-        ("jobId" = String, Path, description = "Unique identifier of the job.",
-            pattern = r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"),
+        // The pattern (jobs_sdk::contract::JOB_ID_PATTERN) is set on all three
+        // operations by `openapi::with_job_id_pattern`.
+        ("jobId" = String, Path, description = "Unique identifier of the job."),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The `ETag` of the last answer for this job."),
     ),
     responses(
@@ -124,8 +122,7 @@ enum Answer {
     path = "/api/jobs/{jobId}",
     operation_id = "updateJob",
     tag = "jobs",
-    params(("jobId" = String, Path, description = "Unique identifier of the job.",
-            pattern = r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")),
+    params(("jobId" = String, Path, description = "Unique identifier of the job.")),
     request_body(content = JobUpdateRequest, content_type = "application/json", description = "The action to apply."),
     responses(
         (status = 200, description = "The action was applied.", body = JobUpdateResponse),
@@ -165,8 +162,7 @@ pub(crate) async fn update_job(
     path = "/api/jobs/{jobId}",
     operation_id = "deleteJob",
     tag = "jobs",
-    params(("jobId" = String, Path, description = "Unique identifier of the job.",
-            pattern = r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")),
+    params(("jobId" = String, Path, description = "Unique identifier of the job.")),
     responses(
         (status = 200, description = "The job was cancelled and removed.", body = JobDeleteResponse),
         (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),

@@ -37,7 +37,7 @@ fn public_api() -> OpenApiRouter<AppState> {
 /// generated from the handlers' `#[utoipa::path]` annotations and the SDK's
 /// models. The drift test checks it against `openapi.yaml`.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    public_api().into_openapi()
+    openapi::with_job_id_pattern(public_api().into_openapi())
 }
 
 /// The public API behind its guards (rate limit, then auth, then faults),

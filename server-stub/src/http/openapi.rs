@@ -93,3 +93,27 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
 )]
 pub(crate) struct BaseDoc;
+
+/// Sets the pattern of every `jobId` path parameter to the contract's
+/// ([`jobs_sdk::contract::JOB_ID_PATTERN`]): utoipa's `pattern = …` takes
+/// only a literal, and the pattern must be written once, not per operation.
+pub(crate) fn with_job_id_pattern(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::Schema;
+
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && parameter.name == "jobId"
+                    && parameter.parameter_in == ParameterIn::Path
+                    && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+                {
+                    schema.pattern = Some(jobs_sdk::contract::JOB_ID_PATTERN.to_owned());
+                }
+            }
+        }
+    }
+    doc
+}
