@@ -71,23 +71,18 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     // written and the rest is skipped.
     let start = v.wire.send(&Request::get("GET <disposable>", id)).await;
     let start_state = match &start {
-        Ok(answer) if answer.status == 200 => answer
-            .json()
-            .ok()
-            .and_then(|b| serde_json::from_value::<jobs_sdk::JobStatusResponse>(b).ok())
-            .map(|s| s.job.status),
+        Ok(answer) if answer.status == 200 => super::refusals::state_of(answer),
         _ => None,
     };
-    match start_state {
-        Some(state @ (JobState::Waiting | JobState::Active)) => {
-            v.push(check(0).pass(format!("200, status {}", state.as_str())));
+    match start_state.as_deref() {
+        Some(state @ ("waiting" | "active")) => {
+            v.push(check(0).pass(format!("200, status {state}")));
         }
         other => {
             let got = match (&start, other) {
-                (_, Some(state)) => format!(
-                    "status {}: --disposable must be a waiting or active job",
-                    state.as_str()
-                ),
+                (_, Some(state)) => {
+                    format!("status {state}: --disposable must be a waiting or active job")
+                }
                 (Ok(answer), None) => expect::describe_error(answer),
                 (Err(e), None) => format!("no answer: {e}"),
             };
