@@ -40,7 +40,10 @@ fn assert_caught(report: &Report, failing: &[&str]) {
     assert_eq!(failed, expected, "{table}");
     let failures = &table[table.find("Failures:").expect("a failures section")..];
     for name in failing {
-        assert!(failures.contains(&format!("  {name}\n")), "{name} named: {table}");
+        assert!(
+            failures.contains(&format!("  {name}\n")),
+            "{name} named: {table}"
+        );
     }
     // What a conforming stub skips: the disposable lifecycle ran, so only
     // the optional features it lacks (no token, no rate limit) and the
@@ -85,7 +88,10 @@ async fn wrong_404_message_is_caught_by_the_not_found_checks() {
 async fn status_422_for_an_invalid_action_is_caught() {
     let report = verify_through(
         OnResponse(|_: &Exchange, reply: &mut Reply| {
-            if reply.error().is_some_and(|e| e.starts_with("Invalid action")) {
+            if reply
+                .error()
+                .is_some_and(|e| e.starts_with("Invalid action"))
+            {
                 reply.status = StatusCode::UNPROCESSABLE_ENTITY;
             }
         }),
@@ -371,7 +377,9 @@ impl Rule for RefusedButApplied {
     fn response(&self, ex: &Exchange, reply: &mut Reply) {
         if ex.action().as_deref() == Some("explode") {
             reply.status = StatusCode::BAD_REQUEST;
-            reply.set_json(&json!({"error": r#"Invalid action. Must be "pause", "resume", or "cancel""#}));
+            reply.set_json(
+                &json!({"error": r#"Invalid action. Must be "pause", "resume", or "cancel""#}),
+            );
         }
     }
 }
@@ -421,7 +429,10 @@ async fn a_server_without_any_optional_feature_passes() {
     ] {
         let check = report.check(name).unwrap();
         assert_eq!(check.outcome, Outcome::Skip, "{table}");
-        assert!(check.got.contains("not offered") || check.got.contains("no --token"), "{table}");
+        assert!(
+            check.got.contains("not offered") || check.got.contains("no --token"),
+            "{table}"
+        );
     }
 }
 
@@ -444,7 +455,11 @@ async fn an_oversized_body_is_cut_at_the_cap_and_fails() {
     let report = verify::verify(&config).await;
     let ok = report.check("get.ok").unwrap();
     assert_eq!(ok.outcome, Outcome::Fail, "{}", output::table(&report));
-    assert!(ok.got.contains("body larger than the 16384 bytes read"), "{}", ok.got);
+    assert!(
+        ok.got.contains("body larger than the 16384 bytes read"),
+        "{}",
+        ok.got
+    );
     stub.shutdown().await;
 }
 
@@ -467,6 +482,9 @@ async fn a_slow_answer_times_out_and_fails_its_check_only() {
     failed.sort_unstable();
     assert_eq!(failed, ["delete.blank_id", "delete.missing_id"], "{table}");
     let got = &report.check("delete.missing_id").unwrap().got;
-    assert!(got.starts_with("no answer:") && got.contains("timed out"), "{got}");
+    assert!(
+        got.starts_with("no answer:") && got.contains("timed out"),
+        "{got}"
+    );
     stub.shutdown().await;
 }

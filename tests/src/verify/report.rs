@@ -227,13 +227,12 @@ impl Report {
     }
 
     /// This report with every secret replaced by its placeholder, in every
-    /// text it holds.
+    /// text that can hold one (`expected` is fixed text naming no id).
     pub(crate) fn redacted(mut self, redactor: &Redactor) -> Self {
         self.url = redactor.apply(&self.url);
         self.job = redactor.apply(&self.job);
         self.disposable = self.disposable.map(|d| redactor.apply(&d));
         for check in &mut self.checks {
-            check.expected = redactor.apply(&check.expected);
             check.got = redactor.apply(&check.got);
         }
         if let Some(fatal) = &mut self.fatal {
@@ -274,16 +273,44 @@ impl Redactor {
         self
     }
 
-    /// `text` with every secret replaced.
+    /// `text` with every secret replaced where it stands alone: not inside
+    /// a longer word, so a short id (`a`) does not mangle `application/json`
+    /// while `"a"`, `/api/jobs/a` and `job a not found` are all hidden.
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (secret, placeholder) in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), placeholder);
-            }
+            out = replace_standalone(&out, secret, placeholder);
         }
         out
     }
+}
+
+/// Characters that continue an identifier: a match next to one is part of
+/// a longer word, not the secret.
+fn continues_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+fn replace_standalone(text: &str, secret: &str, placeholder: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + secret.len()..].chars().next();
+        let inside_word = before.is_some_and(continues_word) || after.is_some_and(continues_word);
+        out.push_str(&rest[..at]);
+        if inside_word {
+            // Keep the first character and search again after it.
+            let first = rest[at..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[at..at + first]);
+            rest = &rest[at + first..];
+        } else {
+            out.push_str(placeholder);
+            rest = &rest[at + secret.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -300,6 +327,17 @@ mod tests {
         assert_eq!(
             redactor.apply("GET /api/jobs/job%2012 and job 1, Bearer s3cret,  "),
             "GET /api/jobs/<disposable> and <job>, Bearer <token>,  "
+        );
+    }
+
+    #[test]
+    fn redactor_leaves_longer_words_alone_but_hides_every_standalone_use() {
+        let redactor = Redactor::none()
+            .hide("a", "<job>")
+            .hide("job_7", "<disposable>");
+        assert_eq!(
+            redactor.apply(r#"200 application/json {"id":"a"} /api/jobs/a a.a job_77 job_7."#),
+            r#"200 application/json {"id":"<job>"} /api/jobs/<job> <job>.<job> job_77 <disposable>."#
         );
     }
 

@@ -157,9 +157,9 @@ async fn unchanged(v: &mut Verifier<'_>, before: &Answer) {
         Ok(answer) => match state_of(answer) {
             None => Err(format!("{}: no job.status", answer.head())),
             Some(now) if now == was => Ok(format!("still {now}")),
-            Some(now) if caused_by_refused_action(&was, &now) => {
-                Err(format!("was {was}, now {now}: a refused action was applied"))
-            }
+            Some(now) if caused_by_refused_action(&was, &now) => Err(format!(
+                "was {was}, now {now}: a refused action was applied"
+            )),
             Some(now) => Ok(format!("{was} → {now}, a change the job makes on its own")),
         },
     };
