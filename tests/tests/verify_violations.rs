@@ -488,3 +488,59 @@ async fn a_slow_answer_times_out_and_fails_its_check_only() {
     );
     stub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_401_in_plain_text_without_www_authenticate_fails_the_auth_checks() {
+    let stub = support::stub(StubServer::builder().auth_token(support::TOKEN)).await;
+    let url = support::proxy(
+        stub.base_url(),
+        OnResponse(|_: &Exchange, reply: &mut Reply| {
+            if reply.status == StatusCode::UNAUTHORIZED {
+                reply.headers.remove(header::WWW_AUTHENTICATE);
+                reply.body = Bytes::from_static(b"Unauthorized");
+                reply
+                    .headers
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            }
+        }),
+    )
+    .await;
+    let config = Config::new(url, READ_JOB)
+        .disposable(DISPOSABLE_JOB)
+        .token(support::TOKEN);
+    let report = verify::verify(&config).await;
+    assert_caught(
+        &report,
+        &[
+            "auth.missing_token",
+            "auth.wrong_token",
+            "errors.content_type",
+            "errors.body",
+        ],
+    );
+    stub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_fails_the_rate_limit_check() {
+    // 60 per second: the checks fit, the burst meets the limit.
+    let stub = support::stub(StubServer::builder().rate_limit(60)).await;
+    let url = support::proxy(
+        stub.base_url(),
+        OnResponse(|_: &Exchange, reply: &mut Reply| {
+            reply.headers.remove(header::RETRY_AFTER);
+        }),
+    )
+    .await;
+    let config = Config::new(url, READ_JOB)
+        .disposable(DISPOSABLE_JOB)
+        .burst(100);
+    let report = verify::verify(&config).await;
+    assert_caught(&report, &["rate_limit.retry_after"]);
+    let got = &report.check("rate_limit.retry_after").unwrap().got;
+    assert!(
+        got.contains("GET <job> (burst): Retry-After \"missing\""),
+        "{got}"
+    );
+    stub.shutdown().await;
+}
