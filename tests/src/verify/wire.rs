@@ -153,6 +153,8 @@ impl Answer {
     pub(crate) fn snippet(&self) -> String {
         const MAX: usize = 160;
         let text = String::from_utf8_lossy(&self.body);
+        // One line: a pretty-printed body must not break the table.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let mut out: String = text.chars().take(MAX).collect();
         if text.chars().count() > MAX || self.body_truncated {
             out.push('…');

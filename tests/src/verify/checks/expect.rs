@@ -19,23 +19,12 @@ pub(crate) enum Details {
     Required,
 }
 
-/// `error` (and, when given, `details`) of an error body, compactly.
+/// Status and body as received (the body's start); the content type too
+/// when the body is not JSON.
 pub(crate) fn describe_error(answer: &Answer) -> String {
     match answer.json() {
-        Ok(body) => format!("{} {}", answer.status, compact(&body)),
+        Ok(_) => format!("{} {}", answer.status, answer.snippet()),
         Err(_) => format!("{} {}", answer.head(), answer.snippet()),
-    }
-}
-
-/// JSON on one line, cut to a readable length.
-pub(crate) fn compact(value: &Value) -> String {
-    const MAX: usize = 200;
-    let text = value.to_string();
-    if text.chars().count() > MAX {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut}…")
-    } else {
-        text
     }
 }
 
