@@ -9,8 +9,8 @@ use super::report::{Outcome, Report};
 
 /// The table's widest EXPECTED and GOT cells; the full texts of failures
 /// are listed below the table.
-const EXPECTED_WIDTH: usize = 44;
-const GOT_WIDTH: usize = 56;
+const EXPECTED_WIDTH: usize = 46;
+const GOT_WIDTH: usize = 48;
 
 /// `text` cut to `width` characters (`…` marks the cut), padded.
 fn cell(text: &str, width: usize) -> String {

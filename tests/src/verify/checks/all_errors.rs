@@ -13,11 +13,8 @@ pub(crate) fn run(v: &mut Verifier<'_>) {
         .into_iter()
         .filter(|a| a.status >= 400)
         .collect();
-    let media = Check::required(
-        "errors.content_type",
-        "every error answer is Content-Type: application/json",
-    );
-    let body = Check::required("errors.body", "every error answer is an ErrorBody");
+    let media = Check::required("errors.content_type", "every error is application/json");
+    let body = Check::required("errors.body", "every error is an ErrorBody");
     if errors.is_empty() {
         v.push(media.fail("no error answer was received"));
         return v.push(body.fail("no error answer was received"));

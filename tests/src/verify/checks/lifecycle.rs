@@ -14,42 +14,33 @@ use crate::verify::wire::Request;
 
 /// Every lifecycle check, in order, with what it expects.
 pub(crate) const STEPS: [(&str, &str); 10] = [
-    (
-        "lifecycle.start_state",
-        "GET: 200, status waiting or active",
-    ),
+    ("lifecycle.start_state", "GET: 200, waiting or active"),
     (
         "lifecycle.pause",
-        "pause: 200 \"Job paused successfully\", job.status paused",
+        "pause: 200 \"Job paused successfully\", paused",
     ),
-    ("lifecycle.get_paused", "GET (SDK): status paused"),
+    ("lifecycle.get_paused", "GET (SDK): paused"),
     (
         "lifecycle.pause_again",
-        "pause again: 400 \"Failed to pause job\" + details",
+        "pause: 400 \"Failed to pause job\" + details",
     ),
     (
         "lifecycle.resume",
-        "resume: 200 \"Job resumed successfully\", job.status waiting|active",
+        "resume: 200 \"Job resumed successfully\", waiting|active",
     ),
-    (
-        "lifecycle.get_resumed",
-        "GET (SDK): status waiting or active",
-    ),
+    ("lifecycle.get_resumed", "GET (SDK): waiting or active"),
     (
         "lifecycle.resume_again",
-        "resume again: 400 \"Failed to resume job\" + details",
+        "resume: 400 \"Failed to resume job\" + details",
     ),
     (
         "lifecycle.cancel",
-        "cancel: 200 \"Job cancelled successfully\", job.status cancelled",
+        "cancel: 200 \"Job cancelled successfully\", cancelled",
     ),
-    (
-        "lifecycle.get_cancelled",
-        "GET after cancel: 404 {\"error\":\"Job not found\"}",
-    ),
+    ("lifecycle.get_cancelled", "GET: 404 \"Job not found\""),
     (
         "lifecycle.delete_cancelled",
-        "DELETE after cancel: 404 {\"error\":\"Failed to cancel job or job not found\"}",
+        "DELETE: 404 \"Failed to cancel job or job not found\"",
     ),
 ];
 

@@ -18,7 +18,7 @@ const ETAG_ATTEMPTS: usize = 3;
 pub(crate) async fn etag(v: &mut Verifier<'_>) {
     let check = Check::optional(
         "etag.not_modified",
-        "GET with If-None-Match: <its ETag>: 304, no body",
+        "If-None-Match: its ETag → 304, no body",
     );
     let label = "GET <job> (for its ETag)";
     for _ in 0..ETAG_ATTEMPTS {
@@ -60,14 +60,14 @@ pub(crate) async fn etag(v: &mut Verifier<'_>) {
 pub(crate) async fn auth(v: &mut Verifier<'_>) {
     let missing = Check::optional(
         "auth.missing_token",
-        "GET without a token: 401 ErrorBody + WWW-Authenticate",
+        "no token: 401 ErrorBody + WWW-Authenticate",
     );
     let wrong = Check::optional(
         "auth.wrong_token",
-        "GET with a wrong token: 401 ErrorBody + WWW-Authenticate",
+        "wrong token: 401 ErrorBody + WWW-Authenticate",
     );
     if v.config.token.is_none() {
-        let why = "no --token given; the server answered without one";
+        let why = "no --token: the server answered without one";
         v.push(missing.skip(why));
         return v.push(wrong.skip(why));
     }
@@ -109,7 +109,7 @@ fn unauthorized(answer: &Result<Answer, NoAnswer>, v: &Verifier<'_>) -> Result<S
 pub(crate) async fn rate_limit(v: &mut Verifier<'_>) {
     let check = Check::optional(
         "rate_limit.retry_after",
-        "a 429 has Retry-After: <seconds> and a JSON ErrorBody",
+        "429: Retry-After seconds + ErrorBody",
     );
     let mut limited: Vec<Answer> = v
         .wire
