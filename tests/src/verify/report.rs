@@ -269,7 +269,7 @@ impl Redactor {
             self.secrets.push((encoded, placeholder));
         }
         self.secrets.push((secret.to_owned(), placeholder));
-        self.secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         self
     }
 

@@ -46,12 +46,11 @@ pub(crate) fn error(
     if body.get("error").and_then(Value::as_str) != Some(message) {
         return Err(got);
     }
-    if details == Details::Required
-        && !body
-            .get("details")
-            .and_then(Value::as_str)
-            .is_some_and(|d| !d.trim().is_empty())
-    {
+    let has_details = body
+        .get("details")
+        .and_then(Value::as_str)
+        .is_some_and(|d| !d.trim().is_empty());
+    if details == Details::Required && !has_details {
         return Err(format!("{got} (no `details`)"));
     }
     Ok(got)
