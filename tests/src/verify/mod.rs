@@ -16,7 +16,7 @@
 //! # }
 //! ```
 //!
-//! Layout: [`wire`] sends raw requests (bounded, recorded); `checks` holds
+//! Layout: `wire` sends raw requests (bounded, recorded); `checks` holds
 //! the rules, one module per group; [`report`] is the result, its exit
 //! codes and redaction; [`output`] renders it as a table, JSON or JUnit.
 
