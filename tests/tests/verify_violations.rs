@@ -544,3 +544,53 @@ async fn a_429_without_retry_after_fails_the_rate_limit_check() {
     );
     stub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_put_on_an_unknown_job_answered_400_is_caught() {
+    let report = verify_through(
+        OnResponse(|ex: &Exchange, reply: &mut Reply| {
+            if ex.method == Method::PUT && reply.status == StatusCode::NOT_FOUND {
+                reply.status = StatusCode::BAD_REQUEST;
+                reply
+                    .set_json(&json!({"error": "Failed to pause job", "details": "Job not found"}));
+            }
+        }),
+        READ_JOB,
+    )
+    .await;
+    assert_caught(&report, &["put.missing_id"]);
+}
+
+#[tokio::test]
+async fn a_resume_with_another_message_is_caught() {
+    let report = verify_through(
+        OnResponse(|ex: &Exchange, reply: &mut Reply| {
+            if ex.action().as_deref() == Some("resume") && reply.status == StatusCode::OK {
+                let mut body = reply.json().unwrap();
+                body["message"] = json!("Job resumed");
+                reply.set_json(&body);
+            }
+        }),
+        READ_JOB,
+    )
+    .await;
+    assert_caught(&report, &["lifecycle.resume"]);
+    let got = &report.check("lifecycle.resume").unwrap().got;
+    assert_eq!(got, "200 \"Job resumed\", job.status waiting, success true");
+}
+
+#[tokio::test]
+async fn a_cancel_answered_204_without_a_body_is_caught() {
+    let report = verify_through(
+        OnResponse(|ex: &Exchange, reply: &mut Reply| {
+            if ex.action().as_deref() == Some("cancel") && reply.status == StatusCode::OK {
+                reply.status = StatusCode::NO_CONTENT;
+                reply.body = Bytes::new();
+                reply.headers.remove(header::CONTENT_TYPE);
+            }
+        }),
+        READ_JOB,
+    )
+    .await;
+    assert_caught(&report, &["lifecycle.cancel"]);
+}

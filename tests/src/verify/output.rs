@@ -188,7 +188,7 @@ mod tests {
     fn table_has_a_row_per_check_failures_in_full_and_the_lifecycle_note() {
         let text = table(&sample());
         assert!(text.contains("get.missing_id"), "{text}");
-        assert!(text.contains("  FAIL\n"), "{text}");
+        assert!(text.contains("  fail\n"), "{text}");
         assert!(text.contains("skipped (optional)"), "{text}");
         assert!(text.contains("Failures:\n  get.missing_id\n"), "{text}");
         assert!(text.contains("Lifecycle skipped"), "{text}");

@@ -37,7 +37,7 @@ impl Outcome {
     pub fn label(self) -> &'static str {
         match self {
             Self::Pass => "pass",
-            Self::Fail => "FAIL",
+            Self::Fail => "fail",
             Self::Skip => "skipped",
         }
     }

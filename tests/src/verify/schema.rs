@@ -11,8 +11,61 @@ use serde_json::{Value, json};
 /// `openapi.yaml`, as built into this binary.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
 
-/// The URI the document is registered under.
-const SPEC_URI: &str = "urn:jobs-verify:openapi";
+/// The URI a document is registered under, so `#/components/...` refs
+/// inside any of its schemas resolve against it.
+const SPEC_URI: &str = "urn:jobs-contract-tests:openapi";
+
+/// An OpenAPI document registered as one JSON Schema (draft 2020-12)
+/// resource, from which a validator for any schema in it can be built.
+/// The contract tests' `spec::SpecSchemas` uses it too.
+#[derive(Debug)]
+pub(crate) struct Document {
+    registry: Registry<'static>,
+}
+
+impl Document {
+    /// Registers `doc` (the whole OpenAPI document).
+    pub(crate) fn new(doc: Value) -> Result<Self, String> {
+        let registry = Registry::new()
+            .draft(Draft::Draft202012)
+            .add(SPEC_URI, Draft::Draft202012.create_resource(doc))
+            .map_err(|e| format!("the document cannot be registered: {e}"))?
+            .prepare()
+            .map_err(|e| format!("the document cannot be registered: {e}"))?;
+        Ok(Self { registry })
+    }
+
+    /// A validator for the schema at `pointer` (e.g.
+    /// `/components/schemas/ErrorBody`). Formats (`date-time`, `uri`) are
+    /// asserted, not just annotated.
+    pub(crate) fn validator(&self, pointer: &str) -> Result<Validator, String> {
+        let schema = json!({ "$ref": format!("{SPEC_URI}#{}", fragment(pointer)) });
+        jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .with_registry(&self.registry)
+            .build(&schema)
+            .map_err(|e| format!("schema at {pointer} does not compile: {e}"))
+    }
+}
+
+/// A JSON pointer as a URI fragment: percent-encode what a URI may not
+/// hold (`{jobId}` in path keys).
+fn fragment(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for c in pointer.chars() {
+        match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '/' | '~' | '-' | '.' | '_' => out.push(c),
+            other => {
+                let mut buf = [0; 4];
+                for byte in other.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
 
 /// One validator per response body the verifier reads.
 #[derive(Debug)]
@@ -31,22 +84,8 @@ impl Schemas {
     pub(crate) fn load() -> Result<Self, String> {
         let doc: Value = yaml_serde::from_str(OPENAPI_YAML)
             .map_err(|e| format!("openapi.yaml is not valid YAML: {e}"))?;
-        let registry = Registry::new()
-            .draft(Draft::Draft202012)
-            .add(SPEC_URI, Draft::Draft202012.create_resource(doc))
-            .map_err(|e| format!("openapi.yaml cannot be registered: {e}"))?
-            .prepare()
-            .map_err(|e| format!("openapi.yaml cannot be registered: {e}"))?;
-        let compile = |name: &str| -> Result<Validator, String> {
-            let schema = json!({ "$ref": format!("{SPEC_URI}#/components/schemas/{name}") });
-            jsonschema::options()
-                .with_draft(Draft::Draft202012)
-                // `date-time` and `uri` are asserted, not just annotated.
-                .should_validate_formats(true)
-                .with_registry(&registry)
-                .build(&schema)
-                .map_err(|e| format!("schema {name} does not compile: {e}"))
-        };
+        let doc = Document::new(doc)?;
+        let compile = |name: &str| doc.validator(&format!("/components/schemas/{name}"));
         Ok(Self {
             job_status: compile("JobStatusResponse")?,
             job_update: compile("JobUpdateResponse")?,
