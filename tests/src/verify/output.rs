@@ -203,6 +203,7 @@ mod tests {
         assert_eq!(value["exitCode"], 1);
         assert_eq!(value["checks"][1]["outcome"], "fail");
         assert_eq!(value["checks"][2]["requirement"], "optional");
+        assert_eq!(value["checks"][2]["outcome"], "skipped");
 
         let xml = junit(&report).unwrap();
         let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();

@@ -29,6 +29,7 @@ pub enum Outcome {
     Fail,
     /// Not run: not applicable (no `--disposable`, the job's state) or an
     /// optional feature the deployment does not offer.
+    #[serde(rename = "skipped")]
     Skip,
 }
 
