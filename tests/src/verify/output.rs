@@ -100,7 +100,7 @@ pub fn table(report: &Report) -> String {
 
 /// The report as one JSON document: `passed`, `exitCode`, `summary`,
 /// `lifecycleRan`, `fatal` and `checks` (`name`, `requirement`, `expected`,
-/// `got`, `outcome`).
+/// `got`, `outcome`: `pass`, `fail` or `skipped`).
 pub fn json(report: &Report) -> String {
     let value = json!({
         "tool": "jobs-verify",
