@@ -307,6 +307,18 @@ async fn put_bodies_are_checked_in_the_contracts_order() {
         invalid_body("EOF while parsing a value at line 1 column 0"),
     )
     .await;
+    // Ambiguous: a proxy reading the first member sees a pause.
+    expect_error(
+        json_put(r#"{"action":"pause","action":"cancel"}"#),
+        StatusCode::BAD_REQUEST,
+        invalid_body("duplicate key `action` at line 1 column 26"),
+    )
+    .await;
+    assert_eq!(
+        stub.engine().get("job_1").unwrap().job.status,
+        JobState::Waiting,
+        "a duplicated key leaves the job alone"
+    );
     expect_error(
         json_put("[\"pause\"]"),
         StatusCode::BAD_REQUEST,

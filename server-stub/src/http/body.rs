@@ -1,13 +1,17 @@
-//! Reading the body of `PUT /api/jobs/{jobId}` by hand, so each way it can
-//! be wrong gets the contract's answer rather than axum's plain-text
-//! rejection: 415 (not JSON), 413 (over 16 KiB), 400 (not a JSON object),
-//! 400 (no known `action`).
+//! Reading the body of `PUT /api/jobs/{jobId}` so each way it can be wrong
+//! gets the contract's answer rather than axum's plain-text rejection: 415
+//! (not JSON), 413 (over 16 KiB), 408 (the body does not arrive in time), 400
+//! (not a JSON object, or a member name repeated), 400 (no known `action`).
+//!
+//! The action itself is read by the SDK's own `JobUpdateRequest`
+//! deserializer: one parser for the wire format, shared with every client.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use jobs_sdk::JobAction;
-use serde_json::Value;
+use jobs_sdk::{JobAction, JobUpdateRequest};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 use super::error::{ApiError, MAX_BODY_BYTES};
 
@@ -50,16 +54,87 @@ pub(crate) async fn read_action(headers: &HeaderMap, body: Body) -> Result<JobAc
 
 /// The action in a JSON body, per the contract's order of checks.
 fn parse_action(bytes: &[u8]) -> Result<JobAction, ApiError> {
-    let value: Value =
+    let DistinctKeys(value) =
         serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_body(e.to_string()))?;
-    let Value::Object(object) = value else {
+    if !value.is_object() {
         return Err(ApiError::invalid_body("Request body must be a JSON object"));
-    };
-    match object.get("action").and_then(Value::as_str) {
-        Some("pause") => Ok(JobAction::Pause),
-        Some("resume") => Ok(JobAction::Resume),
-        Some("cancel") => Ok(JobAction::Cancel),
-        _ => Err(ApiError::invalid_action()),
+    }
+    // The SDK's type decides what a valid action is (exact lowercase
+    // `pause`, `resume` or `cancel`; other members are ignored).
+    JobUpdateRequest::deserialize(value)
+        .map(|request| request.action)
+        .map_err(|_| ApiError::invalid_action())
+}
+
+/// A JSON document in which no object repeats a member name.
+///
+/// RFC 8259 §4 leaves duplicate names' meaning to each parser: one reads the
+/// first, another the last. A proxy or WAF that reads `{"action":"pause",
+/// "action":"cancel"}` as a pause must not see the stub cancel, so such a body
+/// is refused, at any depth.
+struct DistinctKeys(Value);
+
+impl<'de> Deserialize<'de> for DistinctKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DistinctKeysVisitor).map(Self)
+    }
+}
+
+struct DistinctKeysVisitor;
+
+impl<'de> Visitor<'de> for DistinctKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(DistinctKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            let DistinctKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -100,6 +175,34 @@ mod tests {
         assert_eq!(
             empty.body.details.as_deref(),
             Some("EOF while parsing a value at line 1 column 0")
+        );
+        for (duplicated, details) in [
+            (
+                &br#"{"action":"pause","action":"cancel"}"#[..],
+                "duplicate key `action` at line 1 column 26",
+            ),
+            (
+                br#"{"action":"pause","action":"pause"}"#,
+                "duplicate key `action` at line 1 column 26",
+            ),
+            (
+                br#"{"action":"pause","x":1,"x":2}"#,
+                "duplicate key `x` at line 1 column 27",
+            ),
+            (
+                br#"{"action":"pause","x":{"y":[{"z":1,"z":1}]}}"#,
+                "duplicate key `z` at line 1 column 38",
+            ),
+        ] {
+            let err = parse_action(duplicated).unwrap_err();
+            assert_eq!(err.body.error, "Invalid request body");
+            assert_eq!(err.body.details.as_deref(), Some(details));
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = parse_action(deep.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.body.details.as_deref(),
+            Some("recursion limit exceeded at line 1 column 128")
         );
         let array = parse_action(br#"["pause"]"#).unwrap_err();
         assert_eq!(

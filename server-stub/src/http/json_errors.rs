@@ -48,6 +48,8 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
         other => ApiError::new(other, other.canonical_reason().unwrap_or("Error"), text),
     };
     let mut rewritten = error.into_response();
+    // Extensions carry the matched route to the access log.
+    *rewritten.extensions_mut() = parts.extensions;
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rewritten.headers_mut().insert(name.clone(), value.clone());

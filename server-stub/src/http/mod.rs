@@ -76,7 +76,9 @@ pub(crate) fn router(state: AppState, with_control: bool) -> Router {
     if with_control {
         app = app.merge(crate::control::router());
     }
-    app.fallback(json_errors::route_not_found)
+    // Before the fallback: only matched routes get a template to log.
+    app.route_layer(from_fn(access_log::tag_route))
+        .fallback(json_errors::route_not_found)
         .layer(from_fn(json_errors::json_errors))
         .layer(from_fn(access_log::access_log))
         .with_state(state)
