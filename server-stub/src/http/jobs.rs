@@ -32,9 +32,14 @@ fn job_id(
     Ok(id)
 }
 
-/// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110 §13.1.2).
+/// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110
+/// §13.1.2 and §8.8.3.2): `W/"x"` and `"x"` match each other, `*` matches
+/// any existing job.
 fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let opaque = |tag: &str| {
+        let tag = tag.trim();
+        tag.strip_prefix("W/").unwrap_or(tag).to_owned()
+    };
     let ours = opaque(etag);
     headers
         .get_all(header::IF_NONE_MATCH)
@@ -47,7 +52,8 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 /// Get a job's status.
 ///
 /// Returns the job together with the counters of its queue, read at the same
-/// instant, and a strong `ETag`; while the job is unchanged, sending that
+/// instant, and a weak `ETag` (`W/"…"`: it names the job, not the counters or
+/// `timestamp`); while the job is unchanged, sending that
 /// `ETag` in `If-None-Match` answers 304 with no body.
 #[utoipa::path(
     get,
@@ -64,9 +70,9 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     ),
     responses(
         (status = 200, description = "The job and its queue's counters.", body = JobStatusResponse,
-            headers(("ETag" = String, description = "Strong validator of the job's current state."))),
+            headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
         (status = 304, description = "Not Modified: the job has not changed since the `ETag` sent.",
-            headers(("ETag" = String, description = "Strong validator of the job's current state."))),
+            headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
         (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
@@ -222,9 +228,15 @@ mod tests {
 
     #[test]
     fn if_none_match_uses_weak_comparison_lists_and_star() {
-        let etag = "\"abc-1\"";
+        let etag = "W/\"abc-1\"";
         assert!(if_none_match_matches(&with("\"abc-1\""), etag));
         assert!(if_none_match_matches(&with("W/\"abc-1\""), etag));
+        assert!(if_none_match_matches(&with(" W/\"abc-1\" "), etag));
+        assert!(if_none_match_matches(&with("W/\"x\",W/\"abc-1\""), etag));
+        assert!(
+            !if_none_match_matches(&with("W/W/\"abc-1\""), etag),
+            "one W/ prefix only"
+        );
         assert!(if_none_match_matches(&with("\"x\", \"abc-1\""), etag));
         assert!(if_none_match_matches(&with("*"), etag));
         assert!(!if_none_match_matches(&with("\"abc-2\""), etag));
