@@ -9,6 +9,7 @@
 //! - [`clock`]: injectable time.
 
 pub mod clock;
+mod connection;
 pub mod control;
 pub mod demo;
 pub mod engine;
@@ -21,7 +22,10 @@ pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use control::control_doc;
 pub use faults::{Fault, Faults, Trigger};
 pub use http::api_doc;
-pub use server::{StubBuilder, StubServer};
+pub use server::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, StubBuilder,
+    StubServer,
+};
 
 /// The contract this stub implements, verbatim.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");

@@ -8,6 +8,8 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
+use std::time::Duration;
+
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jobs_sdk::{JobAction, JobUpdateRequest};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -25,8 +27,12 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The action a PUT body asks for.
-pub(crate) async fn read_action(headers: &HeaderMap, body: Body) -> Result<JobAction, ApiError> {
+/// The action a PUT body asks for; the body must arrive within `timeout`.
+pub(crate) async fn read_action(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<JobAction, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::unsupported_media_type());
     }
@@ -37,7 +43,12 @@ pub(crate) async fn read_action(headers: &HeaderMap, body: Body) -> Result<JobAc
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(ApiError::payload_too_large());
     }
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    // A client that declares more than it sends (or trickles it) would hold
+    // the request, and its connection, for as long as it likes.
+    let collected = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect())
+        .await
+        .map_err(|_| ApiError::request_timeout(timeout))?;
+    let bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return Err(ApiError::payload_too_large());
@@ -143,6 +154,8 @@ mod tests {
     use super::*;
     use axum::http::{HeaderValue, StatusCode};
 
+    const SECS_10: Duration = Duration::from_secs(10);
+
     #[test]
     fn parse_action_per_contract() {
         assert_eq!(parse_action(br#"{"action":"pause"}"#), Ok(JobAction::Pause));
@@ -211,30 +224,46 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_does_not_arrive_in_time_is_408() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let never = Body::from_stream(futures_util::stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >());
+        let started = tokio::time::Instant::now();
+        let err = read_action(&headers, never, SECS_10).await.unwrap_err();
+        assert_eq!(err, ApiError::request_timeout(SECS_10));
+        assert_eq!(started.elapsed(), SECS_10);
+    }
+
     #[tokio::test]
     async fn content_type_and_size_are_checked_first() {
         let mut headers = HeaderMap::new();
         let pause = || Body::from(r#"{"action":"pause"}"#);
         assert_eq!(
-            read_action(&headers, pause()).await.unwrap_err().status,
+            read_action(&headers, pause(), SECS_10).await.unwrap_err().status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(
-            read_action(&headers, pause()).await.unwrap_err().status,
+            read_action(&headers, pause(), SECS_10).await.unwrap_err().status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("Application/JSON; charset=utf-8"),
         );
-        assert_eq!(read_action(&headers, pause()).await, Ok(JobAction::Pause));
+        assert_eq!(read_action(&headers, pause(), SECS_10).await, Ok(JobAction::Pause));
         let big = format!(
             r#"{{"action":"pause","pad":"{}"}}"#,
             "x".repeat(MAX_BODY_BYTES)
         );
         assert_eq!(
-            read_action(&headers, Body::from(big))
+            read_action(&headers, Body::from(big), SECS_10)
                 .await
                 .unwrap_err()
                 .status,
@@ -245,7 +274,7 @@ mod tests {
             HeaderValue::from(MAX_BODY_BYTES + 1),
         );
         assert_eq!(
-            read_action(&headers, pause()).await.unwrap_err(),
+            read_action(&headers, pause(), SECS_10).await.unwrap_err(),
             ApiError::payload_too_large()
         );
         let exact = format!(
@@ -255,7 +284,7 @@ mod tests {
         assert_eq!(exact.len(), MAX_BODY_BYTES);
         headers.remove(header::CONTENT_LENGTH);
         assert_eq!(
-            read_action(&headers, Body::from(exact)).await,
+            read_action(&headers, Body::from(exact), SECS_10).await,
             Ok(JobAction::Pause)
         );
     }

@@ -138,6 +138,7 @@ enum Answer {
         (status = 400, description = "Empty job ID, invalid body or action, or an action the job's state does not allow.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time (10 s by default); the connection is closed.", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB.", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json`.", body = ErrorBody),
         (status = 429, response = TooManyRequests),
@@ -152,7 +153,7 @@ pub(crate) async fn update_job(
     body: axum::body::Body,
 ) -> Result<Json<JobUpdateResponse>, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    let action = read_action(&headers, body).await?;
+    let action = read_action(&headers, body, state.settings.body_read_timeout).await?;
     let updated = state.engine.apply(&id, action).map_err(|err| match err {
         ActionError::NotAllowed {
             action, details, ..

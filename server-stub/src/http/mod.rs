@@ -7,6 +7,7 @@ mod body;
 mod docs;
 mod error;
 mod guards;
+mod header_limits;
 mod jobs;
 mod json_errors;
 mod openapi;
@@ -28,12 +29,14 @@ pub(crate) use error::ApiError;
 pub(crate) use guards::{AuthToken, DropConnection, RateLimiter};
 
 /// Server-wide settings the handlers read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) auth_token: Option<AuthToken>,
     pub(crate) rate_limiter: Option<RateLimiter>,
     /// Set when the engine runs on a manual clock the control surface may move.
     pub(crate) manual_clock: Option<ManualClock>,
+    /// How long a `PUT` body may take to arrive.
+    pub(crate) body_read_timeout: std::time::Duration,
 }
 
 /// What every handler can reach.
@@ -80,6 +83,7 @@ pub(crate) fn router(state: AppState, with_control: bool) -> Router {
     app.route_layer(from_fn(access_log::tag_route))
         .fallback(json_errors::route_not_found)
         .layer(from_fn(json_errors::json_errors))
+        .layer(from_fn(header_limits::header_limits))
         .layer(from_fn(access_log::access_log))
         .with_state(state)
 }
