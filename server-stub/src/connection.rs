@@ -322,7 +322,10 @@ mod tests {
         drop(second);
         assert_eq!(
             activity.deadline(TIMEOUTS),
-            Some((start + Duration::from_secs(8) + TIMEOUTS.idle, Expired::Idle))
+            Some((
+                start + Duration::from_secs(8) + TIMEOUTS.idle,
+                Expired::Idle
+            ))
         );
     }
 

@@ -479,4 +479,6 @@ impl Engine {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;

@@ -245,19 +245,28 @@ mod tests {
         let mut headers = HeaderMap::new();
         let pause = || Body::from(r#"{"action":"pause"}"#);
         assert_eq!(
-            read_action(&headers, pause(), SECS_10).await.unwrap_err().status,
+            read_action(&headers, pause(), SECS_10)
+                .await
+                .unwrap_err()
+                .status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(
-            read_action(&headers, pause(), SECS_10).await.unwrap_err().status,
+            read_action(&headers, pause(), SECS_10)
+                .await
+                .unwrap_err()
+                .status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("Application/JSON; charset=utf-8"),
         );
-        assert_eq!(read_action(&headers, pause(), SECS_10).await, Ok(JobAction::Pause));
+        assert_eq!(
+            read_action(&headers, pause(), SECS_10).await,
+            Ok(JobAction::Pause)
+        );
         let big = format!(
             r#"{{"action":"pause","pad":"{}"}}"#,
             "x".repeat(MAX_BODY_BYTES)
