@@ -357,6 +357,12 @@ async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Answers are written as they are ready; Nagle's
+                    // algorithm would hold a small one back for the client's
+                    // delayed ACK (~40 ms per request).
+                    if let Err(err) = stream.set_nodelay(true) {
+                        tracing::debug!(%peer, %err, "cannot set TCP_NODELAY");
+                    }
                     let connection = serve_connection(
                         builder.clone(), stream, peer, app.clone(), timeouts, signal.clone(),
                     );

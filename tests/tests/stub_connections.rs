@@ -82,7 +82,9 @@ async fn slow_headers_are_cut_off_at_the_header_read_timeout() {
             }
             sent += 1;
             std::thread::sleep(Duration::from_millis(50));
-            stream.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_millis(1)))
+                .unwrap();
             let mut probe = [0u8; 1];
             match stream.read(&mut probe) {
                 Ok(0) => break,
@@ -91,7 +93,11 @@ async fn slow_headers_are_cut_off_at_the_header_read_timeout() {
                 Err(_) => break,
             }
         }
-        (started.elapsed(), read_until_closed(&mut stream, Duration::from_secs(1)), sent)
+        (
+            started.elapsed(),
+            read_until_closed(&mut stream, Duration::from_secs(1)),
+            sent,
+        )
     })
     .await;
     assert!(elapsed >= SHORT, "cut before the timeout: {elapsed:?}");
@@ -99,7 +105,11 @@ async fn slow_headers_are_cut_off_at_the_header_read_timeout() {
         elapsed < SHORT * 5,
         "slow headers kept the connection for {elapsed:?} ({sent} bytes)"
     );
-    assert_eq!(answer.as_deref(), Some(&b""[..]), "closed without an answer");
+    assert_eq!(
+        answer.as_deref(),
+        Some(&b""[..]),
+        "closed without an answer"
+    );
     assert!(sent >= 5, "the client kept sending ({sent} bytes)");
     stub.shutdown().await;
 }
@@ -115,7 +125,11 @@ async fn a_silent_connection_is_closed_at_the_idle_timeout() {
         (started.elapsed(), answer)
     })
     .await;
-    assert_eq!(answer.as_deref(), Some(&b""[..]), "closed without an answer");
+    assert_eq!(
+        answer.as_deref(),
+        Some(&b""[..]),
+        "closed without an answer"
+    );
     assert!(elapsed >= SHORT && elapsed < SHORT * 5, "{elapsed:?}");
     stub.shutdown().await;
 }
@@ -135,7 +149,10 @@ async fn a_keep_alive_connection_is_closed_once_idle_for_the_idle_timeout() {
         }
         let started = Instant::now();
         let answer = read_until_closed(&mut stream, Duration::from_secs(10)).unwrap();
-        (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
     })
     .await;
     assert_eq!(
@@ -183,12 +200,17 @@ async fn a_body_that_never_arrives_is_408_and_the_connection_closes() {
             )
             .unwrap();
         let answer = read_until_closed(&mut stream, Duration::from_secs(10)).unwrap();
-        (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
     })
     .await;
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
     assert!(
-        answer.to_ascii_lowercase().contains("content-type: application/json"),
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
         "{answer}"
     );
     let body: Value = serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
