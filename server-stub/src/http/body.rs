@@ -18,10 +18,14 @@ use serde_json::{Map, Value};
 use super::error::{ApiError, MAX_BODY_BYTES};
 
 /// Whether `Content-Type` is `application/json` (parameters such as
-/// `charset` allowed).
+/// `charset` allowed), sent once: two `Content-Type` fields are ambiguous
+/// (which one a proxy honours is anyone's guess), so they are refused.
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(only), None) = (types.next(), types.next()) else {
+        return false;
+    };
+    Some(only)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
