@@ -6,6 +6,8 @@ mod access_log;
 mod body;
 mod docs;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod guards;
 mod header_limits;
 mod jobs;
