@@ -232,8 +232,12 @@ pub(crate) async fn serve_connection(
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = Arc::clone(&activity);
-        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             let in_flight = activity.request_started();
+            // The client's address, for the audit log's client identity.
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             let mut app = app.clone();
             async move {
                 let Ok(response) = app.call(request.map(Body::new)).await;

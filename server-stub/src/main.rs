@@ -4,6 +4,7 @@
 //! cargo run -p jobs-server-stub -- --port 3000 --demo
 //! ```
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -68,7 +69,13 @@ async fn main() -> ExitCode {
             .json()
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        // Colours only on a terminal: piped or redirected logs stay plain
+        // text that grep and log collectors can read.
+        let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .init();
     }
 
     let auth_enabled = args.auth_token.as_deref().is_some_and(|t| !t.is_empty());

@@ -398,7 +398,18 @@ async fn tick_forever(engine: SharedEngine, interval: Duration, mut signal: watc
             _ = ticker.tick() => {
                 let report = engine.tick();
                 if report != Default::default() {
-                    tracing::debug!(?report, "engine tick");
+                    // Counts only: job ids are sensitive (the seed) and
+                    // belong in the audit log alone.
+                    tracing::debug!(
+                        claimed = report.claimed.len(),
+                        progressed = report.progressed.len(),
+                        completed = report.completed.len(),
+                        retried = report.retried.len(),
+                        failed = report.failed.len(),
+                        stalled = report.stalled.len(),
+                        stuck = report.stuck.len(),
+                        "engine tick"
+                    );
                 }
             }
             _ = signal.changed() => break,

@@ -3,17 +3,17 @@
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jobs_sdk::{
     ErrorBody, JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 
-use super::AppState;
 use super::body::read_action;
 use super::error::ApiError;
 use super::openapi::{TooManyRequests, Unauthorized};
+use super::{AppState, ClientIdentity};
 use crate::engine::{ActionError, DeleteError};
 
 /// The job id from the path, or the contract's 400 for an empty one.
@@ -149,17 +149,25 @@ enum Answer {
 pub(crate) async fn update_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    client: Option<Extension<ClientIdentity>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<JobUpdateResponse>, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
     let action = read_action(&headers, body, state.settings.body_read_timeout).await?;
-    let updated = state.engine.apply(&id, action).map_err(|err| match err {
-        ActionError::NotAllowed {
-            action, details, ..
-        } => ApiError::action_failed(action, details),
-        _ => ApiError::job_not_found(),
-    })?;
+    let client = client
+        .as_ref()
+        .map(|Extension(ClientIdentity(c))| c.as_str());
+    let updated = state
+        .engine
+        .lock()
+        .apply_as(&id, action, client)
+        .map_err(|err| match err {
+            ActionError::NotAllowed {
+                action, details, ..
+            } => ApiError::action_failed(action, details),
+            _ => ApiError::job_not_found(),
+        })?;
     let message = match action {
         JobAction::Pause => "Job paused successfully",
         JobAction::Resume => "Job resumed successfully",
@@ -196,12 +204,16 @@ pub(crate) async fn update_job(
 pub(crate) async fn delete_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    client: Option<Extension<ClientIdentity>>,
 ) -> Result<Json<JobDeleteResponse>, ApiError> {
     let id = job_id(path, ApiError::cancel_failed)?;
+    let client = client
+        .as_ref()
+        .map(|Extension(ClientIdentity(c))| c.as_str());
     let at = state
         .engine
         .lock()
-        .delete(&id)
+        .delete_as(&id, client)
         // Unknown and not cancellable answer alike (the seed's one message).
         .map_err(|_: DeleteError| ApiError::cancel_failed())?;
     Ok(Json(JobDeleteResponse {

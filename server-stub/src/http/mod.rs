@@ -28,7 +28,7 @@ use crate::engine::SharedEngine;
 use crate::faults::Faults;
 
 pub(crate) use error::ApiError;
-pub(crate) use guards::{AuthToken, DropConnection, RateLimiter};
+pub(crate) use guards::{AuthToken, ClientIdentity, DropConnection, RateLimiter};
 
 /// Server-wide settings the handlers read.
 #[derive(Debug)]
