@@ -273,33 +273,34 @@ async fn many_clients_on_shared_jobs_keep_every_invariant() {
             other => panic!("{id}: {other} {body}"),
         }
     }
-    let engine = stub.engine().lock();
-    let stored: u64 = [
-        JobState::Waiting,
-        JobState::Active,
-        JobState::Completed,
-        JobState::Failed,
-        JobState::Paused,
-        JobState::Stuck,
-    ]
-    .iter()
-    .map(|s| {
-        let n = engine.count(s);
-        assert_eq!(n, states.get(s.as_str()).copied().unwrap_or(0), "{s}");
-        n
-    })
-    .sum();
-    assert_eq!(stored, engine.len() as u64, "each job counted once");
-    assert_eq!(stored, states.values().sum::<u64>());
-    if let Some(stats) = stats {
-        let recount = |s: &str| states.get(s).copied().unwrap_or(0);
-        assert_eq!(
-            stats,
-            json!({"waiting": recount("waiting"), "active": recount("active"),
-                   "completed": recount("completed"), "failed": recount("failed")}),
-            "queueStats equals a recount"
-        );
+    {
+        let engine = stub.engine().lock();
+        let stored: u64 = [
+            JobState::Waiting,
+            JobState::Active,
+            JobState::Completed,
+            JobState::Failed,
+            JobState::Paused,
+            JobState::Stuck,
+        ]
+        .iter()
+        .map(|s| {
+            let n = engine.count(s);
+            assert_eq!(n, states.get(s.as_str()).copied().unwrap_or(0), "{s}");
+            n
+        })
+        .sum();
+        assert_eq!(stored, engine.len() as u64, "each job counted once");
+        assert_eq!(stored, states.values().sum::<u64>());
+        if let Some(stats) = stats {
+            let recount = |s: &str| states.get(s).copied().unwrap_or(0);
+            assert_eq!(
+                stats,
+                json!({"waiting": recount("waiting"), "active": recount("active"),
+                       "completed": recount("completed"), "failed": recount("failed")}),
+                "queueStats equals a recount"
+            );
+        }
     }
-    drop(engine);
     stub.shutdown().await;
 }
