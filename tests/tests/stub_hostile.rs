@@ -361,6 +361,7 @@ async fn hostile_requests_get_the_documented_answers_and_change_nothing() {
     let addr = stub.addr();
     let cases = cases();
     assert!(cases.len() >= 40, "{} cases", cases.len());
+    println!("{} hostile cases", cases.len());
     let mut failures = Vec::new();
     for case in cases {
         let request = case.request.clone();
