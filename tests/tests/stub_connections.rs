@@ -249,3 +249,22 @@ async fn held_connections_do_not_block_others() {
     assert!(started.elapsed() < Duration::from_secs(2));
     stub.shutdown().await;
 }
+
+/// The version sniffing in front of HTTP/1 and HTTP/2 has no deadline of its
+/// own in hyper; a half-sent HTTP/2 preface is cut off all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_http2_preface_is_cut_off_at_the_header_read_timeout() {
+    let stub = stub(SHORT, LONG).await;
+    let addr = stub.addr();
+    let (elapsed, answer) = blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let started = Instant::now();
+        stream.write_all(b"PRI * HTTP/2.0\r\n").unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(10));
+        (started.elapsed(), answer)
+    })
+    .await;
+    assert_eq!(answer.as_deref(), Some(&b""[..]), "closed without an answer");
+    assert!(elapsed >= SHORT && elapsed < SHORT * 5, "{elapsed:?}");
+    stub.shutdown().await;
+}
