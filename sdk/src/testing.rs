@@ -218,7 +218,8 @@ impl MockJobsServer {
 
     /// `GET` of `job_id` answers each job in turn (one per request), then
     /// repeats the last: a job's life for watch tests. Every answer carries a
-    /// strong `ETag`, and a request with the current one gets a 304.
+    /// weak `ETag` (`W/"n"`, as the stub's), and a request with the current
+    /// one (weak or strong form) gets a 304.
     pub fn job_sequence(
         &self,
         job_id: &str,
@@ -397,18 +398,24 @@ impl Respond for Sequence {
             ));
         };
         let index = self.next.fetch_add(1, Ordering::SeqCst).min(last);
-        // The ETag names the body; equal bodies share one, as a real server's would.
-        let etag = format!(
+        // The ETag names the body; equal bodies share one, as a real server's
+        // would. Weak, as the contract's (`W/"…"`), compared weakly.
+        let opaque = format!(
             "\"{}\"",
             self.bodies[..=index]
                 .iter()
                 .position(|b| *b == self.bodies[index])
                 .unwrap_or(index)
         );
+        let etag = format!("W/{opaque}");
         let matches = request
             .headers
-            .get("if-none-match")
-            .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+            .get_all("if-none-match")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == opaque);
         if matches {
             ResponseTemplate::new(304).insert_header("etag", etag)
         } else {

@@ -154,6 +154,10 @@ async fn job_sequence_drives_a_watch_with_etags() {
         not_modified_eligible, 4,
         "every poll after the first is conditional"
     );
+    for request in requests.iter().skip(1) {
+        let tag = request.headers["if-none-match"].to_str().unwrap();
+        assert!(tag.starts_with("W/\""), "the kit's ETags are weak: {tag}");
+    }
 }
 
 #[tokio::test]

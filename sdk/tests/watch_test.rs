@@ -41,18 +41,19 @@ async fn once(server: &MockServer, priority: u8, body: Value, etag: &str) {
 #[tokio::test]
 async fn follows_a_job_with_conditional_requests() {
     let server = server().await;
-    once(&server, 1, body("active", 10), "\"v1\"").await;
-    // Two unchanged polls answered 304 because the SDK sent the ETag back.
+    once(&server, 1, body("active", 10), "W/\"v1\"").await;
+    // Two unchanged polls answered 304 because the SDK sent the (weak, as
+    // the contract's) ETag back verbatim.
     Mock::given(method("GET"))
-        .and(header("if-none-match", "\"v1\""))
-        .respond_with(ResponseTemplate::new(304).insert_header("etag", "\"v1\""))
+        .and(header("if-none-match", "W/\"v1\""))
+        .respond_with(ResponseTemplate::new(304).insert_header("etag", "W/\"v1\""))
         .up_to_n_times(2)
         .expect(2)
         .with_priority(2)
         .mount(&server)
         .await;
-    once(&server, 3, body("active", 60), "\"v2\"").await;
-    once(&server, 4, body("completed", 100), "\"v3\"").await;
+    once(&server, 3, body("active", 60), "W/\"v2\"").await;
+    once(&server, 4, body("completed", 100), "W/\"v3\"").await;
 
     let items: Vec<_> = client(&server)
         .watch_job("job_abc123", fast())
@@ -80,7 +81,7 @@ async fn follows_a_job_with_conditional_requests() {
 #[tokio::test]
 async fn a_job_that_disappears_ends_the_watch_with_not_found() {
     let server = server().await;
-    once(&server, 1, body("active", 10), "\"v1\"").await;
+    once(&server, 1, body("active", 10), "W/\"v1\"").await;
     Mock::given(method("GET"))
         .respond_with(json_response(404, error_body("Job not found", None)))
         .expect(1)

@@ -11,6 +11,12 @@ use jobs_sdk::{ErrorBody, JobAction};
 /// The body limit of `PUT /api/jobs/{jobId}`.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// At most this many request header fields (431 beyond).
+pub(crate) const MAX_HEADER_FIELDS: usize = 100;
+
+/// At most this many bytes of header names and values together (431 beyond).
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// The three public operations, for the messages that name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Operation {
@@ -114,15 +120,40 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
-    /// 413: the body exceeds [`MAX_BODY_BYTES`].
-    pub(crate) fn payload_too_large() -> Self {
+    /// 413: the body exceeds `limit` bytes ([`MAX_BODY_BYTES`] on the
+    /// public API).
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Payload too large",
+            Some(format!("Request body must not exceed {limit} bytes")),
+        )
+    }
+
+    /// 408: the `PUT` body did not arrive within `timeout`; the connection
+    /// is closed (the rest of the body may still be on its way).
+    pub(crate) fn request_timeout(timeout: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request timeout",
             Some(format!(
-                "Request body must not exceed {MAX_BODY_BYTES} bytes"
+                "Request body did not arrive within {} ms",
+                timeout.as_millis()
             )),
         )
+        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
+    /// 431: too many or too large request headers.
+    pub(crate) fn header_fields_too_large() -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request header fields too large",
+            Some(format!(
+                "Request headers must not exceed {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} bytes"
+            )),
+        )
+        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
     }
 
     /// 415: the body is not declared as JSON.
@@ -204,7 +235,7 @@ mod tests {
             serde_json::json!({"error": "Failed to delete job", "details": "Queue system temporarily unavailable"})
         );
         assert_eq!(
-            body(ApiError::payload_too_large())["details"],
+            body(ApiError::payload_too_large(MAX_BODY_BYTES))["details"],
             "Request body must not exceed 16384 bytes"
         );
         let response = ApiError::too_many_requests(7).into_response();

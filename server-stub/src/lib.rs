@@ -10,12 +10,14 @@
 
 mod api_error;
 pub mod clock;
+mod connection;
 pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod faults;
 mod http;
 mod iso_time;
+mod json_body;
 mod server;
 mod state;
 
@@ -23,7 +25,10 @@ pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use control::control_doc;
 pub use faults::{Fault, Faults, Trigger};
 pub use http::api_doc;
-pub use server::{StubBuilder, StubServer};
+pub use server::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, StubBuilder,
+    StubServer,
+};
 
 /// The contract this stub implements, verbatim.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");

@@ -4,6 +4,7 @@
 //! cargo run -p jobs-server-stub -- --port 3000 --demo
 //! ```
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -45,6 +46,17 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    /// From a request's first byte to its complete head, in milliseconds;
+    /// past it the connection is closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_ms: u64,
+    /// A connection with no request in progress is closed after this many
+    /// milliseconds.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// A PUT body not complete within this many milliseconds answers 408.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -57,13 +69,22 @@ async fn main() -> ExitCode {
             .json()
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        // Colours only on a terminal: piped or redirected logs stay plain
+        // text that grep and log collectors can read.
+        let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .init();
     }
 
     let auth_enabled = args.auth_token.as_deref().is_some_and(|t| !t.is_empty());
     let mut builder = StubServer::builder()
         .addr(SocketAddr::new(args.host, args.port))
         .tick_every(Duration::from_millis(args.tick_ms))
+        .header_read_timeout(Duration::from_millis(args.header_read_timeout_ms))
+        .idle_timeout(Duration::from_millis(args.idle_timeout_ms))
+        .body_read_timeout(Duration::from_millis(args.body_read_timeout_ms))
         .workers((1..=args.workers).map(|n| format!("worker-node-{n}")));
     if args.demo {
         builder = builder.demo();

@@ -1,32 +1,39 @@
 //! [`StubServer`]: the stub on a real socket, started in one call, with
 //! handles on its engine, faults and clock, and a clean shutdown.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower::Service;
 
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::connection::{ConnectionTimeouts, serve_connection};
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
-use crate::http::{AuthToken, DropConnection, RateLimiter};
+use crate::http::{AuthToken, RateLimiter};
 use crate::state::{AppState, Settings};
+
+/// Header fields hyper accepts before answering a bodiless 431 itself.
+const HYPER_MAX_HEADERS: usize = 4096;
+
+/// Default [`StubBuilder::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`StubBuilder::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`StubBuilder::body_read_timeout`].
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configures and starts a [`StubServer`]. Defaults: `127.0.0.1:0`, wall
 /// clock, no auth, no rate limit, no simulated workers, no automatic ticks,
-/// control surface on.
+/// control surface on, connection timeouts of 10 s (request head), 60 s
+/// (idle) and 10 s (update body).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct StubBuilder {
@@ -40,6 +47,8 @@ pub struct StubBuilder {
     control: bool,
     demo: bool,
     grace: Duration,
+    timeouts: ConnectionTimeouts,
+    body_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +71,11 @@ impl Default for StubBuilder {
             control: true,
             demo: false,
             grace: Duration::from_secs(5),
+            timeouts: ConnectionTimeouts {
+                header_read: DEFAULT_HEADER_READ_TIMEOUT,
+                idle: DEFAULT_IDLE_TIMEOUT,
+            },
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }
@@ -139,6 +153,29 @@ impl StubBuilder {
         self
     }
 
+    /// How long a client has, from the first byte of a request, to send the
+    /// whole request head (default 10 s). Past it the connection is closed
+    /// without an answer: a slow-headers client cannot hold it.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.header_read = timeout;
+        self
+    }
+
+    /// How long a connection may stay open with no request in progress and
+    /// no byte of a new one (default 60 s): keep-alive connections, and
+    /// clients that connect and say nothing.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.idle = timeout;
+        self
+    }
+
+    /// How long a `PUT` body may take to arrive once its head has (default
+    /// 10 s); past it, 408 `Request timeout` and the connection is closed.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     /// Binds and starts serving in the background (needs a tokio runtime).
     ///
     /// # Errors
@@ -173,6 +210,7 @@ impl StubBuilder {
                 auth_token: self.auth_token.map(AuthToken::new),
                 rate_limiter: self.rate_limit.map(RateLimiter::new),
                 manual_clock: manual_clock.clone(),
+                body_read_timeout: self.body_read_timeout,
             }),
         };
         let app = app(state, self.control);
@@ -180,7 +218,7 @@ impl StubBuilder {
         if let Some(interval) = self.tick_every {
             tokio::spawn(tick_forever(engine.clone(), interval, signal.clone()));
         }
-        let task = tokio::spawn(serve(listener, app, signal, self.grace));
+        let task = tokio::spawn(serve(listener, app, signal, self.grace, self.timeouts));
         Ok(StubServer {
             addr,
             base_url: format!("http://{addr}"),
@@ -197,18 +235,20 @@ impl StubBuilder {
 /// `/__stub` control surface when wanted, and around them all the
 /// middleware that keeps every answer JSON (unknown routes included) and
 /// writes the access log.
-fn app(state: AppState, with_control: bool) -> Router {
+pub(crate) fn app(state: AppState, with_control: bool) -> Router {
+    use crate::http::{access_log, header_limits, json_errors};
+    use axum::middleware::from_fn;
+
     let mut app = crate::http::router(&state);
     if with_control {
         app = app.merge(crate::control::router());
     }
-    app.fallback(crate::http::json_errors::route_not_found)
-        .layer(axum::middleware::from_fn(
-            crate::http::json_errors::json_errors,
-        ))
-        .layer(axum::middleware::from_fn(
-            crate::http::access_log::access_log,
-        ))
+    // Before the fallback: only matched routes get a template to log.
+    app.route_layer(from_fn(access_log::tag_route))
+        .fallback(json_errors::route_not_found)
+        .layer(from_fn(json_errors::json_errors))
+        .layer(from_fn(header_limits::header_limits))
+        .layer(from_fn(access_log::access_log))
         .with_state(state)
 }
 
@@ -315,45 +355,43 @@ impl Drop for StubServer {
     }
 }
 
-/// The connection was dropped on purpose (fault injection).
-#[derive(Debug, thiserror::Error)]
-#[error("connection dropped by fault injection")]
-struct ConnectionDropped;
-
-/// Accepts connections until the shutdown signal, then drains them.
+/// Accepts connections until the shutdown signal, then lets open ones
+/// finish (up to `grace`).
 ///
-/// A hand-written loop rather than `axum::serve` so that a handler can ask
-/// for its connection to be dropped without an answer ([`DropConnection`]):
-/// returning an error from the hyper service makes hyper close it.
+/// A hand-written loop rather than `axum::serve`: each connection gets the
+/// header-read and idle deadlines of [`crate::connection`], and a handler can
+/// have its connection dropped without an answer (fault injection).
 async fn serve(
     listener: TcpListener,
     app: Router,
     mut signal: watch::Receiver<bool>,
     grace: Duration,
+    timeouts: ConnectionTimeouts,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Far above the application's own limits (100 fields, 16 KiB: 431 as
+    // JSON), so that only heads hyper cannot hold get its bodiless 431.
+    builder.http1().max_headers(HYPER_MAX_HEADERS);
+    // Every connection task holds a receiver; `closed()` resolves when all
+    // of them have ended.
+    let (open, open_connection) = watch::channel(());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let app = app.clone();
-                    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                        let mut app = app.clone();
-                        async move {
-                            let Ok(response) = app.call(request.map(Body::new)).await;
-                            if response.extensions().get::<DropConnection>().is_some() {
-                                return Err(ConnectionDropped);
-                            }
-                            Ok::<_, ConnectionDropped>(response)
-                        }
-                    });
-                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let connection = graceful.watch(connection);
+                    // Answers are written as they are ready; Nagle's
+                    // algorithm would hold a small one back for the client's
+                    // delayed ACK (~40 ms per request).
+                    if let Err(err) = stream.set_nodelay(true) {
+                        tracing::debug!(%peer, %err, "cannot set TCP_NODELAY");
+                    }
+                    let connection = serve_connection(
+                        builder.clone(), stream, peer, app.clone(), timeouts, signal.clone(),
+                    );
+                    let open_connection = open_connection.clone();
                     tokio::spawn(async move {
-                        if let Err(err) = connection.await {
-                            tracing::debug!(%peer, %err, "connection closed with an error");
-                        }
+                        connection.await;
+                        drop(open_connection);
                     });
                 }
                 Err(err) => {
@@ -366,8 +404,9 @@ async fn serve(
         }
     }
     drop(listener);
+    drop(open_connection);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = open.closed() => {}
         () = tokio::time::sleep(grace) => tracing::warn!("stub shutdown: open connections did not finish in time"),
     }
 }
@@ -381,14 +420,21 @@ async fn tick_forever(engine: SharedEngine, interval: Duration, mut signal: watc
             _ = ticker.tick() => {
                 let report = engine.tick();
                 if report != Default::default() {
-                    tracing::debug!(?report, "engine tick");
+                    // Counts only: job ids are sensitive (the seed) and
+                    // belong in the audit log alone.
+                    tracing::debug!(
+                        claimed = report.claimed.len(),
+                        progressed = report.progressed.len(),
+                        completed = report.completed.len(),
+                        retried = report.retried.len(),
+                        failed = report.failed.len(),
+                        stalled = report.stalled.len(),
+                        stuck = report.stuck.len(),
+                        "engine tick"
+                    );
                 }
             }
             _ = signal.changed() => break,
         }
     }
 }
-
-// `Infallible` documents that the router never fails; the binding keeps the
-// irrefutable `let Ok(..)` above honest if axum ever changes that.
-const _: fn(Infallible) = |_| {};

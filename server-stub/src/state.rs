@@ -9,12 +9,14 @@ use crate::faults::Faults;
 use crate::http::{AuthToken, RateLimiter};
 
 /// Server-wide settings the handlers read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) auth_token: Option<AuthToken>,
     pub(crate) rate_limiter: Option<RateLimiter>,
     /// Set when the engine runs on a manual clock the control surface may move.
     pub(crate) manual_clock: Option<ManualClock>,
+    /// How long a `PUT` body may take to arrive.
+    pub(crate) body_read_timeout: std::time::Duration,
 }
 
 /// The router state: cheap to clone, shared by every request.

@@ -263,8 +263,9 @@ fn expected_variant(status: u16) -> &'static str {
         404 => "NotFound",
         429 => "RateLimited",
         500..=599 => "Server",
-        // 413 and 415 answer bodies the SDK never sends (it always sends a
-        // tiny JSON body); the SDK reports them as unexpected, with the body.
+        // 408, 413 and 415 answer bodies the SDK never sends (it always
+        // sends a tiny JSON body at once); the SDK reports them as
+        // unexpected, with the body.
         _ => "UnexpectedStatus",
     }
 }

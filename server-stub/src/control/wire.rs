@@ -1,36 +1,17 @@
-//! The control surface's request extractor and the answers its handlers
-//! share.
+//! What the control surface's handlers share: the request body extractor
+//! and the answers.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api_error::ApiError;
 use crate::engine::WorkerError;
 
-/// A JSON body whose rejections answer as `ErrorBody`.
-pub(super) struct Body<T>(pub(super) T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(request, state)
-            .await
-            .map(|Json(value)| Body(value))
-            .map_err(|rejection: JsonRejection| {
-                ApiError::new(
-                    rejection.status(),
-                    "Invalid request body",
-                    Some(rejection.body_text()),
-                )
-            })
-    }
-}
+/// Request bodies are read as the public API reads them (JSON only, size
+/// and time limits, no repeated member names).
+pub(super) use crate::json_body::JsonBody as Body;
 
 pub(super) type Answer<T> = Result<Json<T>, ApiError>;
 

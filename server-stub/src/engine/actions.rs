@@ -81,6 +81,21 @@ impl Engine {
     /// [`ActionError::NotFound`] for an unknown id, and
     /// [`ActionError::NotAllowed`] when the state does not allow the action.
     pub fn apply(&mut self, id: &str, action: JobAction) -> Result<UpdatedJob, ActionError> {
+        self.apply_as(id, action, None)
+    }
+
+    /// [`Engine::apply`] on behalf of an authenticated `client`, which the
+    /// audit record names.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::apply`].
+    pub fn apply_as(
+        &mut self,
+        id: &str,
+        action: JobAction,
+        client: Option<&str>,
+    ) -> Result<UpdatedJob, ActionError> {
         let now = self.now();
         let result = self.apply_unaudited(id, action, now);
         let outcome = match &result {
@@ -95,7 +110,8 @@ impl Engine {
                 reason: details.clone(),
             },
         };
-        self.audit.record(now, id, operation(action), outcome);
+        self.audit
+            .record(now, id, operation(action), outcome, client);
         result.map(|(_, updated)| updated)
     }
 
@@ -150,6 +166,20 @@ impl Engine {
     /// [`DeleteError::NotCancellable`] for a `completed`, `failed` or
     /// `stuck` job.
     pub fn delete(&mut self, id: &str) -> Result<DateTime<Utc>, DeleteError> {
+        self.delete_as(id, None)
+    }
+
+    /// [`Engine::delete`] on behalf of an authenticated `client`, which the
+    /// audit record names.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::delete`].
+    pub fn delete_as(
+        &mut self,
+        id: &str,
+        client: Option<&str>,
+    ) -> Result<DateTime<Utc>, DeleteError> {
         let now = self.now();
         let result = match self.jobs.get(id).map(|e| e.status) {
             None => Err(DeleteError::NotFound),
@@ -174,7 +204,8 @@ impl Engine {
                 reason: details.clone(),
             },
         };
-        self.audit.record(now, id, AuditOperation::Delete, outcome);
+        self.audit
+            .record(now, id, AuditOperation::Delete, outcome, client);
         result.map(|_| now)
     }
 }

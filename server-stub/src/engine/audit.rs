@@ -58,6 +58,11 @@ pub struct AuditEntry {
     /// What happened.
     #[serde(flatten)]
     pub outcome: AuditOutcome,
+    /// Who asked, when the request was authenticated: `bearer@<address>`
+    /// (the scheme that authenticated it and the client's socket address;
+    /// never the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// A bounded log: when full, the oldest entry is dropped.
@@ -83,6 +88,7 @@ impl AuditLog {
         job_id: &str,
         operation: AuditOperation,
         outcome: AuditOutcome,
+        client: Option<&str>,
     ) {
         self.recorded += 1;
         if self.capacity == 0 {
@@ -97,6 +103,7 @@ impl AuditLog {
             job_id: job_id.to_owned(),
             operation,
             outcome,
+            client: client.map(str::to_owned),
         });
     }
 
@@ -130,6 +137,7 @@ mod tests {
             id,
             AuditOperation::Pause,
             outcome,
+            None,
         );
     }
 
@@ -161,12 +169,14 @@ mod tests {
             "job_1",
             AuditOperation::Pause,
             applied,
+            Some("bearer@127.0.0.1:1234"),
         );
         let json = serde_json::to_value(&log.since(0)[0]).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"seq": 1, "at": "1970-01-01T00:00:00.000Z", "jobId": "job_1",
-                "operation": "pause", "result": "applied", "from": "active", "to": "paused"})
+                "operation": "pause", "result": "applied", "from": "active", "to": "paused",
+                "client": "bearer@127.0.0.1:1234"})
         );
     }
 }

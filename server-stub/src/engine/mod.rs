@@ -108,7 +108,9 @@ pub struct JobSnapshot {
     pub job: Job,
     /// Counters at the instant of the read.
     pub queue_stats: QueueStats,
-    /// Strong entity tag of the job: changes whenever any job field does.
+    /// Weak entity tag (`W/"…"`) of the job: changes whenever any job field
+    /// does. Weak because the body also carries `queueStats` and `timestamp`,
+    /// which change without it (RFC 9110 §8.8.1).
     pub etag: String,
     /// When the read happened (the response's `timestamp`).
     pub read_at: DateTime<Utc>,
@@ -126,7 +128,7 @@ impl JobSnapshot {
 struct Entry {
     job: Job,
     status: Status,
-    /// Engine-wide revision of the last change: the ETag.
+    /// Engine-wide revision of the last change: the (weak) ETag.
     revision: u64,
     plan: JobPlan,
     max_attempts: u32,
@@ -337,7 +339,7 @@ impl Engine {
         self.jobs.get(id).map(|entry| &entry.job)
     }
 
-    /// The job's current strong ETag (quoted, as sent in the header).
+    /// The job's current weak ETag (`W/"…"`, as sent in the header).
     pub fn etag(&self, id: &str) -> Option<String> {
         self.jobs.get(id).map(|entry| self.etag_of(entry))
     }
@@ -371,7 +373,9 @@ impl Engine {
     }
 
     fn etag_of(&self, entry: &Entry) -> String {
-        format!("\"{:08x}-{:x}\"", self.epoch, entry.revision)
+        // Weak: it names the job, while the body also carries `queueStats`
+        // and `timestamp`, which move without it (RFC 9110 §8.8.1).
+        format!("W/\"{:08x}-{:x}\"", self.epoch, entry.revision)
     }
 
     /// Applies `change` to a job and keeps the books: a new revision, the
@@ -470,5 +474,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod model_tests;
 #[cfg(test)]
 mod tests;

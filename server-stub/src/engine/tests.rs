@@ -248,8 +248,8 @@ fn snapshot_reads_job_and_counters_together_and_etag_only_moves_on_change() {
     engine.append_log("a", "hello").unwrap();
     assert_ne!(engine.get("a").unwrap().etag, first.etag);
     assert!(
-        first.etag.starts_with('"') && first.etag.ends_with('"'),
-        "strong, quoted: {}",
+        first.etag.starts_with("W/\"") && first.etag.ends_with('"') && first.etag.len() > 4,
+        "weak, quoted (RFC 9110 §8.8.3): {}",
         first.etag
     );
     let response = engine.get("a").unwrap().into_response();

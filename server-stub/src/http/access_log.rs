@@ -1,20 +1,44 @@
-//! One structured log line per request: method, path, status, duration.
-//! Headers are never logged, so neither is a bearer token.
+//! One structured log line per request: method, route template, status,
+//! duration.
+//!
+//! The route is the template (`/api/jobs/{jobId}`), never the raw path: the
+//! seed treats job ids as sensitive, so they appear only in the audit log
+//! (which needs them), as the SDK logs only its path template too. Headers
+//! are never logged, so neither is a bearer token.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::time::Instant;
 
+/// The route a request matched, carried on its response to the access log
+/// (the router sets [`MatchedPath`] only after the outer layers ran).
+#[derive(Debug, Clone)]
+struct Route(MatchedPath);
+
+/// Innermost, per route: copies the matched route template to the response.
+pub(crate) async fn tag_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(Route(route));
+    }
+    response
+}
+
+/// Outermost: logs the request once it is answered.
 pub(crate) async fn access_log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<Route>()
+        .map_or("(no route)", |Route(route)| route.as_str());
     tracing::info!(
         target: "jobs_server_stub::access",
         %method,
-        %path,
+        route,
         status = response.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"

@@ -2,10 +2,11 @@
 //! bearer authentication, fault injection.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -96,16 +97,27 @@ pub(crate) async fn rate_limit(
     next.run(request).await
 }
 
-/// 401 without the configured bearer token.
+/// Who sent an authenticated request, for the audit log: the scheme and the
+/// client's socket address (never the token).
+#[derive(Debug, Clone)]
+pub(crate) struct ClientIdentity(pub(crate) String);
+
+/// 401 without the configured bearer token; with it, the request carries
+/// its [`ClientIdentity`].
 pub(crate) async fn require_auth(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if let Some(token) = &state.settings.auth_token
-        && !token.accepts(request.headers())
-    {
-        return ApiError::unauthorized().into_response();
+    if let Some(token) = &state.settings.auth_token {
+        if !token.accepts(request.headers()) {
+            return ApiError::unauthorized().into_response();
+        }
+        let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
+            None => "bearer".to_owned(),
+        };
+        request.extensions_mut().insert(ClientIdentity(identity));
     }
     next.run(request).await
 }

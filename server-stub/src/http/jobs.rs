@@ -3,17 +3,18 @@
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jobs_sdk::{
     ErrorBody, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 
-use super::body::read_action;
+use super::ClientIdentity;
 use super::openapi::{TooManyRequests, Unauthorized};
 use crate::api_error::ApiError;
 use crate::engine::{ActionError, DeleteError};
+use crate::json_body::read_action;
 use crate::state::AppState;
 
 /// The job id from the path, or the contract's 400 for an empty one.
@@ -32,9 +33,14 @@ fn job_id(
     Ok(id)
 }
 
-/// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110 §13.1.2).
+/// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110
+/// §13.1.2 and §8.8.3.2): `W/"x"` and `"x"` match each other, `*` matches
+/// any existing job.
 fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let opaque = |tag: &str| {
+        let tag = tag.trim();
+        tag.strip_prefix("W/").unwrap_or(tag).to_owned()
+    };
     let ours = opaque(etag);
     headers
         .get_all(header::IF_NONE_MATCH)
@@ -47,7 +53,8 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 /// Get a job's status.
 ///
 /// Returns the job together with the counters of its queue, read at the same
-/// instant, and a strong `ETag`; while the job is unchanged, sending that
+/// instant, and a weak `ETag` (`W/"…"`: it names the job, not the counters or
+/// `timestamp`); while the job is unchanged, sending that
 /// `ETag` in `If-None-Match` answers 304 with no body.
 #[utoipa::path(
     get,
@@ -62,13 +69,14 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     ),
     responses(
         (status = 200, description = "The job and its queue's counters.", body = JobStatusResponse,
-            headers(("ETag" = String, description = "Strong validator of the job's current state."))),
+            headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
         (status = 304, description = "Not Modified: the job has not changed since the `ETag` sent.",
-            headers(("ETag" = String, description = "Strong validator of the job's current state."))),
+            headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
         (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
         (status = 429, response = TooManyRequests),
+        (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
     ),
     security((), ("bearerAuth" = [])),
@@ -129,9 +137,11 @@ enum Answer {
         (status = 400, description = "Empty job ID, invalid body or action, or an action the job's state does not allow.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time (10 s by default); the connection is closed.", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB.", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json`.", body = ErrorBody),
         (status = 429, response = TooManyRequests),
+        (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
     ),
     security((), ("bearerAuth" = [])),
@@ -139,17 +149,25 @@ enum Answer {
 pub(crate) async fn update_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    client: Option<Extension<ClientIdentity>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<JobUpdateResponse>, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    let action = read_action(&headers, body).await?;
-    let updated = state.engine.apply(&id, action).map_err(|err| match err {
-        ActionError::NotAllowed {
-            action, details, ..
-        } => ApiError::action_failed(action, details),
-        _ => ApiError::job_not_found(),
-    })?;
+    let action = read_action(&headers, body, state.settings.body_read_timeout).await?;
+    let client = client
+        .as_ref()
+        .map(|Extension(ClientIdentity(c))| c.as_str());
+    let updated = state
+        .engine
+        .lock()
+        .apply_as(&id, action, client)
+        .map_err(|err| match err {
+            ActionError::NotAllowed {
+                action, details, ..
+            } => ApiError::action_failed(action, details),
+            _ => ApiError::job_not_found(),
+        })?;
     let timestamp = updated.updated_at;
     Ok(Json(JobUpdateResponse::new(action, updated, timestamp)))
 }
@@ -169,6 +187,7 @@ pub(crate) async fn update_job(
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID, or it cannot be cancelled.", body = ErrorBody),
         (status = 429, response = TooManyRequests),
+        (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
     ),
     security((), ("bearerAuth" = [])),
@@ -176,12 +195,16 @@ pub(crate) async fn update_job(
 pub(crate) async fn delete_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    client: Option<Extension<ClientIdentity>>,
 ) -> Result<Json<JobDeleteResponse>, ApiError> {
     let id = job_id(path, ApiError::cancel_failed)?;
+    let client = client
+        .as_ref()
+        .map(|Extension(ClientIdentity(c))| c.as_str());
     let at = state
         .engine
         .lock()
-        .delete(&id)
+        .delete_as(&id, client)
         // Unknown and not cancellable answer alike (the seed's one message).
         .map_err(|_: DeleteError| ApiError::cancel_failed())?;
     Ok(Json(JobDeleteResponse::new(id, at)))
@@ -204,9 +227,15 @@ mod tests {
 
     #[test]
     fn if_none_match_uses_weak_comparison_lists_and_star() {
-        let etag = "\"abc-1\"";
+        let etag = "W/\"abc-1\"";
         assert!(if_none_match_matches(&with("\"abc-1\""), etag));
         assert!(if_none_match_matches(&with("W/\"abc-1\""), etag));
+        assert!(if_none_match_matches(&with(" W/\"abc-1\" "), etag));
+        assert!(if_none_match_matches(&with("W/\"x\",W/\"abc-1\""), etag));
+        assert!(
+            !if_none_match_matches(&with("W/W/\"abc-1\""), etag),
+            "one W/ prefix only"
+        );
         assert!(if_none_match_matches(&with("\"x\", \"abc-1\""), etag));
         assert!(if_none_match_matches(&with("*"), etag));
         assert!(!if_none_match_matches(&with("\"abc-2\""), etag));

@@ -43,11 +43,15 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::route_not_found(&method, &path),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(&method, &path),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::payload_too_large(crate::api_error::MAX_BODY_BYTES)
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
         other => ApiError::new(other, other.canonical_reason().unwrap_or("Error"), text),
     };
     let mut rewritten = error.into_response();
+    // Extensions carry the matched route to the access log.
+    *rewritten.extensions_mut() = parts.extensions;
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rewritten.headers_mut().insert(name.clone(), value.clone());

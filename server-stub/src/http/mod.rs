@@ -5,9 +5,11 @@
 //! `/__stub` control surface.
 
 pub(crate) mod access_log;
-mod body;
 mod docs;
+#[cfg(test)]
+mod fuzz_tests;
 mod guards;
+pub(crate) mod header_limits;
 mod jobs;
 pub(crate) mod json_errors;
 mod openapi;
@@ -21,7 +23,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub(crate) use guards::{AuthToken, DropConnection, RateLimiter};
+pub(crate) use guards::{AuthToken, ClientIdentity, DropConnection, RateLimiter};
 
 /// The public operations, as utoipa-axum routes: the router and the
 /// document come from the same handlers, so they cannot disagree.

@@ -1,0 +1,353 @@
+//! One client connection: HTTP/1 or HTTP/2 served by hyper, with the two
+//! deadlines hyper's own options cannot give for both protocols and for the
+//! version sniffing in front of them.
+//!
+//! - **Header read timeout**: once the first byte of a request arrives, the
+//!   request head must be complete (the request handed to the router) within
+//!   [`ConnectionTimeouts::header_read`]. A slow-headers client (one byte
+//!   every half second) is cut off there.
+//! - **Idle timeout**: a connection with no request in progress and no byte
+//!   of a new one is closed after [`ConnectionTimeouts::idle`] (keep-alive
+//!   connections and clients that connect and say nothing alike).
+//!
+//! A request being handled is never cut off by either: its body has its own
+//! deadline in the handler (408), and a slow handler (injected latency) is
+//! the test's choice. Expiry closes the connection gracefully (HTTP/2:
+//! `GOAWAY`), without an answer: there is no request to answer.
+
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tower::Service;
+
+use crate::http::DropConnection;
+
+/// How long a connection may take to send a request head, and stay idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnectionTimeouts {
+    /// From a request's first byte to its complete head.
+    pub(crate) header_read: Duration,
+    /// With no request in progress and no byte of a new one.
+    pub(crate) idle: Duration,
+}
+
+/// Why a connection was closed by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expired {
+    HeaderRead,
+    Idle,
+}
+
+/// What the deadlines are computed from, shared by the socket wrapper (bytes
+/// arriving) and the service (requests starting and ending).
+#[derive(Debug)]
+struct Activity {
+    state: Mutex<ActivityState>,
+    /// Woken on every change that can move the deadline (one waiter: the
+    /// connection's own task, so `notify_one`'s stored permit closes races).
+    changed: Notify,
+}
+
+#[derive(Debug)]
+struct ActivityState {
+    /// Requests handed to the router and not answered yet.
+    in_flight: usize,
+    /// When the first byte of a request not yet handed over arrived.
+    head_since: Option<Instant>,
+    /// When the connection last had no request in progress.
+    idle_since: Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(ActivityState {
+                in_flight: 0,
+                head_since: None,
+                idle_since: Instant::now(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ActivityState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes arrived from the client.
+    fn bytes_read(&self) {
+        let mut state = self.lock();
+        if state.in_flight == 0 && state.head_since.is_none() {
+            state.head_since = Some(Instant::now());
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A request head is complete: the router has it.
+    fn request_started(self: &Arc<Self>) -> InFlight {
+        let mut state = self.lock();
+        state.in_flight += 1;
+        state.head_since = None;
+        drop(state);
+        self.changed.notify_one();
+        InFlight(Arc::clone(self))
+    }
+
+    /// The next deadline and what it is for; `None` while a request runs.
+    fn deadline(&self, timeouts: ConnectionTimeouts) -> Option<(Instant, Expired)> {
+        let state = self.lock();
+        if state.in_flight > 0 {
+            return None;
+        }
+        Some(match state.head_since {
+            Some(since) => (since + timeouts.header_read, Expired::HeaderRead),
+            None => (state.idle_since + timeouts.idle, Expired::Idle),
+        })
+    }
+
+    /// Resolves when a deadline passes.
+    async fn expired(&self, timeouts: ConnectionTimeouts) -> Expired {
+        loop {
+            match self.deadline(timeouts) {
+                None => self.changed.notified().await,
+                Some((at, why)) => {
+                    tokio::select! {
+                        () = self.changed.notified() => {}
+                        () = tokio::time::sleep_until(at) => {
+                            if self.deadline(timeouts).is_some_and(|(at, _)| at <= Instant::now()) {
+                                return why;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request in progress; dropping it (answered, or the client went away)
+/// ends it.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if state.in_flight == 0 {
+            state.idle_since = Instant::now();
+        }
+        drop(state);
+        self.0.changed.notify_one();
+    }
+}
+
+/// The socket, reporting arriving bytes to [`Activity`].
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.bytes_read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// How long a connection with nothing in flight gets to close politely
+/// (HTTP/2's `GOAWAY`); hyper keeps an HTTP/1 connection whose first head is
+/// half-sent open after a graceful shutdown, so it is dropped after this.
+const CLOSE_GRACE: Duration = Duration::from_millis(250);
+
+/// The connection was dropped on purpose (fault injection).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by fault injection")]
+struct ConnectionDropped;
+
+/// Serves one connection until it ends, a deadline passes or `shutdown`
+/// fires (then in-flight requests finish, new ones are refused).
+///
+/// A handler can ask for its connection to be dropped without an answer
+/// ([`DropConnection`]): returning an error from the hyper service makes
+/// hyper close it.
+pub(crate) async fn serve_connection(
+    builder: auto::Builder<TokioExecutor>,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    app: Router,
+    timeouts: ConnectionTimeouts,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(Activity::new());
+    let service = {
+        let activity = Arc::clone(&activity);
+        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            let in_flight = activity.request_started();
+            // The client's address, for the audit log's client identity.
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let mut app = app.clone();
+            async move {
+                let Ok(response) = app.call(request.map(Body::new)).await;
+                drop(in_flight);
+                if response.extensions().get::<DropConnection>().is_some() {
+                    return Err(ConnectionDropped);
+                }
+                Ok::<_, ConnectionDropped>(response)
+            }
+        })
+    };
+    let io = TokioIo::new(Watched {
+        stream,
+        activity: Arc::clone(&activity),
+    });
+    let mut connection = pin!(builder.serve_connection(io, service));
+    let closing = tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%peer, %err, "connection closed with an error");
+            }
+            return;
+        }
+        why = activity.expired(timeouts) => {
+            let timeout = match why {
+                Expired::HeaderRead => timeouts.header_read,
+                Expired::Idle => timeouts.idle,
+            };
+            tracing::debug!(%peer, reason = ?why, ?timeout, "closing connection");
+            Some(CLOSE_GRACE)
+        }
+        // Requests in flight finish; a connection with none (idle, or a
+        // head half-sent) has nothing to wait for.
+        _ = shutdown.changed() => activity.deadline(timeouts).map(|_| CLOSE_GRACE),
+    };
+    connection.as_mut().graceful_shutdown();
+    let finished = async {
+        if let Err(err) = connection.as_mut().await {
+            tracing::debug!(%peer, %err, "connection closed with an error");
+        }
+    };
+    match closing {
+        Some(grace) => {
+            let _ = tokio::time::timeout(grace, finished).await;
+        }
+        None => finished.await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(60),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn deadlines_follow_bytes_and_requests() {
+        let activity = Arc::new(Activity::new());
+        let start = Instant::now();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((start + TIMEOUTS.idle, Expired::Idle))
+        );
+        tokio::time::advance(Duration::from_secs(5)).await;
+        activity.bytes_read();
+        let head = (start + Duration::from_secs(15), Expired::HeaderRead);
+        assert_eq!(activity.deadline(TIMEOUTS), Some(head));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        activity.bytes_read();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some(head),
+            "more bytes of the same head do not extend it"
+        );
+        let request = activity.request_started();
+        let second = activity.request_started();
+        assert_eq!(activity.deadline(TIMEOUTS), None, "never while in flight");
+        activity.bytes_read();
+        assert_eq!(activity.deadline(TIMEOUTS), None, "body bytes");
+        drop(request);
+        assert_eq!(activity.deadline(TIMEOUTS), None, "one still in flight");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        drop(second);
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((
+                start + Duration::from_secs(8) + TIMEOUTS.idle,
+                Expired::Idle
+            ))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_waits_for_the_deadline_and_restarts_on_change() {
+        let activity = Arc::new(Activity::new());
+        let start = Instant::now();
+        let request = activity.request_started();
+        let waiter = {
+            let activity = Arc::clone(&activity);
+            tokio::spawn(async move { (activity.expired(TIMEOUTS).await, Instant::now()) })
+        };
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert!(!waiter.is_finished(), "a request in flight is never cut");
+        drop(request);
+        activity.bytes_read();
+        let (why, at) = waiter.await.unwrap();
+        assert_eq!(why, Expired::HeaderRead);
+        assert_eq!(at, start + Duration::from_secs(600) + TIMEOUTS.header_read);
+    }
+}

@@ -1,0 +1,269 @@
+//! Fuzzing the request path (no nightly here for cargo-fuzz, so proptest):
+//! arbitrary method × path × headers × body through the whole router with
+//! `tower::ServiceExt::oneshot`. Properties: no panic, and every 4xx/5xx is
+//! the contract's `ErrorBody` with `Content-Type: application/json`; the only
+//! other non-2xx answers are 304 (conditional GET) and Swagger UI's redirect.
+//!
+//! Cases: `FUZZ_CASES` (default 3 000 in CI); the long run and its figures
+//! are in server-stub/README.md.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jobs_sdk::{ErrorBody, JobState};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use tower::ServiceExt;
+
+use super::{AuthToken, RateLimiter};
+use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
+use crate::faults::Faults;
+use crate::server::app as router;
+use crate::state::{AppState, Settings};
+use crate::{DEFAULT_BODY_READ_TIMEOUT, ManualClock};
+
+fn cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000)
+}
+
+/// A request as generated: every part arbitrary, some parts biased towards
+/// what the server knows so the deep paths are reached too.
+#[derive(Debug, Clone)]
+struct Fuzzed {
+    method: Method,
+    path: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Vec<u8>,
+}
+
+fn method() -> impl Strategy<Value = Method> {
+    prop_oneof![
+        4 => proptest::sample::select(vec![
+            Method::GET, Method::PUT, Method::DELETE, Method::POST, Method::HEAD,
+            Method::PATCH, Method::OPTIONS, Method::TRACE,
+        ]),
+        1 => "[A-Za-z!#$%&'*+.^_`|~0-9-]{1,12}"
+            .prop_filter_map("a method token", |m| Method::from_bytes(m.as_bytes()).ok()),
+    ]
+}
+
+/// Percent-encodes arbitrary bytes except the unreserved ones, so that any
+/// byte sequence becomes a valid path segment.
+fn encode(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(*b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => proptest::sample::select(vec![
+            "job_1", "job_2", "ghost", "", "%20", "%09", "..", ".", "%00", "%2F", "%FF", "%", "%zz",
+            "claim", "progress", "complete", "fail", "stall", "logs", "tick", "audit",
+        ]).prop_map(str::to_owned),
+        2 => proptest::collection::vec(any::<u8>(), 0..24).prop_map(|b| encode(&b)),
+        1 => "[a-zA-Z0-9._~!$&'()*+,;=:@-]{0,16}",
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    let prefix = proptest::sample::select(vec![
+        "/api/jobs/",
+        "/api/jobs",
+        "/api/",
+        "/__stub/jobs/",
+        "/__stub/",
+        "/__stub/workers/",
+        "/__stub/clock/",
+        "/__stub/faults/",
+        "/docs/",
+        "/openapi.json",
+        "/openapi.yaml",
+        "/",
+    ]);
+    let query = prop_oneof![
+        3 => Just(String::new()),
+        1 => "[a-zA-Z0-9=&%._-]{0,20}".prop_map(|q| format!("?{q}")),
+    ];
+    (
+        prefix,
+        proptest::collection::vec(segment(), 0..4),
+        any::<bool>(),
+        query,
+    )
+        .prop_map(|(prefix, segments, trailing, query)| {
+            let mut path = format!("{prefix}{}", segments.join("/"));
+            if trailing {
+                path.push('/');
+            }
+            path + &query
+        })
+}
+
+fn header_value() -> impl Strategy<Value = HeaderValue> {
+    prop_oneof![
+        3 => proptest::sample::select(vec![
+            "application/json", "application/json; charset=utf-8", "text/plain",
+            "Bearer s3cret", "Bearer wrong", "bearer  s3cret ", "Basic czNjcmV0", "*",
+            "W/\"0-1\"", "\"x\", W/\"y\"", "", "0", "-1", "99999999999999999999",
+        ]).prop_map(HeaderValue::from_static),
+        2 => proptest::collection::vec(
+            prop_oneof![0x20u8..0x7f, Just(b'\t'), 0x80u8..=0xff],
+            0..64,
+        ).prop_filter_map("a header value", |v| HeaderValue::from_bytes(&v).ok()),
+    ]
+}
+
+fn headers() -> impl Strategy<Value = Vec<(HeaderName, HeaderValue)>> {
+    let name = prop_oneof![
+        4 => proptest::sample::select(vec![
+            header::CONTENT_TYPE, header::AUTHORIZATION, header::IF_NONE_MATCH,
+            header::ACCEPT, header::HOST, header::COOKIE,
+        ]),
+        1 => "x-[a-z0-9-]{1,16}"
+            .prop_filter_map("a header name", |n| HeaderName::from_bytes(n.as_bytes()).ok()),
+    ];
+    proptest::collection::vec((name, header_value()), 0..6)
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let action = proptest::sample::select(vec![
+        "\"pause\"",
+        "\"resume\"",
+        "\"cancel\"",
+        "\"PAUSE\"",
+        "1",
+        "null",
+        "[]",
+        "{}",
+    ]);
+    prop_oneof![
+        2 => Just(Vec::new()),
+        3 => action.clone().prop_map(|a| format!("{{\"action\":{a}}}").into_bytes()),
+        1 => (action.clone(), action)
+            .prop_map(|(a, b)| format!("{{\"action\":{a},\"action\":{b}}}").into_bytes()),
+        1 => "\\{\"(id|worker|progress|reason|ms|fault|line|status)\":[-0-9a-z\" ]{0,12}\\}"
+            .prop_map(String::into_bytes),
+        2 => proptest::collection::vec(any::<u8>(), 0..256),
+        1 => (1usize..2_000).prop_map(|depth| "[".repeat(depth).into_bytes()),
+    ]
+}
+
+fn request() -> impl Strategy<Value = Fuzzed> {
+    (method(), path(), headers(), body()).prop_map(|(method, path, headers, body)| Fuzzed {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// A stub's router with auth and a generous rate limit on, so those paths
+/// are fuzzed too, over a manual clock.
+fn app(auth: bool) -> axum::Router {
+    let clock = ManualClock::at("2024-01-01T00:00:00Z".parse().expect("valid time"));
+    let mut engine = Engine::new(Arc::new(clock.clone()), EngineConfig::default());
+    for (id, status) in [("job_1", JobState::Waiting), ("job_2", JobState::Active)] {
+        engine
+            .insert(JobBuilder::new(id).status(status))
+            .expect("insert");
+    }
+    let state = AppState {
+        engine: SharedEngine::new(engine),
+        faults: Faults::new(),
+        settings: Arc::new(Settings {
+            auth_token: auth.then(|| AuthToken::new("s3cret".to_owned())),
+            rate_limiter: auth.then(|| RateLimiter::new(1_000_000)),
+            manual_clock: Some(clock),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+        }),
+    };
+    router(state, true)
+}
+
+/// Sends one fuzzed request; `Err` describes a broken property.
+async fn check(app: axum::Router, fuzzed: &Fuzzed) -> Result<(), String> {
+    let mut request = Request::builder()
+        .method(fuzzed.method.clone())
+        .uri(fuzzed.path.as_str());
+    for (name, value) in &fuzzed.headers {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(Body::from(fuzzed.body.clone()))
+        .map_err(|e| format!("the generator made an invalid request: {e}"))?;
+    let Ok(response) = app.oneshot(request).await;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{status}: body failed: {e}"))?
+        .to_bytes();
+    if status.is_redirection() {
+        let swagger = fuzzed.path.starts_with("/docs");
+        return (status == StatusCode::NOT_MODIFIED || swagger)
+            .then_some(())
+            .ok_or(format!("unexpected redirect {status}"));
+    }
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(());
+    }
+    if content_type.as_deref() != Some("application/json") {
+        return Err(format!("{status} with content type {content_type:?}"));
+    }
+    if fuzzed.method == Method::HEAD {
+        return Ok(()); // HEAD answers carry no body
+    }
+    serde_json::from_slice::<ErrorBody>(&bytes)
+        .map(drop)
+        .map_err(|e| format!("{status}: not an ErrorBody ({e}): {bytes:?}"))
+}
+
+#[test]
+fn arbitrary_requests_never_panic_and_errors_are_error_bodies() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let cases = cases();
+    for auth in [false, true] {
+        let app = app(auth);
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let started = Instant::now();
+        let result = runner.run(&request(), |fuzzed| {
+            runtime
+                .block_on(check(app.clone(), &fuzzed))
+                .map_err(TestCaseError::fail)
+        });
+        if let Err(err) = result {
+            panic!("auth {auth}: {err}");
+        }
+        // Figures for the long run (see server-stub/README.md).
+        println!(
+            "fuzz (auth {auth}): {cases} requests in {:.1?}",
+            started.elapsed()
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! Hostile requests over a real socket, table-driven: odd ids, bodies of
+//! every wrong shape and size, lying framing, wrong methods, header floods.
+//! Each gets the documented answer: the contract's JSON `ErrorBody` with
+//! `Content-Type: application/json`, or, for bytes hyper cannot parse as
+//! HTTP at all, its bodiless 400/414/431 and a closed connection (decided in
+//! docs/contract-decisions.md). After every case the server still serves and
+//! no job has changed.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use jobs_sdk::JobState;
+use jobs_server_stub::StubServer;
+use jobs_server_stub::engine::JobBuilder;
+use serde_json::{Value, json};
+
+/// What a case must get back.
+#[derive(Debug)]
+enum Expect {
+    /// The application's answer: status and exact JSON body.
+    Json(u16, Value),
+    /// hyper's own refusal: status, no body, connection closed.
+    Bare(u16),
+}
+
+struct Case {
+    name: &'static str,
+    request: Vec<u8>,
+    expect: Expect,
+}
+
+const JOB: &str = "job_1";
+
+fn not_found() -> Value {
+    json!({"error": "Job not found"})
+}
+
+fn invalid_action() -> Value {
+    json!({"error": "Invalid action. Must be \"pause\", \"resume\", or \"cancel\""})
+}
+
+fn invalid_body(details: &str) -> Value {
+    json!({"error": "Invalid request body", "details": details})
+}
+
+fn too_large() -> Value {
+    json!({"error": "Payload too large", "details": "Request body must not exceed 16384 bytes"})
+}
+
+fn unsupported() -> Value {
+    json!({"error": "Unsupported media type", "details": "Expected Content-Type: application/json"})
+}
+
+fn headers_too_large() -> Value {
+    json!({"error": "Request header fields too large",
+           "details": "Request headers must not exceed 100 fields or 16384 bytes"})
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: stub\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+fn method(method: &str, path: &str) -> Vec<u8> {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: stub\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// `PUT /api/jobs/job_1` with a JSON content type and `body`.
+fn put(body: &[u8]) -> Vec<u8> {
+    put_with(&format!("Content-Length: {}\r\n", body.len()), body)
+}
+
+/// `PUT /api/jobs/job_1` with extra header lines (each ending in CRLF).
+fn put_with(headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "PUT /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nContent-Type: application/json\r\n\
+         Connection: close\r\n{headers}\r\n"
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    for chunk in body.chunks(8192) {
+        encoded.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        encoded.extend_from_slice(chunk);
+        encoded.extend_from_slice(b"\r\n");
+    }
+    encoded.extend_from_slice(b"0\r\n\r\n");
+    put_with("Transfer-Encoding: chunked\r\n", &encoded)
+}
+
+fn with_headers(count: usize, value_len: usize) -> Vec<u8> {
+    let mut request =
+        format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nConnection: close\r\n");
+    for n in 0..count {
+        request.push_str(&format!("X-Flood-{n}: {}\r\n", "v".repeat(value_len)));
+    }
+    request.push_str("\r\n");
+    request.into_bytes()
+}
+
+fn nested(depth: usize, open: &str, close: &str) -> Vec<u8> {
+    format!("{}{}", open.repeat(depth), close.repeat(depth)).into_bytes()
+}
+
+fn cases() -> Vec<Case> {
+    let case = |name, request, expect| Case {
+        name,
+        request,
+        expect,
+    };
+    let long_id = "x".repeat(10 * 1024);
+    let huge_id = "x".repeat(70 * 1024);
+    let route_404 = |path: &str| {
+        Expect::Json(
+            404,
+            json!({"error": "Not found", "details": format!("No route for GET {path}")}),
+        )
+    };
+    let method_405 = |m: &str| {
+        Expect::Json(
+            405,
+            json!({"error": "Method not allowed",
+                   "details": format!("{m} is not allowed on /api/jobs/{JOB}")}),
+        )
+    };
+    vec![
+        // Ids.
+        case("id with a slash", get("/api/jobs/job_1/x"), route_404("/api/jobs/job_1/x")),
+        case("id ..", get("/api/jobs/.."), Expect::Json(404, not_found())),
+        case("dot-dot traversal", get("/api/jobs/../jobs/job_1"), route_404("/api/jobs/../jobs/job_1")),
+        case("encoded ..", get("/api/jobs/%2e%2e"), Expect::Json(404, not_found())),
+        case("encoded traversal", get("/api/jobs/%2e%2e%2fjob_1"), Expect::Json(404, not_found())),
+        case("id %00", get("/api/jobs/%00"), Expect::Json(404, not_found())),
+        case("id with %00 suffix", get("/api/jobs/job_1%00"), Expect::Json(404, not_found())),
+        case("id %2F", get("/api/jobs/job%2F1"), Expect::Json(404, not_found())),
+        case("id only %2F", get("/api/jobs/%2F"), Expect::Json(404, not_found())),
+        case("unicode id", get("/api/jobs/%E2%9C%93%F0%9F%98%80"), Expect::Json(404, not_found())),
+        case("invalid UTF-8 id", get("/api/jobs/%FF%FE"), Expect::Json(404, not_found())),
+        case("bad percent-encoding", get("/api/jobs/%zz"), Expect::Json(404, not_found())),
+        case("10 KiB id", get(&format!("/api/jobs/{long_id}")), Expect::Json(404, not_found())),
+        case(
+            "10 KiB id on PUT",
+            format!(
+                "PUT /api/jobs/{long_id} HTTP/1.1\r\nHost: stub\r\nContent-Type: application/json\r\n\
+                 Content-Length: 18\r\nConnection: close\r\n\r\n{{\"action\":\"pause\"}}"
+            )
+            .into_bytes(),
+            Expect::Json(404, not_found()),
+        ),
+        case("whitespace id", get("/api/jobs/%20%09"), Expect::Json(400, json!({"error": "Job ID is required"}))),
+        case("no id", get("/api/jobs/"), Expect::Json(400, json!({"error": "Job ID is required"}))),
+        case("raw unicode in the target", get("/api/jobs/✓"), Expect::Json(404, not_found())),
+        case("space in the target", get("/api/jobs/job 1"), Expect::Bare(400)),
+        case("70 KiB target", get(&format!("/api/jobs/{huge_id}")), Expect::Bare(414)),
+        // Bodies.
+        case("array body", put(br#"["pause"]"#), Expect::Json(400, invalid_body("Request body must be a JSON object"))),
+        case("string body", put(br#""pause""#), Expect::Json(400, invalid_body("Request body must be a JSON object"))),
+        case("null body", put(b"null"), Expect::Json(400, invalid_body("Request body must be a JSON object"))),
+        case("number body", put(b"42"), Expect::Json(400, invalid_body("Request body must be a JSON object"))),
+        case("empty body", put(b""), Expect::Json(400, invalid_body("EOF while parsing a value at line 1 column 0"))),
+        case("trailing garbage", put(br#"{"action":"pause"}x"#), Expect::Json(400, invalid_body("trailing characters at line 1 column 19"))),
+        case("two documents", put(br#"{"action":"pause"}{"action":"cancel"}"#), Expect::Json(400, invalid_body("trailing characters at line 1 column 19"))),
+        case("nested 10 000 deep arrays", put(&nested(10_000, "[", "]")), Expect::Json(413, too_large())),
+        case("nested 10 000 deep objects", put(&nested(10_000, "{\"a\":", "}")), Expect::Json(413, too_large())),
+        case(
+            "nested 5 000 deep within the size limit",
+            put(&nested(5_000, "[", "]")),
+            Expect::Json(400, invalid_body("recursion limit exceeded at line 1 column 128")),
+        ),
+        case("2 MiB body", put(&vec![b' '; 2 * 1024 * 1024]), Expect::Json(413, too_large())),
+        case("2 MiB chunked body", chunked(&vec![b' '; 2 * 1024 * 1024]), Expect::Json(413, too_large())),
+        case(
+            "duplicated action key",
+            put(br#"{"action":"pause","action":"cancel"}"#),
+            Expect::Json(400, invalid_body("duplicate key `action` at line 1 column 26")),
+        ),
+        case(
+            "duplicated nested key",
+            put(br#"{"action":"pause","meta":{"k":1,"k":2}}"#),
+            Expect::Json(400, invalid_body("duplicate key `k` at line 1 column 35")),
+        ),
+        case("action a number", put(br#"{"action":1}"#), Expect::Json(400, invalid_action())),
+        case("action null", put(br#"{"action":null}"#), Expect::Json(400, invalid_action())),
+        case("action an array", put(br#"{"action":["pause"]}"#), Expect::Json(400, invalid_action())),
+        case("action an object", put(br#"{"action":{"pause":true}}"#), Expect::Json(400, invalid_action())),
+        case("action upper case", put(br#"{"action":"PAUSE"}"#), Expect::Json(400, invalid_action())),
+        case("action title case", put(br#"{"action":"Cancel"}"#), Expect::Json(400, invalid_action())),
+        case("action padded", put(br#"{"action":" pause"}"#), Expect::Json(400, invalid_action())),
+        case("action with NUL", put(br#"{"action":"pause\u0000"}"#), Expect::Json(400, invalid_action())),
+        case("key in another case", put(br#"{"Action":"pause"}"#), Expect::Json(400, invalid_action())),
+        case(
+            "invalid UTF-8 in the body",
+            put(b"{\"action\":\"\xff\"}"),
+            Expect::Json(400, invalid_body("invalid unicode code point at line 1 column 12")),
+        ),
+        case(
+            "byte order mark",
+            put("\u{feff}{\"action\":\"pause\"}".as_bytes()),
+            Expect::Json(400, invalid_body("expected value at line 1 column 1")),
+        ),
+        // Framing and content type.
+        case(
+            "body without Content-Length",
+            put_with("", br#"{"action":"cancel"}"#),
+            Expect::Json(400, invalid_body("EOF while parsing a value at line 1 column 0")),
+        ),
+        case(
+            "Content-Length shorter than the body",
+            put_with("Content-Length: 5\r\n", br#"{"action":"cancel"}"#),
+            Expect::Json(400, invalid_body("EOF while parsing a string at line 1 column 5")),
+        ),
+        case(
+            "Content-Length longer than the body",
+            put_with("Content-Length: 100\r\n", br#"{"action":"cancel"}"#),
+            Expect::Json(408, json!({"error": "Request timeout", "details": "Request body did not arrive within 300 ms"})),
+        ),
+        case("Content-Length not a number", put_with("Content-Length: abc\r\n", b"{}"), Expect::Bare(400)),
+        case(
+            "two different Content-Lengths",
+            put_with("Content-Length: 2\r\nContent-Length: 19\r\n", br#"{"action":"cancel"}"#),
+            Expect::Bare(400),
+        ),
+        case(
+            "chunked body with a bad chunk size",
+            put_with("Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n"),
+            Expect::Json(
+                400,
+                invalid_body("Failed to read request body: error reading a body from connection"),
+            ),
+        ),
+        case("gzip transfer coding", put_with("Transfer-Encoding: gzip\r\n", b"{}"), Expect::Bare(400)),
+        case(
+            "no Content-Type",
+            format!(
+                "PUT /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nContent-Length: 19\r\nConnection: close\r\n\r\n\
+                 {{\"action\":\"cancel\"}}"
+            )
+            .into_bytes(),
+            Expect::Json(415, unsupported()),
+        ),
+        case(
+            "text/plain",
+            format!(
+                "PUT /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nContent-Type: text/plain\r\nContent-Length: 19\r\n\
+                 Connection: close\r\n\r\n{{\"action\":\"cancel\"}}"
+            )
+            .into_bytes(),
+            Expect::Json(415, unsupported()),
+        ),
+        case(
+            "a JSON-like media type",
+            format!(
+                "PUT /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nContent-Type: application/json-patch+json\r\n\
+                 Content-Length: 19\r\nConnection: close\r\n\r\n{{\"action\":\"cancel\"}}"
+            )
+            .into_bytes(),
+            Expect::Json(415, unsupported()),
+        ),
+        case(
+            "two Content-Types",
+            put_with("Content-Type: text/plain\r\nContent-Length: 19\r\n", br#"{"action":"cancel"}"#),
+            Expect::Json(415, unsupported()),
+        ),
+        // Methods.
+        case("POST", method("POST", &format!("/api/jobs/{JOB}")), method_405("POST")),
+        case("PATCH", method("PATCH", &format!("/api/jobs/{JOB}")), method_405("PATCH")),
+        case("OPTIONS", method("OPTIONS", &format!("/api/jobs/{JOB}")), method_405("OPTIONS")),
+        case("TRACE", method("TRACE", &format!("/api/jobs/{JOB}")), method_405("TRACE")),
+        case("made-up method", method("FROB", &format!("/api/jobs/{JOB}")), method_405("FROB")),
+        case("lower-case method", method("get", &format!("/api/jobs/{JOB}")), method_405("get")),
+        // Headers.
+        case("1 000 headers", with_headers(1_000, 8), Expect::Json(431, headers_too_large())),
+        case("a 64 KiB header", with_headers(1, 64 * 1024), Expect::Json(431, headers_too_large())),
+        case("5 000 headers", with_headers(5_000, 8), Expect::Bare(431)),
+        case(
+            "a control byte in a header",
+            format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nX-Bad: a\x01b\r\nConnection: close\r\n\r\n")
+                .into_bytes(),
+            Expect::Bare(400),
+        ),
+        case(
+            "a header without a colon",
+            format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nNoColon\r\nConnection: close\r\n\r\n")
+                .into_bytes(),
+            Expect::Bare(400),
+        ),
+        case("not HTTP at all", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), Expect::Bare(400)),
+    ]
+}
+
+/// Sends `request` on a fresh connection and reads until the server closes.
+fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // The server may answer and close before reading everything (413).
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("the server neither answered nor closed within 10 s")
+            }
+            // A reset after the answer (unread request bytes) ends it too.
+            Err(_) => break,
+        }
+    }
+    answer
+}
+
+/// Status, lower-cased headers and body of the first response in `raw`.
+fn parse(raw: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let text = String::from_utf8_lossy(raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete response: {text:?}"));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let body_start = split + 4;
+    let body = raw[body_start..(body_start + length).min(raw.len())].to_vec();
+    (status, headers, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_the_documented_answers_and_change_nothing() {
+    let stub = StubServer::builder()
+        .body_read_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    stub.insert(JobBuilder::new(JOB).status(JobState::Waiting))
+        .unwrap();
+    let before = snapshot(&stub);
+    let addr = stub.addr();
+    let cases = cases();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    println!("{} hostile cases", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let request = case.request.clone();
+        let raw = tokio::task::spawn_blocking(move || exchange(addr, &request))
+            .await
+            .unwrap();
+        let (status, headers, body) = parse(&raw);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let outcome = match &case.expect {
+            Expect::Json(want, want_body) => {
+                let got_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                (status == *want
+                    && header("content-type") == Some("application/json")
+                    && &got_body == want_body)
+                    .then_some(())
+                    .ok_or(format!(
+                        "got {status} {:?} {}",
+                        header("content-type"),
+                        String::from_utf8_lossy(&body)
+                    ))
+            }
+            Expect::Bare(want) => {
+                (status == *want && body.is_empty() && header("connection") == Some("close"))
+                    .then_some(())
+                    .ok_or(format!(
+                        "got {status} {headers:?} {}",
+                        String::from_utf8_lossy(&body)
+                    ))
+            }
+        };
+        if let Err(got) = outcome {
+            failures.push(format!("{}: expected {:?}, {got}", case.name, case.expect));
+        }
+        // Still serving, and nothing changed.
+        let (alive, _, _) = parse(
+            &tokio::task::spawn_blocking(move || exchange(addr, &get(&format!("/api/jobs/{JOB}"))))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(alive, 200, "the server stopped serving after {}", case.name);
+        assert_eq!(snapshot(&stub), before, "a job changed after {}", case.name);
+    }
+    assert!(failures.is_empty(), "{:#?}", failures);
+    stub.shutdown().await;
+}
+
+/// Every stored job with its ETag (which moves on any change).
+fn snapshot(stub: &StubServer) -> Vec<(String, String, String)> {
+    let engine = stub.engine().lock();
+    let mut jobs: Vec<_> = [JOB]
+        .iter()
+        .filter_map(|id| {
+            engine
+                .get(id)
+                .map(|s| (s.job.id, s.job.status.to_string(), s.etag))
+        })
+        .collect();
+    jobs.sort();
+    jobs
+}
