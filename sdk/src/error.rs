@@ -145,9 +145,16 @@ pub enum JobsError {
         retry_after: Option<Duration>,
     },
 
-    /// 5xx: the server failed. Also produced when a 5xx body is not JSON.
-    #[error("server error: {0}")]
-    Server(ApiError),
+    /// 5xx: the server failed. Also produced when a 5xx body is not JSON
+    /// (a proxy's HTML 502). `retry_after` is the server's `Retry-After`
+    /// (typically on 503), when it sent one.
+    #[error("server error{}: {error}", retry_after_suffix(*retry_after))]
+    Server {
+        /// The error answer.
+        error: ApiError,
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
+    },
 
     /// A status with no variant of its own: one the contract does not define
     /// for the operation (e.g. 409, a redirect), or one this SDK never
@@ -167,6 +174,30 @@ pub enum JobsError {
         message: String,
         /// The start of the body.
         snippet: String,
+    },
+
+    /// The answer is larger than
+    /// [`max_response_bytes`](crate::JobsClientBuilder::max_response_bytes):
+    /// the body was abandoned at the limit (or refused from its
+    /// `Content-Length`), never buffered whole. The request reached the
+    /// server and may have taken effect.
+    #[error("the {status} answer is larger than the {limit}-byte limit (max_response_bytes); it was abandoned unread")]
+    ResponseTooLarge {
+        /// HTTP status of the answer.
+        status: u16,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The answer did not come from the job's URL: an HTTP client passed to
+    /// [`http_client`](crate::JobsClientBuilder::http_client) followed a
+    /// redirect. The request may have been applied elsewhere, so this is
+    /// never reported as success. (The SDK's own client follows no
+    /// redirects: a 3xx is [`UnexpectedStatus`](Self::UnexpectedStatus).)
+    #[error("the HTTP client followed a redirect: the {status} answer did not come from the job's URL (the request may have been applied elsewhere)")]
+    Redirected {
+        /// HTTP status of the answer that came from elsewhere.
+        status: u16,
     },
 
     /// No answer within the configured timeout. The request **may** have
@@ -211,7 +242,9 @@ impl JobsError {
     /// The HTTP status of the server's answer, if there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Decode { status, .. } => Some(*status),
+            Self::Decode { status, .. }
+            | Self::ResponseTooLarge { status, .. }
+            | Self::Redirected { status } => Some(*status),
             other => other.api_error().map(|e| e.status),
         }
     }
@@ -222,7 +255,7 @@ impl JobsError {
             Self::BadRequest(e)
             | Self::Unauthorized(e)
             | Self::NotFound(e)
-            | Self::Server(e)
+            | Self::Server { error: e, .. }
             | Self::RateLimited { error: e, .. }
             | Self::UnexpectedStatus { error: e } => Some(e),
             _ => None,
@@ -236,14 +269,21 @@ impl JobsError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Timeout { .. } | Self::Transport(_) | Self::RateLimited { .. } | Self::Server(_)
+            Self::Timeout { .. }
+                | Self::Transport(_)
+                | Self::RateLimited { .. }
+                | Self::Server { .. }
         )
     }
 
-    /// How long the server asked us to wait (429 `Retry-After`).
+    /// How long the server asked us to wait: its `Retry-After` on a 429
+    /// ([`RateLimited`](Self::RateLimited)) or a 5xx such as 503
+    /// ([`Server`](Self::Server)).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::RateLimited { retry_after, .. } | Self::Server { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -256,11 +296,53 @@ impl JobsError {
             401 | 403 => Self::Unauthorized(error),
             404 => Self::NotFound(error),
             429 => Self::RateLimited { error, retry_after },
-            500..=599 => Self::Server(error),
+            500..=599 => Self::Server { error, retry_after },
             _ => Self::UnexpectedStatus { error },
         }
     }
 }
+
+impl JobsError {
+    /// Replaces every occurrence of `job_id` (as sent, and percent-encoded)
+    /// in the server-supplied text this error carries with `<job id>`: a
+    /// server that echoes the id into a message or body must not make it
+    /// leak through our `Display`, `Debug` or logs.
+    pub(crate) fn redact_job_id(mut self, job_id: &str) -> Self {
+        let encoded = percent_encoding::utf8_percent_encode(job_id, crate::client::JOB_ID_SEGMENT)
+            .to_string();
+        let scrub = |text: &mut String| {
+            for needle in [job_id, encoded.as_str()] {
+                if !needle.is_empty() && text.contains(needle) {
+                    *text = text.replace(needle, REDACTED_ID);
+                }
+            }
+        };
+        match &mut self {
+            Self::BadRequest(e)
+            | Self::Unauthorized(e)
+            | Self::NotFound(e)
+            | Self::Server { error: e, .. }
+            | Self::RateLimited { error: e, .. }
+            | Self::UnexpectedStatus { error: e } => {
+                scrub(&mut e.error);
+                if let Some(details) = &mut e.details {
+                    scrub(details);
+                }
+            }
+            Self::Decode {
+                message, snippet, ..
+            } => {
+                scrub(message);
+                scrub(snippet);
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
+/// What a job id becomes in server text carried by an error.
+pub(crate) const REDACTED_ID: &str = "<job id>";
 
 /// Reads the contract's error body; anything else becomes the reason phrase
 /// plus a snippet, so a proxy's HTML page still yields a readable error.

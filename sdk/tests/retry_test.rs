@@ -50,7 +50,7 @@ async fn max_retries_bounds_the_attempts() {
             .unwrap();
 
         let err = client.get_job("job_abc123").await.unwrap_err();
-        assert!(matches!(err, JobsError::Server(_)), "{err:?}");
+        assert!(matches!(err, JobsError::Server { .. }), "{err:?}");
     }
 }
 

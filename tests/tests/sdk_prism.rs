@@ -275,7 +275,7 @@ fn variant(error: &JobsError) -> &'static str {
         JobsError::Unauthorized(_) => "Unauthorized",
         JobsError::NotFound(_) => "NotFound",
         JobsError::RateLimited { .. } => "RateLimited",
-        JobsError::Server(_) => "Server",
+        JobsError::Server { .. } => "Server",
         JobsError::UnexpectedStatus { .. } => "UnexpectedStatus",
         JobsError::Decode { .. } => "Decode",
         JobsError::Timeout { .. } => "Timeout",

@@ -220,7 +220,7 @@ async fn gets_are_retried_through_transient_faults() {
     }
     stub.faults().next(3, Fault::Unavailable);
     let err = client.get_job("job_1").await.unwrap_err();
-    assert!(matches!(err, JobsError::Server(_)), "{err}");
+    assert!(matches!(err, JobsError::Server { .. }), "{err}");
     assert_eq!(
         api(&err),
         (
