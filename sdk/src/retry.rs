@@ -179,7 +179,8 @@ impl RetryPolicy {
             .initial_backoff
             .saturating_mul(2u32.saturating_pow(attempt.min(31)))
             .min(self.max_backoff);
-        scale(ceiling, unit(jitter))
+        // f64 rounding may land a hair above the ceiling: clamp back.
+        scale(ceiling, unit(jitter)).min(ceiling)
     }
 }
 
@@ -355,6 +356,119 @@ mod tests {
         ];
         for (value, expected) in table {
             assert_eq!(parse_retry_after(value, now), *expected, "{value:?}");
+        }
+    }
+}
+
+/// Property tests: arbitrary policies, attempts, outcomes, jitter draws
+/// (NaN and infinities included), `Retry-After` values and elapsed times.
+#[cfg(test)]
+pub(crate) mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Durations of every scale, with the edges (0, `MAX`) well represented.
+    pub(crate) fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            (0u64..10_000).prop_map(Duration::from_millis),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        ]
+    }
+
+    /// Floats of every kind: NaN, ±∞, negative, huge, and ordinary draws.
+    pub(crate) fn any_float() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::MAX),
+            Just(f64::MIN_POSITIVE),
+            0.0..1.0f64,
+            any::<f64>(),
+        ]
+    }
+
+    fn any_policy() -> impl Strategy<Value = RetryPolicy> {
+        (
+            any::<u32>(),
+            any_duration(),
+            any_duration(),
+            any_duration(),
+            any_duration(),
+        )
+            .prop_map(|(retries, initial, max, max_after, elapsed)| {
+                RetryPolicy::default()
+                    .max_retries(retries)
+                    .initial_backoff(initial)
+                    .max_backoff(max)
+                    .max_retry_after(max_after)
+                    .max_elapsed(elapsed)
+            })
+    }
+
+    fn any_outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::ConnectFailed),
+            Just(Outcome::TransportFailed),
+            Just(Outcome::TimedOut),
+            any::<u16>().prop_map(Outcome::Status),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// No input panics, and every retry respects the documented bounds.
+        #[test]
+        fn decisions_never_panic_and_stay_within_bounds(
+            policy in any_policy(),
+            state_changing in any::<bool>(),
+            attempt in any::<u32>(),
+            outcome in any_outcome(),
+            retry_after in proptest::option::of(any_duration()),
+            jitter in any_float(),
+            elapsed in any_duration(),
+        ) {
+            let idempotency = if state_changing { Idempotency::StateChanging } else { Idempotency::Idempotent };
+            let decision = policy.decide(idempotency, attempt, outcome, retry_after, jitter, elapsed);
+            let Decision::RetryAfter(wait) = decision else { return Ok(()) };
+            prop_assert!(attempt < policy.max_retries);
+            // PUT/DELETE only when the request provably was not sent.
+            if state_changing {
+                prop_assert_eq!(outcome, Outcome::ConnectFailed);
+            }
+            if let Outcome::Status(status) = outcome {
+                prop_assert!(status == 429 || status >= 500, "{status}");
+            }
+            match retry_after {
+                Some(asked) => {
+                    prop_assert_eq!(wait, asked);
+                    prop_assert!(wait <= policy.max_retry_after);
+                }
+                None => {
+                    prop_assert!(wait <= policy.max_backoff);
+                    let ceiling = policy.initial_backoff.saturating_mul(2u32.saturating_pow(attempt.min(31)));
+                    prop_assert!(wait <= ceiling);
+                }
+            }
+            // The budget wins: the retry starts before max_elapsed.
+            prop_assert!(elapsed.saturating_add(wait) < policy.max_elapsed);
+        }
+
+        #[test]
+        fn backoff_never_panics_and_is_capped(policy in any_policy(), attempt in any::<u32>(), jitter in any_float()) {
+            let wait = policy.backoff(attempt, jitter);
+            prop_assert!(wait <= policy.max_backoff);
+        }
+
+        #[test]
+        fn retry_after_parsing_never_panics(value in ".{0,40}", seconds in any::<u64>()) {
+            let now = SystemTime::now();
+            let _ = parse_retry_after(&value, now);
+            prop_assert_eq!(parse_retry_after(&seconds.to_string(), now), Some(Duration::from_secs(seconds)));
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct WatchOptions {
     max_retry_after: Duration,
 }
 
+/// A timeout at least this long (30 years, tokio's "far future") is no
+/// deadline at all.
+const FOREVER: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// Default [`WatchOptions::max_retry_after`].
 pub const DEFAULT_WATCH_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -95,7 +99,8 @@ impl WatchOptions {
     }
 
     /// Overall deadline, from the start of the watch (default: none). When it
-    /// passes, the stream yields [`JobsError::WaitTimeout`] and ends.
+    /// passes, the stream yields [`JobsError::WaitTimeout`] and ends. It wins
+    /// over any `Retry-After`. A timeout of 30 years or more means none.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -241,8 +246,12 @@ pub(crate) fn watch<P: Poller>(
 ) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
     async_stream::stream! {
         let started = Instant::now();
-        // A deadline too far to represent is no deadline.
-        let deadline = options.timeout.and_then(|t| started.checked_add(t));
+        // A deadline beyond tokio's horizon is no deadline (its timer would
+        // only spin towards it).
+        let deadline = options
+            .timeout
+            .filter(|t| *t < FOREVER)
+            .and_then(|t| started.checked_add(t));
         let mut etag: Option<HeaderValue> = None;
         let mut last: Option<Box<JobStatusResponse>> = None;
         let mut base_delay = options.interval;
