@@ -81,6 +81,8 @@ struct Inner {
     /// `<base path>/api/jobs/`, to which the encoded id is appended.
     jobs_path: String,
     authorization: Option<HeaderValue>,
+    /// The token itself, only to scrub it from server text in errors.
+    token: Option<String>,
     user_agent: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
@@ -250,8 +252,9 @@ impl JobsClientBuilder {
         let base_url = parse_base_url(&self.base_url)?;
         let jobs_path = format!("{}/api/jobs/", base_url.path().trim_end_matches('/'));
 
-        let authorization = self
-            .bearer_token
+        let token = self.bearer_token;
+        let authorization = token
+            .as_ref()
             .map(|token| {
                 let mut value =
                     HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
@@ -299,6 +302,7 @@ impl JobsClientBuilder {
                 base_url,
                 jobs_path,
                 authorization,
+                token,
                 user_agent,
                 timeout: self.timeout,
                 retry: self.retry,
@@ -447,7 +451,7 @@ impl JobsClient {
             .execute(Operation::Get, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw).map_err(|e| e.redact_job_id(job_id))
+        decode(raw).map_err(|e| self.redact(e, job_id))
     }
 
     /// `PUT /api/jobs/{jobId}` with `{"action": "pause"}`: pauses a
@@ -501,7 +505,7 @@ impl JobsClient {
             .execute(Operation::Update(action), job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw).map_err(|e| e.redact_job_id(job_id))
+        decode(raw).map_err(|e| self.redact(e, job_id))
     }
 
     /// `DELETE /api/jobs/{jobId}`: cancels and removes a job.
@@ -515,7 +519,12 @@ impl JobsClient {
             .execute(Operation::Delete, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw).map_err(|e| e.redact_job_id(job_id))
+        decode(raw).map_err(|e| self.redact(e, job_id))
+    }
+
+    /// Scrubs the id and the token from server text carried by an error.
+    pub(crate) fn redact(&self, error: JobsError, job_id: &str) -> JobsError {
+        error.redact(job_id, self.inner.token.as_deref())
     }
 
     /// The URL of a job: the id percent-encoded as one path segment.
@@ -599,7 +608,7 @@ impl JobsClient {
                         let status = failure.error.status().unwrap_or_default();
                         span.record("status", status);
                         let failure = Failure {
-                            error: failure.error.redact_job_id(job_id),
+                            error: self.redact(failure.error, job_id),
                             retry_after: failure.retry_after,
                         };
                         (Outcome::Status(status), failure)

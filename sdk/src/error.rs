@@ -303,17 +303,22 @@ impl JobsError {
 }
 
 impl JobsError {
-    /// Replaces every occurrence of `job_id` (as sent, and percent-encoded)
-    /// in the server-supplied text this error carries with `<job id>`: a
-    /// server that echoes the id into a message or body must not make it
-    /// leak through our `Display`, `Debug` or logs.
-    pub(crate) fn redact_job_id(mut self, job_id: &str) -> Self {
+    /// Replaces every occurrence of the job id (as sent, and
+    /// percent-encoded) and of the bearer token in the server-supplied text
+    /// this error carries with `<job id>` / `<token>`: a server that echoes
+    /// them into a message or body must not make them leak through our
+    /// `Display`, `Debug` or logs.
+    pub(crate) fn redact(mut self, job_id: &str, token: Option<&str>) -> Self {
         let encoded = percent_encoding::utf8_percent_encode(job_id, crate::client::JOB_ID_SEGMENT)
             .to_string();
+        let mut secrets = vec![(job_id, REDACTED_ID), (encoded.as_str(), REDACTED_ID)];
+        if let Some(token) = token {
+            secrets.push((token, REDACTED_TOKEN));
+        }
         let scrub = |text: &mut String| {
-            for needle in [job_id, encoded.as_str()] {
-                if !needle.is_empty() && text.contains(needle) {
-                    *text = text.replace(needle, REDACTED_ID);
+            for (secret, label) in &secrets {
+                if !secret.is_empty() && text.contains(secret) {
+                    *text = text.replace(secret, label);
                 }
             }
         };
@@ -343,6 +348,8 @@ impl JobsError {
 
 /// What a job id becomes in server text carried by an error.
 pub(crate) const REDACTED_ID: &str = "<job id>";
+/// What the bearer token becomes in server text carried by an error.
+pub(crate) const REDACTED_TOKEN: &str = "<token>";
 
 /// Reads the contract's error body; anything else becomes the reason phrase
 /// plus a snippet, so a proxy's HTML page still yields a readable error.

@@ -234,7 +234,7 @@ impl Poller for JobPoller {
         }
         let etag = raw.etag.clone();
         let snapshot =
-            decode::<JobStatusResponse>(raw).map_err(|e| e.redact_job_id(&self.job_id))?;
+            decode::<JobStatusResponse>(raw).map_err(|e| self.client.redact(e, &self.job_id))?;
         Ok(Polled::Snapshot(Box::new(snapshot), etag))
     }
 }

@@ -173,7 +173,7 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
     }
     // Redaction keeps the rest of the server's text readable.
     let not_found = errors.iter().find(|e| matches!(e, JobsError::NotFound(_))).unwrap();
-    assert!(not_found.to_string().contains("job <job id> with token"), "{not_found}");
+    assert!(not_found.to_string().contains("job <job id> with token <token>"), "{not_found}");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("jobs_sdk.request"), "nothing was logged:\n{logs}");
