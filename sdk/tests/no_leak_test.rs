@@ -147,7 +147,7 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
 
     // A user's client that follows a redirect: Redirected.
     let redirecting = server_redirecting_elsewhere().await;
-    let follows = JobsClient::builder(redirecting.uri())
+    let follows = JobsClient::builder(redirecting.uri()).no_proxy()
         .http_client(reqwest::Client::builder().no_proxy().build().unwrap())
         .bearer_token(SECRET_TOKEN)
         .build()

@@ -92,7 +92,7 @@ impl Prism {
     }
 
     async fn wait_until_ready(&mut self) {
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let probe = format!("{}/api/jobs/{JOB_ID}", self.base_url);
         for _ in 0..300 {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -121,7 +121,7 @@ impl Prism {
             .default_headers(headers)
             .build()
             .expect("reqwest client");
-        JobsClient::builder(&self.base_url)
+        JobsClient::builder(&self.base_url).no_proxy()
             .http_client(http)
             .max_retries(0)
             .build()
