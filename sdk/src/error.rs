@@ -320,6 +320,7 @@ impl JobsError {
                 if !secret.is_empty() && text.contains(secret) {
                     *text = text.replace(secret, label);
                 }
+                scrub_cut_secret(text, secret, label);
             }
         };
         match &mut self {
@@ -343,6 +344,20 @@ impl JobsError {
             _ => {}
         }
         self
+    }
+}
+
+/// A body cut inside a secret (truncated by the server, or by our snippet)
+/// ends with a prefix of it, possibly before the snippet's `…`: that prefix
+/// goes too, from 4 characters on.
+fn scrub_cut_secret(text: &mut String, secret: &str, label: &str) {
+    let kept = text.strip_suffix('…').unwrap_or(text).len();
+    let cut = (4..secret.len())
+        .rev()
+        .filter(|&len| secret.is_char_boundary(len))
+        .find(|&len| text[..kept].ends_with(&secret[..len]));
+    if let Some(len) = cut {
+        text.replace_range(kept - len..kept, label);
     }
 }
 
@@ -485,6 +500,22 @@ mod tests {
         let cut = snippet(long.as_bytes());
         assert_eq!(cut.chars().count(), SNIPPET_CHARS + 1);
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn echoed_and_cut_secrets_are_redacted() {
+        let id = "job-s3cr3t-42";
+        let body = format!(r#"{{"error":"Job {id} not found","details":"token tok-abcdef, and {}"#, &id[..9]);
+        let err = JobsError::from_status(404, body.as_bytes(), None).redact(id, Some("tok-abcdef"));
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("s3cr"), "{text}");
+        assert!(!text.contains("tok-abcdef"), "{text}");
+        assert!(text.contains("Job <job id> not found"), "{text}");
+        assert!(text.contains("token <token>"), "{text}");
+        // The percent-encoded form a server may echo from the path.
+        let err = JobsError::from_status(404, br#"{"error":"no /api/jobs/a%2Fb-secret"}"#, None)
+            .redact("a/b-secret", None);
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 
     #[test]

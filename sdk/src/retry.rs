@@ -207,7 +207,7 @@ fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
         (_, Outcome::ConnectFailed) => true,
         (Idempotency::StateChanging, _) => false,
         (Idempotency::Idempotent, Outcome::TransportFailed | Outcome::TimedOut) => true,
-        (Idempotency::Idempotent, Outcome::Status(status)) => status == 429 || status >= 500,
+        (Idempotency::Idempotent, Outcome::Status(status)) => matches!(status, 429 | 500..=599),
     }
 }
 
@@ -441,7 +441,7 @@ pub(crate) mod properties {
                 prop_assert_eq!(outcome, Outcome::ConnectFailed);
             }
             if let Outcome::Status(status) = outcome {
-                prop_assert!(status == 429 || status >= 500, "{status}");
+                prop_assert!(matches!(status, 429 | 500..=599), "{status}");
             }
             match retry_after {
                 Some(asked) => {
