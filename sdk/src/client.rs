@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use crate::answer::DEFAULT_MAX_RESPONSE_BYTES;
-pub(crate) use crate::answer::{RawResponse, decode};
 use crate::answer::{CappedBody, Head, interpret};
+pub(crate) use crate::answer::{RawResponse, decode};
 use crate::error::{JobsError, TransportError};
 use crate::models::{
     JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,

@@ -9,10 +9,49 @@
 //!   [`JobsError::Unauthorized`], [`JobsError::NotFound`],
 //!   [`JobsError::RateLimited`], [`JobsError::Server`],
 //!   [`JobsError::UnexpectedStatus`]; or with a body that breaks the
-//!   contract: [`JobsError::Decode`];
+//!   contract: [`JobsError::Decode`]; or with one the client refuses unread:
+//!   [`JobsError::ResponseTooLarge`], [`JobsError::Redirected`];
 //! - no answer: [`JobsError::Timeout`] (the request **may** have reached the
 //!   server and taken effect) and [`JobsError::Transport`] (see
 //!   [`TransportError::request_sent`]).
+//!
+//! # Against a broken or hostile server
+//! What each call returns when the server misbehaves, with the default
+//! retry policy (2 retries). "×3" means the GET was sent three times (first
+//! attempt and two retries) before the error was returned; a watch yields
+//! each transient error as an `Err` item and ends after
+//! [`max_consecutive_errors`](crate::WatchOptions::max_consecutive_errors)
+//! of them in a row, or at once after a non-transient one. **A `PUT` or
+//! `DELETE` is never sent a second time once it may have reached the
+//! server**; it is retried only when the connection could not be made.
+//!
+//! | the server… | `get_job` | `pause_job` (PUT), `delete_job` | `watch_job` |
+//! |---|---|---|---|
+//! | refuses the connection | `Transport`, `request_sent() == false` (retried) | same (retried: nothing was sent) | `Transport` items |
+//! | resets before the headers | `Transport`, `request_sent() == true`, ×3 | `Transport`, sent once | `Transport` items |
+//! | resets in the middle of the body | `Transport`, ×3 | `Transport`, sent once | `Transport` items |
+//! | sends truncated JSON | `Decode` (not retried) | `Decode` | `Decode`, ends |
+//! | answers an HTML 502 | `Server` (status 502, body snippet), ×3 | `Server`, sent once | `Server` items |
+//! | answers 503 (with `Retry-After`), then 200 | `Ok` after the retries, each waiting the `Retry-After` | `Server`, sent once, [`retry_after()`](JobsError::retry_after) set | `Server` items, then the snapshot |
+//! | answers 429 with `Retry-After` | waits it (up to [`max_retry_after`](crate::RetryPolicy::max_retry_after)), then `Ok` | `RateLimited`, sent once, `retry_after()` set | `RateLimited`, waits it (up to [`WatchOptions::max_retry_after`](crate::WatchOptions::max_retry_after)), then the snapshot |
+//! | sends no headers within the timeout | `Timeout`, ×3 | `Timeout`, sent once | `Timeout` items |
+//! | sends the body slower than the timeout | `Timeout`, ×3 | `Timeout`, sent once | `Timeout` items |
+//! | labels JSON `text/html` | `Decode` | `Decode` | `Decode`, ends |
+//! | answers 200 with an empty body | `Decode` | `Decode` | `Decode`, ends |
+//! | answers 200 with an error body | `Decode` | `Decode` | `Decode`, ends |
+//! | answers 301, 302, 303, 307 or 308 | `UnexpectedStatus` (never followed) | `UnexpectedStatus` | `UnexpectedStatus`, ends |
+//! | sends more than [`max_response_bytes`](crate::JobsClientBuilder::max_response_bytes) | `ResponseTooLarge` (read up to the limit, or refused from `Content-Length`) | `ResponseTooLarge` | `ResponseTooLarge`, ends |
+//! | redirects, and a user-supplied client follows | `Redirected` | `Redirected` (the PUT may have been re-sent by that client) | `Redirected`, ends |
+//!
+//! Every row but the last is the fault matrix in the contract tests
+//! (`tests/tests/sdk_faults.rs`: 19 faults × get, pause, delete, watch),
+//! which also counts the requests the server received; the last is
+//! `sdk/tests/redirect_test.rs`.
+//!
+//! Nothing in an error names the job id or the bearer token: reqwest's
+//! errors are stripped of their URL, and server text that echoes the id or
+//! the token (an error message, a body snippet) has it replaced by
+//! `<job id>` / `<token>`.
 
 use std::fmt;
 use std::time::Duration;
@@ -181,7 +220,9 @@ pub enum JobsError {
     /// the body was abandoned at the limit (or refused from its
     /// `Content-Length`), never buffered whole. The request reached the
     /// server and may have taken effect.
-    #[error("the {status} answer is larger than the {limit}-byte limit (max_response_bytes); it was abandoned unread")]
+    #[error(
+        "the {status} answer is larger than the {limit}-byte limit (max_response_bytes); it was abandoned unread"
+    )]
     ResponseTooLarge {
         /// HTTP status of the answer.
         status: u16,
@@ -194,7 +235,9 @@ pub enum JobsError {
     /// redirect. The request may have been applied elsewhere, so this is
     /// never reported as success. (The SDK's own client follows no
     /// redirects: a 3xx is [`UnexpectedStatus`](Self::UnexpectedStatus).)
-    #[error("the HTTP client followed a redirect: the {status} answer did not come from the job's URL (the request may have been applied elsewhere)")]
+    #[error(
+        "the HTTP client followed a redirect: the {status} answer did not come from the job's URL (the request may have been applied elsewhere)"
+    )]
     Redirected {
         /// HTTP status of the answer that came from elsewhere.
         status: u16,
@@ -505,7 +548,10 @@ mod tests {
     #[test]
     fn echoed_and_cut_secrets_are_redacted() {
         let id = "job-s3cr3t-42";
-        let body = format!(r#"{{"error":"Job {id} not found","details":"token tok-abcdef, and {}"#, &id[..9]);
+        let body = format!(
+            r#"{{"error":"Job {id} not found","details":"token tok-abcdef, and {}"#,
+            &id[..9]
+        );
         let err = JobsError::from_status(404, body.as_bytes(), None).redact(id, Some("tok-abcdef"));
         let text = format!("{err} {err:?}");
         assert!(!text.contains("s3cr"), "{text}");

@@ -217,7 +217,9 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // More seconds than a u64 holds is "forever": saturate, never fail.
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -272,7 +274,9 @@ mod tests {
             ..RetryPolicy::default()
         };
         let decisions: Vec<_> = (0..4)
-            .map(|attempt| policy.decide(Idempotent, attempt, Status(503), None, 0.0, Duration::ZERO))
+            .map(|attempt| {
+                policy.decide(Idempotent, attempt, Status(503), None, 0.0, Duration::ZERO)
+            })
             .collect();
         assert_eq!(
             decisions,
@@ -316,20 +320,48 @@ mod tests {
         };
         let secs = Duration::from_secs;
         assert_eq!(
-            policy.decide(Idempotent, 0, Status(429), Some(secs(7)), 0.1, Duration::ZERO),
+            policy.decide(
+                Idempotent,
+                0,
+                Status(429),
+                Some(secs(7)),
+                0.1,
+                Duration::ZERO
+            ),
             RetryAfter(secs(7))
         );
         assert_eq!(
-            policy.decide(Idempotent, 0, Status(503), Some(secs(30)), 0.1, Duration::ZERO),
+            policy.decide(
+                Idempotent,
+                0,
+                Status(503),
+                Some(secs(30)),
+                0.1,
+                Duration::ZERO
+            ),
             RetryAfter(secs(30))
         );
         assert_eq!(
-            policy.decide(Idempotent, 0, Status(429), Some(secs(31)), 0.1, Duration::ZERO),
+            policy.decide(
+                Idempotent,
+                0,
+                Status(429),
+                Some(secs(31)),
+                0.1,
+                Duration::ZERO
+            ),
             GiveUp
         );
         // A Retry-After on a PUT's 429 does not make it retryable.
         assert_eq!(
-            policy.decide(StateChanging, 0, Status(429), Some(secs(1)), 0.1, Duration::ZERO),
+            policy.decide(
+                StateChanging,
+                0,
+                Status(429),
+                Some(secs(1)),
+                0.1,
+                Duration::ZERO
+            ),
             GiveUp
         );
     }

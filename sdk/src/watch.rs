@@ -116,7 +116,11 @@ impl WatchOptions {
     /// Growth of the delay per unchanged poll (default 1.5). Clamped: a
     /// value below 1 or NaN means 1 (no growth).
     pub fn backoff_factor(mut self, factor: f64) -> Self {
-        self.backoff_factor = if factor.is_nan() { 1.0 } else { factor.max(1.0) };
+        self.backoff_factor = if factor.is_nan() {
+            1.0
+        } else {
+            factor.max(1.0)
+        };
         self
     }
 

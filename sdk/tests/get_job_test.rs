@@ -307,7 +307,8 @@ async fn bearer_token_is_sent() {
         .mount(&server)
         .await;
 
-    let client = jobs_sdk::JobsClient::builder(server.uri()).no_proxy()
+    let client = jobs_sdk::JobsClient::builder(server.uri())
+        .no_proxy()
         .bearer_token("t0ken")
         .user_agent("billing/1.0")
         .build()

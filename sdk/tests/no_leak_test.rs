@@ -55,7 +55,10 @@ fn everything_about(error: &JobsError) -> String {
 
 fn assert_no_secret(case: &str, text: &str) {
     for secret in [SECRET_ID, "s3cr3t"] {
-        assert!(!text.contains(secret), "{case}: {secret:?} leaked in:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{case}: {secret:?} leaked in:\n{text}"
+        );
     }
 }
 
@@ -117,7 +120,9 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
         .respond_with(
             ResponseTemplate::new(200)
                 .insert_header("content-type", "application/json")
-                .set_body_string(format!(r#"{{"success":true,"jobId":"{SECRET_ID}","message":7"#)),
+                .set_body_string(format!(
+                    r#"{{"success":true,"jobId":"{SECRET_ID}","message":7"#
+                )),
         )
         .mount(&server)
         .await;
@@ -147,7 +152,8 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
 
     // A user's client that follows a redirect: Redirected.
     let redirecting = server_redirecting_elsewhere().await;
-    let follows = JobsClient::builder(redirecting.uri()).no_proxy()
+    let follows = JobsClient::builder(redirecting.uri())
+        .no_proxy()
         .http_client(reqwest::Client::builder().no_proxy().build().unwrap())
         .bearer_token(SECRET_TOKEN)
         .build()
@@ -156,7 +162,13 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
 
     let kinds: Vec<String> = errors
         .iter()
-        .map(|e| format!("{e:?}").split([' ', '(', '{']).next().unwrap().to_owned())
+        .map(|e| {
+            format!("{e:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     for kind in [
         "NotFound",
@@ -172,11 +184,22 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
         assert_no_secret("error", &everything_about(error));
     }
     // Redaction keeps the rest of the server's text readable.
-    let not_found = errors.iter().find(|e| matches!(e, JobsError::NotFound(_))).unwrap();
-    assert!(not_found.to_string().contains("job <job id> with token <token>"), "{not_found}");
+    let not_found = errors
+        .iter()
+        .find(|e| matches!(e, JobsError::NotFound(_)))
+        .unwrap();
+    assert!(
+        not_found
+            .to_string()
+            .contains("job <job id> with token <token>"),
+        "{not_found}"
+    );
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("jobs_sdk.request"), "nothing was logged:\n{logs}");
+    assert!(
+        logs.contains("jobs_sdk.request"),
+        "nothing was logged:\n{logs}"
+    );
     assert!(logs.contains("/api/jobs/{jobId}"), "{logs}");
     assert_no_secret("logs", &logs);
 }
@@ -193,9 +216,7 @@ async fn server_with_delay() -> wiremock::MockServer {
 async fn server_redirecting_elsewhere() -> wiremock::MockServer {
     let server = wiremock::MockServer::start().await;
     Mock::given(path(format!("/api/jobs/{SECRET_ID}")))
-        .respond_with(
-            ResponseTemplate::new(307).insert_header("location", "/api/jobs/elsewhere"),
-        )
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/api/jobs/elsewhere"))
         .mount(&server)
         .await;
     Mock::given(path("/api/jobs/elsewhere"))

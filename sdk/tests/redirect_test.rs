@@ -18,7 +18,9 @@ const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 async fn redirecting(status: u16) -> MockServer {
     let server = server().await;
     Mock::given(path("/api/jobs/job_1"))
-        .respond_with(ResponseTemplate::new(status).insert_header("location", "/api/jobs/elsewhere"))
+        .respond_with(
+            ResponseTemplate::new(status).insert_header("location", "/api/jobs/elsewhere"),
+        )
         .mount(&server)
         .await;
     Mock::given(wiremock::matchers::method("GET"))
@@ -28,7 +30,10 @@ async fn redirecting(status: u16) -> MockServer {
         .await;
     Mock::given(wiremock::matchers::method("PUT"))
         .and(path("/api/jobs/elsewhere"))
-        .respond_with(json_response(200, update_body("Job paused successfully", "paused")))
+        .respond_with(json_response(
+            200,
+            update_body("Job paused successfully", "paused"),
+        ))
         .mount(&server)
         .await;
     Mock::given(wiremock::matchers::method("DELETE"))
@@ -89,6 +94,10 @@ async fn a_following_user_client_never_reports_success_from_elsewhere() {
         // The SDK cannot stop the user's client from re-sending: it only
         // refuses to call the answer a success (and never retries it).
         let requests = server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 6, "{status}: each call once, plus the followed hop");
+        assert_eq!(
+            requests.len(),
+            6,
+            "{status}: each call once, plus the followed hop"
+        );
     }
 }

@@ -44,7 +44,8 @@ async fn max_retries_bounds_the_attempts() {
             .expect(u64::from(max_retries) + 1)
             .mount(&server)
             .await;
-        let client = JobsClient::builder(server.uri()).no_proxy()
+        let client = JobsClient::builder(server.uri())
+            .no_proxy()
             .retry_policy(instant_retries(max_retries))
             .build()
             .unwrap();
@@ -149,7 +150,8 @@ async fn default_policy_is_two_retries() {
         .expect(3)
         .mount(&server)
         .await;
-    let client = JobsClient::builder(server.uri()).no_proxy()
+    let client = JobsClient::builder(server.uri())
+        .no_proxy()
         .retry_policy(RetryPolicy {
             initial_backoff: Duration::ZERO,
             ..RetryPolicy::default()

@@ -24,7 +24,8 @@ fn refused_url() -> (tokio::net::TcpSocket, String) {
 #[tokio::test]
 async fn connection_refused_is_transport_and_not_sent() {
     let (_bound, url) = refused_url();
-    let client = JobsClient::builder(url).no_proxy()
+    let client = JobsClient::builder(url)
+        .no_proxy()
         .retry_policy(instant_retries(1))
         .build()
         .unwrap();
@@ -90,5 +91,10 @@ async fn slow_answer_is_a_typed_timeout_and_the_put_is_sent_once() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(received.len(), 1, "the PUT was sent {} times", received.len());
+    assert_eq!(
+        received.len(),
+        1,
+        "the PUT was sent {} times",
+        received.len()
+    );
 }

@@ -137,5 +137,9 @@ async fn waiting_for_a_slot_does_not_count_against_the_timeout() {
         call.await.unwrap().unwrap();
     }
     assert_eq!(counters.max_in_flight.load(Ordering::SeqCst), 1);
-    assert_eq!(counters.requests.load(Ordering::SeqCst), 8, "no call was retried");
+    assert_eq!(
+        counters.requests.load(Ordering::SeqCst),
+        8,
+        "no call was retried"
+    );
 }

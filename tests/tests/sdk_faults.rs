@@ -271,7 +271,11 @@ impl FaultServer {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert_eq!(self.unread.load(Ordering::SeqCst), 0, "connections left unread");
+        assert_eq!(
+            self.unread.load(Ordering::SeqCst),
+            0,
+            "connections left unread"
+        );
         self.requests.lock().await.clone()
     }
 }
@@ -412,7 +416,10 @@ fn expected(fault: Fault, op: Op) -> (Vec<String>, usize) {
     let transient = |kind: &str| match op {
         Op::Get => once(kind, 1 + RETRIES as usize),
         Op::Pause | Op::Delete => once(kind, 1),
-        Op::Watch => (vec![kind.to_owned(); WATCH_ERRORS as usize], WATCH_ERRORS as usize),
+        Op::Watch => (
+            vec![kind.to_owned(); WATCH_ERRORS as usize],
+            WATCH_ERRORS as usize,
+        ),
     };
     match fault {
         // Nothing reached the server: every operation may be retried.
@@ -426,7 +433,10 @@ fn expected(fault: Fault, op: Op) -> (Vec<String>, usize) {
         Fault::Burst503ThenSuccess => match op {
             Op::Get => once("Ok", 3),
             Op::Pause | Op::Delete => once("Server(503)", 1),
-            Op::Watch => (vec!["Server(503)".into(), "Server(503)".into(), "Ok".into()], 3),
+            Op::Watch => (
+                vec!["Server(503)".into(), "Server(503)".into(), "Ok".into()],
+                3,
+            ),
         },
         Fault::RateLimited429 => match op {
             Op::Get => once("Ok", 2),
@@ -442,7 +452,14 @@ fn expected(fault: Fault, op: Op) -> (Vec<String>, usize) {
     }
 }
 
-async fn run(fault: Fault, op: Op) -> (Vec<String>, Vec<(String, String, Instant)>, Vec<Option<Duration>>) {
+async fn run(
+    fault: Fault,
+    op: Op,
+) -> (
+    Vec<String>,
+    Vec<(String, String, Instant)>,
+    Vec<Option<Duration>>,
+) {
     let server = FaultServer::start(fault).await;
     let client = client(&server.base_url);
     let mut retry_afters = Vec::new();

@@ -121,7 +121,8 @@ impl Prism {
             .default_headers(headers)
             .build()
             .expect("reqwest client");
-        JobsClient::builder(&self.base_url).no_proxy()
+        JobsClient::builder(&self.base_url)
+            .no_proxy()
             .http_client(http)
             .max_retries(0)
             .build()

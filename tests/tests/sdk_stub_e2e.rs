@@ -18,7 +18,8 @@ fn client_for(stub: &StubServer) -> jobs_sdk::JobsClientBuilder {
         max_backoff: Duration::from_millis(2),
         ..RetryPolicy::default()
     };
-    JobsClient::builder(stub.base_url()).no_proxy()
+    JobsClient::builder(stub.base_url())
+        .no_proxy()
         .http_client(http)
         .retry_policy(retry)
 }

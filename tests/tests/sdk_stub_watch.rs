@@ -63,7 +63,10 @@ async fn next_job(
 async fn watch_follows_each_change_and_ends_on_completion() {
     let stub = stub().await;
     stub.insert(JobBuilder::new("job_w")).unwrap();
-    let client = JobsClient::builder(stub.base_url()).no_proxy().build().unwrap();
+    let client = JobsClient::builder(stub.base_url())
+        .no_proxy()
+        .build()
+        .unwrap();
     let mut rx = spawn_watch(&client, "job_w");
 
     assert_eq!(next_job(&mut rx).await, (JobState::Waiting, Some(0.0)));
@@ -89,7 +92,10 @@ async fn watch_ends_with_not_found_when_the_job_is_cancelled_elsewhere() {
     let stub = stub().await;
     stub.insert(JobBuilder::new("job_c").status(JobState::Active))
         .unwrap();
-    let client = JobsClient::builder(stub.base_url()).no_proxy().build().unwrap();
+    let client = JobsClient::builder(stub.base_url())
+        .no_proxy()
+        .build()
+        .unwrap();
     let mut rx = spawn_watch(&client, "job_c");
 
     assert_eq!(next_job(&mut rx).await.0, JobState::Active);
@@ -120,7 +126,10 @@ async fn wait_for_job_reports_the_failure_reason() {
             .max_attempts(1),
     )
     .unwrap();
-    let client = JobsClient::builder(stub.base_url()).no_proxy().build().unwrap();
+    let client = JobsClient::builder(stub.base_url())
+        .no_proxy()
+        .build()
+        .unwrap();
     let waiter = tokio::spawn({
         let client = client.clone();
         async move { client.wait_for_job("job_f", fast()).await }

@@ -79,7 +79,9 @@ impl Captured {
     fn answered(&self, status: u16) -> usize {
         let logs = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
         logs.lines()
-            .filter(|line| line.contains("getJob") && line.ends_with(&format!("answered status={status}")))
+            .filter(|line| {
+                line.contains("getJob") && line.ends_with(&format!("answered status={status}"))
+            })
             .count()
     }
 }
@@ -102,7 +104,10 @@ async fn the_watchers_unchanged_polls_are_answered_304() {
     let stub = stub().await;
     stub.insert(JobBuilder::new("job_e").status(JobState::Active))
         .unwrap();
-    let client = JobsClient::builder(stub.base_url()).no_proxy().build().unwrap();
+    let client = JobsClient::builder(stub.base_url())
+        .no_proxy()
+        .build()
+        .unwrap();
     let mut rx = spawn_watch(&client, "job_e");
     assert_eq!(next_job(&mut rx).await.0, JobState::Active);
 
@@ -120,8 +125,11 @@ async fn the_watchers_unchanged_polls_are_answered_304() {
 
     stub.engine().report_progress("job_e", 42.0).unwrap();
     assert_eq!(next_job(&mut rx).await, (JobState::Active, Some(42.0)));
-    assert_eq!(captured.answered(200), 2, "the change came as a full answer");
+    assert_eq!(
+        captured.answered(200),
+        2,
+        "the change came as a full answer"
+    );
     drop(rx);
     stub.shutdown().await;
 }
-

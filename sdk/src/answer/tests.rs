@@ -46,7 +46,8 @@ fn handle(
     head.check_length(limit).map_err(|e| (e, None))?;
     let mut body = CappedBody::new(&head, limit);
     for chunk in chunks {
-        body.push(chunk).map_err(|()| (head.too_large(limit), None))?;
+        body.push(chunk)
+            .map_err(|()| (head.too_large(limit), None))?;
     }
     let raw = interpret(head, body.finish()).map_err(|f| (scrub(f.error), f.retry_after))?;
     let decoded = match reading {
@@ -89,7 +90,10 @@ fn any_body() -> impl Strategy<Value = Vec<u8>> {
     let seeds = seed_bodies();
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..512),
-        (proptest::sample::select(seeds.clone()), any::<prop::sample::Index>())
+        (
+            proptest::sample::select(seeds.clone()),
+            any::<prop::sample::Index>()
+        )
             .prop_map(|(body, cut)| body[..cut.index(body.len() + 1)].to_vec()),
         (
             proptest::sample::select(seeds.clone()),
@@ -116,7 +120,9 @@ fn any_status() -> impl Strategy<Value = u16> {
         100u16..=999,
         Just(200),
         Just(304),
-        prop::sample::select(vec![201, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 409, 429, 500, 502, 503]),
+        prop::sample::select(vec![
+            201, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 409, 429, 500, 502, 503
+        ]),
     ]
 }
 
@@ -133,9 +139,33 @@ fn any_value(sensible: Vec<&'static str>) -> impl Strategy<Value = Option<Header
 
 fn any_headers() -> impl Strategy<Value = HeaderMap> {
     (
-        any_value(vec!["0", "1", "120", "18446744073709551615", "99999999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "-1", "soon"]),
-        any_value(vec!["application/json", "application/json; charset=utf-8", "application/problem+json", "text/html", "APPLICATION/JSON", "json", ""]),
-        any_value(vec!["0", "10", "1048577", "18446744073709551615", "-5", "abc"]),
+        any_value(vec![
+            "0",
+            "1",
+            "120",
+            "18446744073709551615",
+            "99999999999999999999999",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "-1",
+            "soon",
+        ]),
+        any_value(vec![
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/problem+json",
+            "text/html",
+            "APPLICATION/JSON",
+            "json",
+            "",
+        ]),
+        any_value(vec![
+            "0",
+            "10",
+            "1048577",
+            "18446744073709551615",
+            "-5",
+            "abc",
+        ]),
         any_value(vec!["\"v1\"", "W/\"v1\"", ""]),
     )
         .prop_map(|(retry_after, content_type, content_length, etag)| {
@@ -252,7 +282,10 @@ proptest! {
 fn the_seed_bodies_decode_as_their_operations() {
     let json = {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers
     };
     let bodies = seed_bodies();
@@ -263,10 +296,22 @@ fn the_seed_bodies_decode_as_their_operations() {
     ] {
         let chunks = chunked(body, &[7]);
         let result = handle(reading, 200, &json, &chunks, DEFAULT_MAX_RESPONSE_BYTES);
-        assert!(matches!(result, Ok(Handled::Decoded)), "{reading:?}: {result:?}");
+        assert!(
+            matches!(result, Ok(Handled::Decoded)),
+            "{reading:?}: {result:?}"
+        );
     }
     // One byte over the limit, declared or not, is refused.
     let body = &bodies[0];
-    let result = handle(Reading::Get, 200, &json, &chunked(body, &[3]), body.len() - 1);
-    assert!(matches!(result, Err((JobsError::ResponseTooLarge { .. }, _))), "{result:?}");
+    let result = handle(
+        Reading::Get,
+        200,
+        &json,
+        &chunked(body, &[3]),
+        body.len() - 1,
+    );
+    assert!(
+        matches!(result, Err((JobsError::ResponseTooLarge { .. }, _))),
+        "{result:?}"
+    );
 }
