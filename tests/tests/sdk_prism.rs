@@ -119,6 +119,8 @@ impl Prism {
         }
         let http = reqwest::Client::builder()
             .default_headers(headers)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("reqwest client");
         JobsClient::builder(&self.base_url)
