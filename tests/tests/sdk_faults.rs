@@ -403,6 +403,9 @@ fn kind<T>(result: &Result<T, JobsError>) -> String {
         Err(JobsError::RateLimited { .. }) => "RateLimited".into(),
         Err(JobsError::UnexpectedStatus { error }) => format!("UnexpectedStatus({})", error.status),
         Err(JobsError::ResponseTooLarge { .. }) => "ResponseTooLarge".into(),
+        Err(JobsError::BadRequest(_)) => "BadRequest".into(),
+        Err(JobsError::Unauthorized(_)) => "Unauthorized".into(),
+        Err(JobsError::NotFound(_)) => "NotFound".into(),
         Err(other) => format!("other: {other:?}"),
     }
 }
@@ -584,4 +587,120 @@ fault_tests! {
 fn the_matrix_covers_every_fault() {
     assert_eq!(TESTED, FAULTS);
     assert_eq!(FAULTS.len() * OPS.len(), 76, "fault cases");
+}
+
+/// Beyond the matrix: a server that writes arbitrary bytes (a random status
+/// line, headers and body, or plain noise) and hangs up. Whatever it sends,
+/// the call ends with `Ok` or a typed error, never a panic, and a PUT or
+/// DELETE reaches the server exactly once.
+mod arbitrary_answers {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Bytes that look like an HTTP answer, more or less.
+    fn any_answer() -> impl Strategy<Value = Vec<u8>> {
+        let header = prop_oneof![
+            Just("content-type: application/json".to_owned()),
+            Just("content-type: text/html".to_owned()),
+            Just("transfer-encoding: chunked".to_owned()),
+            Just("retry-after: 0".to_owned()),
+            (0u64..5000).prop_map(|n| format!("content-length: {n}")),
+            "[a-z-]{1,12}: [ -~]{0,20}",
+        ];
+        let body = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            Just(success("GET").to_string().into_bytes()),
+            Just(success("PUT").to_string().into_bytes()),
+        ];
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            (
+                prop_oneof![100u16..1000, Just(200u16), Just(503u16)],
+                proptest::collection::vec(header, 0..4),
+                body,
+            )
+                .prop_map(|(status, headers, body)| {
+                    let mut bytes = format!("HTTP/1.1 {status} X\r\n").into_bytes();
+                    for header in headers {
+                        bytes.extend_from_slice(header.as_bytes());
+                        bytes.extend_from_slice(b"\r\n");
+                    }
+                    bytes.extend_from_slice(b"\r\n");
+                    bytes.extend_from_slice(&body);
+                    bytes
+                }),
+        ]
+    }
+
+    /// Serves `answer` to every connection, then closes it; counts requests.
+    async fn serve_bytes(
+        answer: Vec<u8>,
+    ) -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn({
+            let requests = requests.clone();
+            async move {
+                while let Ok((mut stream, _)) = listener.accept().await {
+                    let answer = answer.clone();
+                    let requests = requests.clone();
+                    tokio::spawn(async move {
+                        let mut buffer = Vec::new();
+                        if read_head(&mut stream, &mut buffer).await.is_some() {
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            let _ = stream.write_all(&answer).await;
+                        }
+                        let _ = stream.shutdown().await;
+                    });
+                }
+            }
+        });
+        (base_url, requests, task)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_bytes_give_a_typed_outcome_and_one_put(answer in any_answer(), op in 0u8..3) {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (base_url, requests, task) = serve_bytes(answer).await;
+                // A body promised but never sent ends at the timeout.
+                let client = JobsClient::builder(&base_url)
+                    .no_proxy()
+                    .timeout(Duration::from_secs(2))
+                    .retry_policy(
+                        RetryPolicy::default()
+                            .initial_backoff(Duration::ZERO)
+                            .max_backoff(Duration::ZERO)
+                            .max_retry_after(Duration::ZERO),
+                    )
+                    .build()
+                    .unwrap();
+                let outcome = match op {
+                    0 => kind(&client.get_job(JOB).await),
+                    1 => kind(&client.pause_job(JOB).await),
+                    _ => kind(&client.delete_job(JOB).await),
+                };
+                prop_assert!(!outcome.starts_with("other"), "{}", outcome);
+                // The server counts a request before it answers or hangs up,
+                // so every request sent is counted by the time the call ends.
+                let sent = requests.load(Ordering::SeqCst);
+                if op == 0 {
+                    prop_assert!((1..=3).contains(&sent), "{} GETs", sent);
+                } else {
+                    prop_assert_eq!(sent, 1, "{} was sent more than once", outcome);
+                }
+                task.abort();
+                Ok(())
+            })?;
+        }
+    }
 }
