@@ -582,13 +582,22 @@ impl JobsClient {
             let mut attempt = 0;
             // The budget starts with the first send, not while waiting for a slot.
             let mut first_sent: Option<Instant> = None;
+            let mut last_failure: Option<Failure> = None;
             loop {
-                let slot = self.inner.slots.acquire().await.map_err(|_| JobsError::InvalidConfig {
-                    reason: "the client's request slots were closed".into(),
-                })?;
+                let slot = self
+                    .inner
+                    .slots
+                    .acquire()
+                    .await
+                    .map_err(|_| closed_slots())?;
                 let started = Instant::now();
                 let budget_start = *first_sent.get_or_insert(started);
                 let left = policy.max_elapsed.saturating_sub(budget_start.elapsed());
+                // A retry that waited for a slot until the budget ran out is
+                // not sent: the previous failure is the answer.
+                if let (true, Some(failure)) = (left.is_zero(), last_failure.take()) {
+                    return Err(failure);
+                }
                 let timeout = self.inner.timeout.min(left);
                 let result = self
                     .send_once(operation, url.clone(), if_none_match, timeout)
@@ -618,10 +627,9 @@ impl JobsClient {
                         tracing::debug!(error = %error, "giving up");
                         return Err(Failure::from(error));
                     }
-                    Err(Attempt::Transport(error)) => (
-                        outcome_of(&error),
-                        Failure::from(classify(error, timeout)),
-                    ),
+                    Err(Attempt::Transport(error)) => {
+                        (outcome_of(&error), Failure::from(classify(error, timeout)))
+                    }
                 };
                 match policy.decide(
                     operation.idempotency(),
@@ -636,8 +644,10 @@ impl JobsClient {
                         return Err(failure);
                     }
                     Decision::RetryAfter(delay) => {
-                        tracing::debug!(error = %failure.error, delay_ms = saturating_millis(delay), "retrying");
+                        let delay_ms = saturating_millis(delay);
+                        tracing::debug!(error = %failure.error, delay_ms, "retrying");
                         tokio::time::sleep(delay).await;
+                        last_failure = Some(failure);
                         attempt += 1;
                     }
                 }
@@ -726,6 +736,13 @@ fn classify(error: reqwest::Error, timeout: Duration) -> JobsError {
         }
     } else {
         JobsError::Transport(TransportError::new(error))
+    }
+}
+
+fn closed_slots() -> JobsError {
+    // Never happens: the semaphore is never closed.
+    JobsError::InvalidConfig {
+        reason: "the client's request slots were closed".into(),
     }
 }
 

@@ -420,6 +420,49 @@ async fn wait_for_gives_the_error_that_ended_the_watch() {
     assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
 }
 
+/// The panics reported in issue 8, replayed: a `Retry-After` of u64::MAX
+/// seconds, and `Duration::MAX`, NaN and infinite options.
+#[tokio::test(start_paused = true)]
+async fn reported_panics_are_gone() {
+    let huge = Duration::from_secs(u64::MAX);
+    let cases = [
+        WatchOptions::default().timeout(Duration::MAX),
+        WatchOptions::default().jitter(f64::NAN),
+        WatchOptions::default().jitter(f64::INFINITY),
+        WatchOptions::default().backoff_factor(f64::INFINITY),
+        WatchOptions::default().backoff_factor(f64::NAN),
+        WatchOptions::default().interval(Duration::MAX),
+        WatchOptions::default().timeout(S(10)),
+    ];
+    for options in cases {
+        let script = Script::new(vec![
+            Step::Snap(snapshot("active", 10, 0), None),
+            Step::Status(429, Some(huge)),
+            Step::NotModified,
+            Step::Snap(snapshot("completed", 100, 1), None),
+        ]);
+        let started = Instant::now();
+        let items = collect(&script, options).await;
+        assert!(!items.is_empty(), "{options:?}");
+        // The 429's Retry-After was cut to max_retry_after (60 s), and a
+        // 10 s deadline wins over it.
+        let times = script.poll_times();
+        if let [_, after_snapshot, after_429, ..] = times[..] {
+            assert!(
+                after_429 - after_snapshot <= S(60),
+                "{options:?}: {times:?}"
+            );
+        }
+        if options.timeout == Some(S(10)) {
+            assert!(started.elapsed() <= S(10));
+            assert!(matches!(
+                items.last(),
+                Some(Err(JobsError::WaitTimeout { .. }))
+            ));
+        }
+    }
+}
+
 /// Property tests: arbitrary option values and server `Retry-After`s never
 /// panic, and every delay stays within the documented bounds.
 mod properties {
