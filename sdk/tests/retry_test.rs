@@ -184,9 +184,15 @@ async fn the_budget_stops_retries_that_would_end_past_it() {
         .build()
         .unwrap();
 
+    let started = std::time::Instant::now();
     let err = client.get_job("job_abc123").await.unwrap_err();
 
-    // 503 at 0 s, retried at 1 s (within 1.5 s), not at 2 s.
+    // 503 at 0 s, retried after the 503's Retry-After of 1 s (within the
+    // 1.5 s budget), not again at 2 s.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
     assert!(matches!(err, JobsError::Server { .. }), "{err:?}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
