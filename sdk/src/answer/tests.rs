@@ -3,7 +3,7 @@
 //! size limit): no panic, and every documented rule holds.
 //!
 //! CI runs 4,096 cases; a long run is
-//! `PROPTEST_CASES=250000 cargo test -p jobs-sdk --lib answer::tests::any_answer`
+//! `PROPTEST_CASES=1000000 cargo test -p jobs-sdk --lib answer::tests::any_answer`
 //! (results in `docs/fuzzing.md`).
 
 use proptest::prelude::*;
