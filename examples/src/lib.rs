@@ -47,7 +47,7 @@ pub fn exit_code_for(error: &JobsError) -> u8 {
         JobsError::NotFound(_) => NOT_FOUND,
         JobsError::Unauthorized(_) => UNAUTHORIZED,
         JobsError::RateLimited { .. } => RATE_LIMITED,
-        JobsError::Server(_) => SERVER,
+        JobsError::Server { .. } => SERVER,
         JobsError::Timeout { .. } | JobsError::Transport(_) => UNREACHABLE,
         JobsError::JobFailed { .. } => JOB_FAILED,
         JobsError::WaitTimeout { .. } => WAIT_TIMEOUT,
@@ -190,7 +190,13 @@ mod tests {
                 },
                 exit_code::RATE_LIMITED,
             ),
-            (JobsError::Server(api(503)), exit_code::SERVER),
+            (
+                JobsError::Server {
+                    error: api(503),
+                    retry_after: None,
+                },
+                exit_code::SERVER,
+            ),
             (
                 JobsError::UnexpectedStatus { error: api(418) },
                 exit_code::PROTOCOL,

@@ -85,9 +85,11 @@ async fn commands_print_and_exit_per_error_kind() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_server_and_bad_usage() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    // Bound but not listening, and kept: connecting is refused, and no other
+    // test can take the port meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}", socket.local_addr().unwrap());
     let out = run(JOBS, vec!["--url".into(), url, "get".into(), "j".into()]).await;
     assert_eq!(code(&out), exit_code::UNREACHABLE);
 

@@ -89,7 +89,7 @@ async fn an_outage_stops_the_run_with_the_servers_error() {
         .await
         .unwrap_err();
 
-    assert!(matches!(err, JobsError::Server(_)));
+    assert!(matches!(err, JobsError::Server { .. }));
     assert!(
         err.to_string()
             .contains("Queue system temporarily unavailable"),

@@ -91,7 +91,10 @@ fn bench_get_job(c: &mut Criterion) {
             )
             .mount(&server)
             .await;
-        let client = JobsClient::new(server.uri()).unwrap();
+        let client = JobsClient::builder(server.uri())
+            .no_proxy()
+            .build()
+            .unwrap();
         (server, client)
     });
     let first = runtime.block_on(client.get_job("job_abc123")).unwrap();

@@ -2,25 +2,31 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::error::{JobsError, TransportError, snippet};
+pub use crate::answer::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::answer::{CappedBody, Head, interpret};
+pub(crate) use crate::answer::{RawResponse, decode};
+use crate::error::{JobsError, TransportError};
 use crate::models::{
     JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
-use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy, parse_retry_after};
+use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy};
 
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit on requests in flight per client (all clones and watches
+/// together), as OkHttp's dispatcher does.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 
 /// The path template of every operation, as logged (ids are sensitive, so
 /// spans carry the template, never the id).
@@ -36,7 +42,23 @@ pub(crate) const JOB_ID_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// A typed async client for the Job Status API.
 ///
-/// Cheap to clone: clones share one connection pool and configuration.
+/// Cheap to clone: clones share one connection pool, one limit on requests
+/// in flight ([`JobsClientBuilder::max_concurrent_requests`]) and the
+/// configuration.
+///
+/// # What a broken or hostile server cannot do to it
+/// - make it panic, whatever the status, headers, body or timing;
+/// - make it read more than
+///   [`max_response_bytes`](JobsClientBuilder::max_response_bytes) of an
+///   answer, or hold more than
+///   [`max_concurrent_requests`](JobsClientBuilder::max_concurrent_requests)
+///   connections busy;
+/// - make a call last longer than the retry policy's
+///   [`max_elapsed`](RetryPolicy::max_elapsed) once sent;
+/// - make it apply a `PUT` or `DELETE` twice, or report success for an
+///   answer that did not come from the job's URL (redirects are not
+///   followed);
+/// - make it write a job id or the token into an error or a log line.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), jobs_sdk::JobsError> {
@@ -59,9 +81,15 @@ struct Inner {
     /// `<base path>/api/jobs/`, to which the encoded id is appended.
     jobs_path: String,
     authorization: Option<HeaderValue>,
+    /// The token itself, only to scrub it from server text in errors.
+    token: Option<String>,
     user_agent: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
+    max_response_bytes: usize,
+    /// One permit per request in flight, shared by every clone and watch.
+    slots: Arc<Semaphore>,
+    max_concurrent_requests: usize,
 }
 
 impl fmt::Debug for JobsClient {
@@ -74,6 +102,11 @@ impl fmt::Debug for JobsClient {
             )
             .field("timeout", &self.inner.timeout)
             .field("retry", &self.inner.retry)
+            .field("max_response_bytes", &self.inner.max_response_bytes)
+            .field(
+                "max_concurrent_requests",
+                &self.inner.max_concurrent_requests,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +121,9 @@ pub struct JobsClientBuilder {
     retry: RetryPolicy,
     user_agent: Option<String>,
     http_client: Option<reqwest::Client>,
+    max_response_bytes: usize,
+    max_concurrent_requests: usize,
+    no_proxy: bool,
 }
 
 impl fmt::Debug for JobsClientBuilder {
@@ -103,6 +139,9 @@ impl fmt::Debug for JobsClientBuilder {
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field("http_client", &self.http_client.is_some())
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("no_proxy", &self.no_proxy)
             .finish()
     }
 }
@@ -116,7 +155,11 @@ impl JobsClientBuilder {
     }
 
     /// Limit on one request, from sending to the end of the body (default
-    /// [`DEFAULT_TIMEOUT`]). Applies to each attempt.
+    /// [`DEFAULT_TIMEOUT`]). Applies to each attempt, and is cut to what is
+    /// left of the retry policy's [`max_elapsed`](RetryPolicy::max_elapsed).
+    /// It starts when the request is sent: time spent waiting for a slot
+    /// (see [`max_concurrent_requests`](Self::max_concurrent_requests)) does
+    /// not count.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -152,8 +195,49 @@ impl JobsClientBuilder {
 
     /// Uses this `reqwest::Client` (its pool, proxy and TLS settings) instead
     /// of building one.
+    ///
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`. If it
+    /// follows redirects, a `307`/`308` makes it re-send a `PUT` or `DELETE`
+    /// to another URL and a `301`/`302`/`303` turns it into a `GET` there;
+    /// the SDK cannot stop that, but it checks where the final answer came
+    /// from: any answer not from the job's own URL is
+    /// [`JobsError::Redirected`], never a success (for every operation).
+    /// [`max_response_bytes`](Self::max_response_bytes) and
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests) still
+    /// apply; its own pool and timeouts are kept.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
+        self
+    }
+
+    /// Largest answer body read, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`], 1 MiB; at least 1). The body is read
+    /// as a stream and abandoned as soon as it passes the limit, or refused
+    /// at once when its `Content-Length` says it will: the call fails with
+    /// [`JobsError::ResponseTooLarge`], and nothing larger is buffered.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit.max(1);
+        self
+    }
+
+    /// Most requests in flight at once for this client, all clones and
+    /// watches together (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`], 64;
+    /// at least 1). Callers beyond it wait for a slot, in order, so the
+    /// number of open sockets stays bounded however many tasks call; the
+    /// idle pool is bounded by the same number. A request's
+    /// [`timeout`](Self::timeout) starts when it is sent, not while it waits
+    /// for a slot: bound the wait with `tokio::time::timeout` around the call
+    /// if you need to.
+    pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
+        self.max_concurrent_requests = limit.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// Ignores the proxy environment (`HTTP_PROXY`, `HTTPS_PROXY`,
+    /// `ALL_PROXY`) and connects directly, e.g. to a test server on
+    /// loopback. Ignored with [`http_client`](Self::http_client).
+    pub fn no_proxy(mut self) -> Self {
+        self.no_proxy = true;
         self
     }
 
@@ -168,8 +252,9 @@ impl JobsClientBuilder {
         let base_url = parse_base_url(&self.base_url)?;
         let jobs_path = format!("{}/api/jobs/", base_url.path().trim_end_matches('/'));
 
-        let authorization = self
-            .bearer_token
+        let token = self.bearer_token;
+        let authorization = token
+            .as_ref()
             .map(|token| {
                 let mut value =
                     HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
@@ -195,12 +280,20 @@ impl JobsClientBuilder {
 
         let http = match self.http_client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| JobsError::InvalidConfig {
-                    reason: format!("cannot build the HTTP client: {e}"),
-                })?,
+            None => {
+                // Never follow redirects: a 307/308 would re-send a PUT to
+                // another URL, a 301/302/303 turn it into a GET there.
+                let mut builder = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(self.connect_timeout)
+                    .pool_max_idle_per_host(self.max_concurrent_requests);
+                if self.no_proxy {
+                    builder = builder.no_proxy();
+                }
+                builder.build().map_err(|e| JobsError::InvalidConfig {
+                    reason: format!("cannot build the HTTP client: {}", e.without_url()),
+                })?
+            }
         };
 
         Ok(JobsClient {
@@ -209,9 +302,13 @@ impl JobsClientBuilder {
                 base_url,
                 jobs_path,
                 authorization,
+                token,
                 user_agent,
                 timeout: self.timeout,
                 retry: self.retry,
+                max_response_bytes: self.max_response_bytes,
+                slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
+                max_concurrent_requests: self.max_concurrent_requests,
             }),
         })
     }
@@ -273,14 +370,6 @@ impl Operation {
     }
 }
 
-/// An answer with a success status (or 304), body unread.
-#[derive(Debug)]
-pub(crate) struct RawResponse {
-    pub(crate) status: u16,
-    pub(crate) etag: Option<HeaderValue>,
-    pub(crate) body: Bytes,
-}
-
 /// A failed call, with the server's `Retry-After` (429 or 5xx) for callers
 /// that schedule their own retries.
 #[derive(Debug)]
@@ -339,6 +428,9 @@ impl JobsClient {
             retry: RetryPolicy::default(),
             user_agent: None,
             http_client: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            no_proxy: false,
         }
     }
 
@@ -359,7 +451,7 @@ impl JobsClient {
             .execute(Operation::Get, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw)
+        decode(raw).map_err(|e| self.redact(e, job_id))
     }
 
     /// `PUT /api/jobs/{jobId}` with `{"action": "pause"}`: pauses a
@@ -413,7 +505,7 @@ impl JobsClient {
             .execute(Operation::Update(action), job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw)
+        decode(raw).map_err(|e| self.redact(e, job_id))
     }
 
     /// `DELETE /api/jobs/{jobId}`: cancels and removes a job.
@@ -427,7 +519,12 @@ impl JobsClient {
             .execute(Operation::Delete, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw)
+        decode(raw).map_err(|e| self.redact(e, job_id))
+    }
+
+    /// Scrubs the id and the token from server text carried by an error.
+    pub(crate) fn redact(&self, error: JobsError, job_id: &str) -> JobsError {
+        error.redact(job_id, self.inner.token.as_deref())
     }
 
     /// The URL of a job: the id percent-encoded as one path segment.
@@ -455,7 +552,8 @@ impl JobsClient {
     }
 
     /// Sends one operation, retrying per the policy, and returns the first
-    /// success (or 304) or the final failure.
+    /// answer below 400 (success, 304 or a redirect, for the caller to
+    /// judge) or the final failure.
     pub(crate) async fn execute(
         &self,
         operation: Operation,
@@ -466,7 +564,10 @@ impl JobsClient {
         let url = self.job_url(job_id)?;
         let policy = match retries {
             Retries::Policy => self.inner.retry,
-            Retries::Off => RetryPolicy::none(),
+            Retries::Off => RetryPolicy {
+                max_retries: 0,
+                ..self.inner.retry
+            },
         };
         let span = tracing::info_span!(
             "jobs_sdk.request",
@@ -479,25 +580,56 @@ impl JobsClient {
         );
         async {
             let mut attempt = 0;
+            // The budget starts with the first send, not while waiting for a slot.
+            let mut first_sent: Option<Instant> = None;
+            let mut last_failure: Option<Failure> = None;
             loop {
+                let slot = self
+                    .inner
+                    .slots
+                    .acquire()
+                    .await
+                    .map_err(|_| closed_slots())?;
                 let started = Instant::now();
-                let result = self.send_once(operation, url.clone(), if_none_match).await;
+                let budget_start = *first_sent.get_or_insert(started);
+                let left = policy.max_elapsed.saturating_sub(budget_start.elapsed());
+                // A retry that waited for a slot until the budget ran out is
+                // not sent: the previous failure is the answer.
+                if let (true, Some(failure)) = (left.is_zero(), last_failure.take()) {
+                    return Err(failure);
+                }
+                let timeout = self.inner.timeout.min(left);
+                let result = self
+                    .send_once(operation, url.clone(), if_none_match, timeout)
+                    .await;
+                drop(slot);
                 let span = tracing::Span::current();
                 span.record("attempt", attempt + 1);
-                span.record("latency_ms", started.elapsed().as_millis() as u64);
+                span.record("latency_ms", saturating_millis(started.elapsed()));
 
                 let (outcome, failure) = match result {
-                    Ok(Answer { raw, .. }) if raw.status < 400 => {
+                    Ok(Ok(raw)) => {
                         span.record("status", raw.status);
                         tracing::debug!(status = raw.status, "answered");
                         return Ok(raw);
                     }
-                    Ok(Answer { raw, retry_after }) => {
-                        span.record("status", raw.status);
-                        let error = JobsError::from_status(raw.status, &raw.body, retry_after);
-                        (Outcome::Status(raw.status), Failure { error, retry_after })
+                    Ok(Err(failure)) => {
+                        let status = failure.error.status().unwrap_or_default();
+                        span.record("status", status);
+                        let failure = Failure {
+                            error: self.redact(failure.error, job_id),
+                            retry_after: failure.retry_after,
+                        };
+                        (Outcome::Status(status), failure)
                     }
-                    Err(error) => (outcome_of(&error), Failure::from(self.classify(error))),
+                    // Refused unread (too large, from elsewhere): never retried.
+                    Err(Attempt::Refused(error)) => {
+                        tracing::debug!(error = %error, "giving up");
+                        return Err(Failure::from(error));
+                    }
+                    Err(Attempt::Transport(error)) => {
+                        (outcome_of(&error), Failure::from(classify(error, timeout)))
+                    }
                 };
                 match policy.decide(
                     operation.idempotency(),
@@ -505,14 +637,17 @@ impl JobsClient {
                     outcome,
                     failure.retry_after,
                     fastrand::f64(),
+                    budget_start.elapsed(),
                 ) {
                     Decision::GiveUp => {
                         tracing::debug!(error = %failure.error, "giving up");
                         return Err(failure);
                     }
                     Decision::RetryAfter(delay) => {
-                        tracing::debug!(error = %failure.error, delay_ms = delay.as_millis() as u64, "retrying");
+                        let delay_ms = saturating_millis(delay);
+                        tracing::debug!(error = %failure.error, delay_ms, "retrying");
                         tokio::time::sleep(delay).await;
+                        last_failure = Some(failure);
                         attempt += 1;
                     }
                 }
@@ -522,12 +657,15 @@ impl JobsClient {
         .await
     }
 
+    /// One request: sends it, checks where the answer came from, reads the
+    /// body under the size cap and sorts the answer.
     async fn send_once(
         &self,
         operation: Operation,
         url: Url,
         if_none_match: Option<&HeaderValue>,
-    ) -> Result<Answer, reqwest::Error> {
+        timeout: Duration,
+    ) -> Result<Result<RawResponse, Failure>, Attempt> {
         let inner = &*self.inner;
         let mut headers = HeaderMap::new();
         headers.insert(header::USER_AGENT, inner.user_agent.clone());
@@ -540,46 +678,76 @@ impl JobsClient {
         }
         let mut request = inner
             .http
-            .request(operation.method(), url)
+            .request(operation.method(), url.clone())
             .headers(headers)
-            .timeout(inner.timeout);
+            .timeout(timeout);
         if let Operation::Update(action) = operation {
             let body = serde_json::to_vec(&JobUpdateRequest { action }).unwrap_or_default();
             request = request
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let etag = response.headers().get(header::ETAG).cloned();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = response.bytes().await?;
-        Ok(Answer {
-            raw: RawResponse { status, etag, body },
-            retry_after,
-        })
-    }
-
-    fn classify(&self, error: reqwest::Error) -> JobsError {
-        if error.is_timeout() && !error.is_connect() {
-            JobsError::Timeout {
-                after: self.inner.timeout,
-                source: error,
-            }
-        } else {
-            JobsError::Transport(TransportError::new(error))
+        let mut response = request.send().await.map_err(Attempt::transport)?;
+        let head = Head::new(
+            response.status().as_u16(),
+            response.headers(),
+            SystemTime::now(),
+        );
+        // A user-supplied client may follow redirects: an answer from any
+        // other URL is not the job's, whatever it says.
+        if response.url() != &url {
+            return Err(Attempt::Refused(JobsError::Redirected {
+                status: head.status,
+            }));
         }
+        let limit = inner.max_response_bytes;
+        head.check_length(limit).map_err(Attempt::Refused)?;
+        let mut body = CappedBody::new(&head, limit);
+        while let Some(chunk) = response.chunk().await.map_err(Attempt::transport)? {
+            if body.push(&chunk).is_err() {
+                // Dropping the response abandons the rest (and the connection).
+                return Err(Attempt::Refused(head.too_large(limit)));
+            }
+        }
+        Ok(interpret(head, body.finish()))
     }
 }
 
-/// One answer: the response and its parsed `Retry-After`.
-struct Answer {
-    raw: RawResponse,
-    retry_after: Option<Duration>,
+/// Why an attempt produced no answer to sort.
+enum Attempt {
+    /// The connection failed or broke, or timed out.
+    Transport(reqwest::Error),
+    /// An answer came but is refused unread (too large, from elsewhere).
+    Refused(JobsError),
+}
+
+impl Attempt {
+    /// Ids are sensitive: reqwest errors carry the URL, so it is stripped.
+    fn transport(error: reqwest::Error) -> Self {
+        Self::Transport(error.without_url())
+    }
+}
+
+fn classify(error: reqwest::Error, timeout: Duration) -> JobsError {
+    if error.is_timeout() && !error.is_connect() {
+        JobsError::Timeout {
+            after: timeout,
+            source: error,
+        }
+    } else {
+        JobsError::Transport(TransportError::new(error))
+    }
+}
+
+fn closed_slots() -> JobsError {
+    // Never happens: the semaphore is never closed.
+    JobsError::InvalidConfig {
+        reason: "the client's request slots were closed".into(),
+    }
+}
+
+fn saturating_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn outcome_of(error: &reqwest::Error) -> Outcome {
@@ -590,19 +758,6 @@ fn outcome_of(error: &reqwest::Error) -> Outcome {
     } else {
         Outcome::TransportFailed
     }
-}
-
-/// Reads a success body as `T`; a body that breaks the contract is
-/// [`JobsError::Decode`], an unexpected status [`JobsError::UnexpectedStatus`].
-pub(crate) fn decode<T: DeserializeOwned>(raw: RawResponse) -> Result<T, JobsError> {
-    if !(200..300).contains(&raw.status) {
-        return Err(JobsError::from_status(raw.status, &raw.body, None));
-    }
-    serde_json::from_slice(&raw.body).map_err(|e| JobsError::Decode {
-        status: raw.status,
-        message: e.to_string(),
-        snippet: snippet(&raw.body),
-    })
 }
 
 #[cfg(test)]

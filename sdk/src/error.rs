@@ -9,10 +9,49 @@
 //!   [`JobsError::Unauthorized`], [`JobsError::NotFound`],
 //!   [`JobsError::RateLimited`], [`JobsError::Server`],
 //!   [`JobsError::UnexpectedStatus`]; or with a body that breaks the
-//!   contract: [`JobsError::Decode`];
+//!   contract: [`JobsError::Decode`]; or with one the client refuses unread:
+//!   [`JobsError::ResponseTooLarge`], [`JobsError::Redirected`];
 //! - no answer: [`JobsError::Timeout`] (the request **may** have reached the
 //!   server and taken effect) and [`JobsError::Transport`] (see
 //!   [`TransportError::request_sent`]).
+//!
+//! # Against a broken or hostile server
+//! What each call returns when the server misbehaves, with the default
+//! retry policy (2 retries). "×3" means the GET was sent three times (first
+//! attempt and two retries) before the error was returned; a watch yields
+//! each transient error as an `Err` item and ends after
+//! [`max_consecutive_errors`](crate::WatchOptions::max_consecutive_errors)
+//! of them in a row, or at once after a non-transient one. **A `PUT` or
+//! `DELETE` is never sent a second time once it may have reached the
+//! server**; it is retried only when the connection could not be made.
+//!
+//! | the server… | `get_job` | `pause_job` (PUT), `delete_job` | `watch_job` |
+//! |---|---|---|---|
+//! | refuses the connection | `Transport`, `request_sent() == false` (retried) | same (retried: nothing was sent) | `Transport` items |
+//! | resets before the headers | `Transport`, `request_sent() == true`, ×3 | `Transport`, sent once | `Transport` items |
+//! | resets in the middle of the body | `Transport`, ×3 | `Transport`, sent once | `Transport` items |
+//! | sends truncated JSON | `Decode` (not retried) | `Decode` | `Decode`, ends |
+//! | answers an HTML 502 | `Server` (status 502, body snippet), ×3 | `Server`, sent once | `Server` items |
+//! | answers 503 (with `Retry-After`), then 200 | `Ok` after the retries, each waiting the `Retry-After` | `Server`, sent once, [`retry_after()`](JobsError::retry_after) set | `Server` items, then the snapshot |
+//! | answers 429 with `Retry-After` | waits it (up to [`max_retry_after`](crate::RetryPolicy::max_retry_after)), then `Ok` | `RateLimited`, sent once, `retry_after()` set | `RateLimited`, waits it (up to [`WatchOptions::max_retry_after`](crate::WatchOptions::max_retry_after)), then the snapshot |
+//! | sends no headers within the timeout | `Timeout`, ×3 | `Timeout`, sent once | `Timeout` items |
+//! | sends the body slower than the timeout | `Timeout`, ×3 | `Timeout`, sent once | `Timeout` items |
+//! | labels JSON `text/html` | `Decode` | `Decode` | `Decode`, ends |
+//! | answers 200 with an empty body | `Decode` | `Decode` | `Decode`, ends |
+//! | answers 200 with an error body | `Decode` | `Decode` | `Decode`, ends |
+//! | answers 301, 302, 303, 307 or 308 | `UnexpectedStatus` (never followed) | `UnexpectedStatus` | `UnexpectedStatus`, ends |
+//! | sends more than [`max_response_bytes`](crate::JobsClientBuilder::max_response_bytes) | `ResponseTooLarge` (read up to the limit, or refused from `Content-Length`) | `ResponseTooLarge` | `ResponseTooLarge`, ends |
+//! | redirects, and a user-supplied client follows | `Redirected` | `Redirected` (the PUT may have been re-sent by that client) | `Redirected`, ends |
+//!
+//! Every row but the last is the fault matrix in the contract tests
+//! (`tests/tests/sdk_faults.rs`: 19 faults × get, pause, delete, watch),
+//! which also counts the requests the server received; the last is
+//! `sdk/tests/redirect_test.rs`.
+//!
+//! Nothing in an error names the job id or the bearer token: reqwest's
+//! errors are stripped of their URL, and server text that echoes the id or
+//! the token (an error message, a body snippet) has it replaced by
+//! `<job id>` / `<token>`.
 
 use std::fmt;
 use std::time::Duration;
@@ -145,9 +184,16 @@ pub enum JobsError {
         retry_after: Option<Duration>,
     },
 
-    /// 5xx: the server failed. Also produced when a 5xx body is not JSON.
-    #[error("server error: {0}")]
-    Server(ApiError),
+    /// 5xx: the server failed. Also produced when a 5xx body is not JSON
+    /// (a proxy's HTML 502). `retry_after` is the server's `Retry-After`
+    /// (typically on 503), when it sent one.
+    #[error("server error{}: {error}", retry_after_suffix(*retry_after))]
+    Server {
+        /// The error answer.
+        error: ApiError,
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
+    },
 
     /// A status with no variant of its own: one the contract does not define
     /// for the operation (e.g. 409, a redirect), or one this SDK never
@@ -167,6 +213,34 @@ pub enum JobsError {
         message: String,
         /// The start of the body.
         snippet: String,
+    },
+
+    /// The answer is larger than
+    /// [`max_response_bytes`](crate::JobsClientBuilder::max_response_bytes):
+    /// the body was abandoned at the limit (or refused from its
+    /// `Content-Length`), never buffered whole. The request reached the
+    /// server and may have taken effect.
+    #[error(
+        "the {status} answer is larger than the {limit}-byte limit (max_response_bytes); it was abandoned unread"
+    )]
+    ResponseTooLarge {
+        /// HTTP status of the answer.
+        status: u16,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The answer did not come from the job's URL: an HTTP client passed to
+    /// [`http_client`](crate::JobsClientBuilder::http_client) followed a
+    /// redirect. The request may have been applied elsewhere, so this is
+    /// never reported as success. (The SDK's own client follows no
+    /// redirects: a 3xx is [`UnexpectedStatus`](Self::UnexpectedStatus).)
+    #[error(
+        "the HTTP client followed a redirect: the {status} answer did not come from the job's URL (the request may have been applied elsewhere)"
+    )]
+    Redirected {
+        /// HTTP status of the answer that came from elsewhere.
+        status: u16,
     },
 
     /// No answer within the configured timeout. The request **may** have
@@ -211,7 +285,9 @@ impl JobsError {
     /// The HTTP status of the server's answer, if there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Decode { status, .. } => Some(*status),
+            Self::Decode { status, .. }
+            | Self::ResponseTooLarge { status, .. }
+            | Self::Redirected { status } => Some(*status),
             other => other.api_error().map(|e| e.status),
         }
     }
@@ -222,7 +298,7 @@ impl JobsError {
             Self::BadRequest(e)
             | Self::Unauthorized(e)
             | Self::NotFound(e)
-            | Self::Server(e)
+            | Self::Server { error: e, .. }
             | Self::RateLimited { error: e, .. }
             | Self::UnexpectedStatus { error: e } => Some(e),
             _ => None,
@@ -236,14 +312,21 @@ impl JobsError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Timeout { .. } | Self::Transport(_) | Self::RateLimited { .. } | Self::Server(_)
+            Self::Timeout { .. }
+                | Self::Transport(_)
+                | Self::RateLimited { .. }
+                | Self::Server { .. }
         )
     }
 
-    /// How long the server asked us to wait (429 `Retry-After`).
+    /// How long the server asked us to wait: its `Retry-After` on a 429
+    /// ([`RateLimited`](Self::RateLimited)) or a 5xx such as 503
+    /// ([`Server`](Self::Server)).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::RateLimited { retry_after, .. } | Self::Server { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -256,11 +339,75 @@ impl JobsError {
             401 | 403 => Self::Unauthorized(error),
             404 => Self::NotFound(error),
             429 => Self::RateLimited { error, retry_after },
-            500..=599 => Self::Server(error),
+            500..=599 => Self::Server { error, retry_after },
             _ => Self::UnexpectedStatus { error },
         }
     }
 }
+
+impl JobsError {
+    /// Replaces every occurrence of the job id (as sent, and
+    /// percent-encoded) and of the bearer token in the server-supplied text
+    /// this error carries with `<job id>` / `<token>`: a server that echoes
+    /// them into a message or body must not make them leak through our
+    /// `Display`, `Debug` or logs.
+    pub(crate) fn redact(mut self, job_id: &str, token: Option<&str>) -> Self {
+        let encoded = percent_encoding::utf8_percent_encode(job_id, crate::client::JOB_ID_SEGMENT)
+            .to_string();
+        let mut secrets = vec![(job_id, REDACTED_ID), (encoded.as_str(), REDACTED_ID)];
+        if let Some(token) = token {
+            secrets.push((token, REDACTED_TOKEN));
+        }
+        let scrub = |text: &mut String| {
+            for (secret, label) in &secrets {
+                if !secret.is_empty() && text.contains(secret) {
+                    *text = text.replace(secret, label);
+                }
+                scrub_cut_secret(text, secret, label);
+            }
+        };
+        match &mut self {
+            Self::BadRequest(e)
+            | Self::Unauthorized(e)
+            | Self::NotFound(e)
+            | Self::Server { error: e, .. }
+            | Self::RateLimited { error: e, .. }
+            | Self::UnexpectedStatus { error: e } => {
+                scrub(&mut e.error);
+                if let Some(details) = &mut e.details {
+                    scrub(details);
+                }
+            }
+            Self::Decode {
+                message, snippet, ..
+            } => {
+                scrub(message);
+                scrub(snippet);
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
+/// A body cut inside a secret (truncated by the server, or by our snippet)
+/// ends with a prefix of it, possibly before the snippet's `…`: that prefix
+/// goes too, from 4 characters on.
+fn scrub_cut_secret(text: &mut String, secret: &str, label: &str) {
+    let kept = text.strip_suffix('…').unwrap_or(text).len();
+    let cut = (4..secret.len())
+        .rev()
+        .filter(|&len| secret.is_char_boundary(len))
+        .find(|&len| text[..kept].ends_with(&secret[..len]));
+    if let Some(len) = cut {
+        text.replace_range(kept - len..kept, label);
+    }
+}
+
+/// What a job id becomes in server text carried by an error.
+pub(crate) const REDACTED_ID: &str = "<job id>";
+/// What the bearer token becomes in server text carried by an error.
+pub(crate) const REDACTED_TOKEN: &str = "<token>";
 
 /// Reads the contract's error body; anything else becomes the reason phrase
 /// plus a snippet, so a proxy's HTML page still yields a readable error.
@@ -396,6 +543,25 @@ mod tests {
         let cut = snippet(long.as_bytes());
         assert_eq!(cut.chars().count(), SNIPPET_CHARS + 1);
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn echoed_and_cut_secrets_are_redacted() {
+        let id = "job-s3cr3t-42";
+        let body = format!(
+            r#"{{"error":"Job {id} not found","details":"token tok-abcdef, and {}"#,
+            &id[..9]
+        );
+        let err = JobsError::from_status(404, body.as_bytes(), None).redact(id, Some("tok-abcdef"));
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("s3cr"), "{text}");
+        assert!(!text.contains("tok-abcdef"), "{text}");
+        assert!(text.contains("Job <job id> not found"), "{text}");
+        assert!(text.contains("token <token>"), "{text}");
+        // The percent-encoded form a server may echo from the path.
+        let err = JobsError::from_status(404, br#"{"error":"no /api/jobs/a%2Fb-secret"}"#, None)
+            .redact("a/b-secret", None);
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 
     #[test]

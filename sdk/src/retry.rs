@@ -13,7 +13,21 @@
 //! - A `Retry-After` from the server replaces the computed backoff. When it
 //!   asks for more than [`RetryPolicy::max_retry_after`], the client does not
 //!   wait: it returns [`JobsError::RateLimited`](crate::JobsError::RateLimited)
-//!   (or the 5xx error) so the caller can schedule the retry.
+//!   (or [`JobsError::Server`](crate::JobsError::Server)) so the caller can
+//!   schedule the retry; both expose the value through
+//!   [`JobsError::retry_after`](crate::JobsError::retry_after).
+//! - [`RetryPolicy::max_elapsed`] bounds the whole call: each attempt's
+//!   timeout is cut to what is left of it, and no retry is started whose
+//!   wait would end past it (default 60 s).
+//!
+//! # Bounds
+//! Every wait is at most `min(max(max_backoff, max_retry_after), max_elapsed)`
+//! and a call takes at most `max_elapsed` once its first attempt is sent
+//! (plus the time waiting for a connection slot, see
+//! [`JobsClientBuilder::max_concurrent_requests`](crate::JobsClientBuilder::max_concurrent_requests)).
+//! No value of any field, however large, makes the arithmetic panic: it
+//! saturates. These bounds are checked by a property test over arbitrary
+//! durations, attempts, jitter draws and `Retry-After` values.
 
 use std::time::{Duration, SystemTime};
 
@@ -29,6 +43,11 @@ pub struct RetryPolicy {
     /// The longest `Retry-After` the client will wait for by itself
     /// (default 30 s).
     pub max_retry_after: Duration,
+    /// Budget of one call, all attempts and waits included, counted from
+    /// when its first attempt is sent (default 60 s). Each attempt's timeout
+    /// is cut to what is left; a retry whose wait would end past the budget
+    /// is not made and the last error is returned.
+    pub max_elapsed: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -38,9 +57,13 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(30),
+            max_elapsed: DEFAULT_MAX_ELAPSED,
         }
     }
 }
+
+/// Default [`RetryPolicy::max_elapsed`]: one call never takes longer.
+pub const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(60);
 
 impl RetryPolicy {
     /// A policy that never retries.
@@ -49,6 +72,41 @@ impl RetryPolicy {
             max_retries: 0,
             ..Self::default()
         }
+    }
+
+    /// Sets [`max_retries`](Self::max_retries).
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff).
+    #[must_use]
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// Sets [`max_backoff`](Self::max_backoff).
+    #[must_use]
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// Sets [`max_retry_after`](Self::max_retry_after).
+    #[must_use]
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// Sets [`max_elapsed`](Self::max_elapsed).
+    #[must_use]
+    pub fn max_elapsed(mut self, budget: Duration) -> Self {
+        self.max_elapsed = budget;
+        self
     }
 }
 
@@ -85,8 +143,9 @@ pub(crate) enum Decision {
 
 impl RetryPolicy {
     /// Decides what to do after attempt number `attempt` (0 for the first
-    /// request) ended in `outcome`. `retry_after` is the server's header,
-    /// `jitter` a uniform draw from `[0, 1)`.
+    /// request) ended in `outcome`, `elapsed` after the call's first send.
+    /// `retry_after` is the server's header, `jitter` a uniform draw from
+    /// `[0, 1)` (anything else is clamped; NaN counts as 0).
     pub(crate) fn decide(
         &self,
         idempotency: Idempotency,
@@ -94,15 +153,21 @@ impl RetryPolicy {
         outcome: Outcome,
         retry_after: Option<Duration>,
         jitter: f64,
+        elapsed: Duration,
     ) -> Decision {
         if attempt >= self.max_retries || !is_retryable(idempotency, outcome) {
             return Decision::GiveUp;
         }
-        match retry_after {
-            Some(wait) if wait > self.max_retry_after => Decision::GiveUp,
-            Some(wait) => Decision::RetryAfter(wait),
-            None => Decision::RetryAfter(self.backoff(attempt, jitter)),
+        let wait = match retry_after {
+            Some(wait) if wait > self.max_retry_after => return Decision::GiveUp,
+            Some(wait) => wait,
+            None => self.backoff(attempt, jitter),
+        };
+        // The budget wins: a retry that could only start after it is not made.
+        if elapsed.saturating_add(wait) >= self.max_elapsed {
+            return Decision::GiveUp;
         }
+        Decision::RetryAfter(wait)
     }
 
     /// Full-jitter exponential backoff: a uniform draw from
@@ -114,8 +179,27 @@ impl RetryPolicy {
             .initial_backoff
             .saturating_mul(2u32.saturating_pow(attempt.min(31)))
             .min(self.max_backoff);
-        ceiling.mul_f64(jitter.clamp(0.0, 1.0))
+        // f64 rounding may land a hair above the ceiling: clamp back.
+        scale(ceiling, unit(jitter)).min(ceiling)
     }
+}
+
+/// `fraction` clamped into `[0, 1]`, NaN as 0.
+pub(crate) fn unit(fraction: f64) -> f64 {
+    if fraction.is_nan() {
+        0.0
+    } else {
+        fraction.clamp(0.0, 1.0)
+    }
+}
+
+/// `duration × factor` without panicking: a negative or NaN factor gives 0,
+/// an overflow `Duration::MAX`.
+pub(crate) fn scale(duration: Duration, factor: f64) -> Duration {
+    if factor.is_nan() || factor <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
 fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
@@ -123,7 +207,7 @@ fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
         (_, Outcome::ConnectFailed) => true,
         (Idempotency::StateChanging, _) => false,
         (Idempotency::Idempotent, Outcome::TransportFailed | Outcome::TimedOut) => true,
-        (Idempotency::Idempotent, Outcome::Status(status)) => status == 429 || status >= 500,
+        (Idempotency::Idempotent, Outcome::Status(status)) => matches!(status, 429 | 500..=599),
     }
 }
 
@@ -131,8 +215,11 @@ fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
 /// §10.2.3). A date in the past means "now".
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is "forever": saturate, never fail.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -171,7 +258,7 @@ mod tests {
             (StateChanging, Status(400), false),
         ];
         for &(idempotency, outcome, retried) in table {
-            let decision = policy.decide(idempotency, 0, outcome, None, 0.5);
+            let decision = policy.decide(idempotency, 0, outcome, None, 0.5, Duration::ZERO);
             assert_eq!(
                 matches!(decision, RetryAfter(_)),
                 retried,
@@ -187,14 +274,16 @@ mod tests {
             ..RetryPolicy::default()
         };
         let decisions: Vec<_> = (0..4)
-            .map(|attempt| policy.decide(Idempotent, attempt, Status(503), None, 0.0))
+            .map(|attempt| {
+                policy.decide(Idempotent, attempt, Status(503), None, 0.0, Duration::ZERO)
+            })
             .collect();
         assert_eq!(
             decisions,
             [RetryAfter(MS(0)), RetryAfter(MS(0)), GiveUp, GiveUp]
         );
         assert_eq!(
-            RetryPolicy::none().decide(Idempotent, 0, Status(503), None, 0.5),
+            RetryPolicy::none().decide(Idempotent, 0, Status(503), None, 0.5, Duration::ZERO),
             GiveUp
         );
     }
@@ -231,20 +320,48 @@ mod tests {
         };
         let secs = Duration::from_secs;
         assert_eq!(
-            policy.decide(Idempotent, 0, Status(429), Some(secs(7)), 0.1),
+            policy.decide(
+                Idempotent,
+                0,
+                Status(429),
+                Some(secs(7)),
+                0.1,
+                Duration::ZERO
+            ),
             RetryAfter(secs(7))
         );
         assert_eq!(
-            policy.decide(Idempotent, 0, Status(503), Some(secs(30)), 0.1),
+            policy.decide(
+                Idempotent,
+                0,
+                Status(503),
+                Some(secs(30)),
+                0.1,
+                Duration::ZERO
+            ),
             RetryAfter(secs(30))
         );
         assert_eq!(
-            policy.decide(Idempotent, 0, Status(429), Some(secs(31)), 0.1),
+            policy.decide(
+                Idempotent,
+                0,
+                Status(429),
+                Some(secs(31)),
+                0.1,
+                Duration::ZERO
+            ),
             GiveUp
         );
         // A Retry-After on a PUT's 429 does not make it retryable.
         assert_eq!(
-            policy.decide(StateChanging, 0, Status(429), Some(secs(1)), 0.1),
+            policy.decide(
+                StateChanging,
+                0,
+                Status(429),
+                Some(secs(1)),
+                0.1,
+                Duration::ZERO
+            ),
             GiveUp
         );
     }
@@ -262,12 +379,128 @@ mod tests {
             (&later, Some(Duration::from_secs(90))),
             (&earlier, Some(Duration::ZERO)),
             ("-1", None),
+            ("18446744073709551615", Some(Duration::from_secs(u64::MAX))),
+            ("99999999999999999999999", Some(Duration::from_secs(u64::MAX))),
+            ("+5", None),
             ("1.5", None),
             ("soon", None),
             ("", None),
         ];
         for (value, expected) in table {
             assert_eq!(parse_retry_after(value, now), *expected, "{value:?}");
+        }
+    }
+}
+
+/// Property tests: arbitrary policies, attempts, outcomes, jitter draws
+/// (NaN and infinities included), `Retry-After` values and elapsed times.
+#[cfg(test)]
+pub(crate) mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Durations of every scale, with the edges (0, `MAX`) well represented.
+    pub(crate) fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            (0u64..10_000).prop_map(Duration::from_millis),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        ]
+    }
+
+    /// Floats of every kind: NaN, ±∞, negative, huge, and ordinary draws.
+    pub(crate) fn any_float() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::MAX),
+            Just(f64::MIN_POSITIVE),
+            0.0..1.0f64,
+            any::<f64>(),
+        ]
+    }
+
+    fn any_policy() -> impl Strategy<Value = RetryPolicy> {
+        (
+            any::<u32>(),
+            any_duration(),
+            any_duration(),
+            any_duration(),
+            any_duration(),
+        )
+            .prop_map(|(retries, initial, max, max_after, elapsed)| {
+                RetryPolicy::default()
+                    .max_retries(retries)
+                    .initial_backoff(initial)
+                    .max_backoff(max)
+                    .max_retry_after(max_after)
+                    .max_elapsed(elapsed)
+            })
+    }
+
+    fn any_outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::ConnectFailed),
+            Just(Outcome::TransportFailed),
+            Just(Outcome::TimedOut),
+            any::<u16>().prop_map(Outcome::Status),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// No input panics, and every retry respects the documented bounds.
+        #[test]
+        fn decisions_never_panic_and_stay_within_bounds(
+            policy in any_policy(),
+            state_changing in any::<bool>(),
+            attempt in any::<u32>(),
+            outcome in any_outcome(),
+            retry_after in proptest::option::of(any_duration()),
+            jitter in any_float(),
+            elapsed in any_duration(),
+        ) {
+            let idempotency = if state_changing { Idempotency::StateChanging } else { Idempotency::Idempotent };
+            let decision = policy.decide(idempotency, attempt, outcome, retry_after, jitter, elapsed);
+            let Decision::RetryAfter(wait) = decision else { return Ok(()) };
+            prop_assert!(attempt < policy.max_retries);
+            // PUT/DELETE only when the request provably was not sent.
+            if state_changing {
+                prop_assert_eq!(outcome, Outcome::ConnectFailed);
+            }
+            if let Outcome::Status(status) = outcome {
+                prop_assert!(matches!(status, 429 | 500..=599), "{status}");
+            }
+            match retry_after {
+                Some(asked) => {
+                    prop_assert_eq!(wait, asked);
+                    prop_assert!(wait <= policy.max_retry_after);
+                }
+                None => {
+                    prop_assert!(wait <= policy.max_backoff);
+                    let ceiling = policy.initial_backoff.saturating_mul(2u32.saturating_pow(attempt.min(31)));
+                    prop_assert!(wait <= ceiling);
+                }
+            }
+            // The budget wins: the retry starts before max_elapsed.
+            prop_assert!(elapsed.saturating_add(wait) < policy.max_elapsed);
+        }
+
+        #[test]
+        fn backoff_never_panics_and_is_capped(policy in any_policy(), attempt in any::<u32>(), jitter in any_float()) {
+            let wait = policy.backoff(attempt, jitter);
+            prop_assert!(wait <= policy.max_backoff);
+        }
+
+        #[test]
+        fn retry_after_parsing_never_panics(value in ".{0,40}", seconds in any::<u64>()) {
+            let now = SystemTime::now();
+            let _ = parse_retry_after(&value, now);
+            prop_assert_eq!(parse_retry_after(&seconds.to_string(), now), Some(Duration::from_secs(seconds)));
         }
     }
 }

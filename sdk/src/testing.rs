@@ -190,7 +190,9 @@ impl MockJobsServer {
             max_backoff: Duration::ZERO,
             ..RetryPolicy::default()
         };
-        match JobsClient::builder(self.uri()).retry_policy(retry).build() {
+        // Loopback: a proxy from the environment must not intercept it.
+        let builder = JobsClient::builder(self.uri()).no_proxy();
+        match builder.retry_policy(retry).build() {
             Ok(client) => client,
             // The URI comes from wiremock and is always a valid base URL.
             Err(e) => panic!("MockJobsServer produced an unusable URI: {e}"),

@@ -8,7 +8,20 @@
 //! (with ± [`WatchOptions::jitter`]) while nothing changes, up to
 //! [`WatchOptions::max_interval`]; a change brings it back to `interval`.
 //! `paused` and `stuck` jobs, which only a person changes, are polled at
-//! `max_interval`. A server's `Retry-After` (429 or 503) always wins.
+//! `max_interval`. A server's `Retry-After` (429 or 5xx) wins over the
+//! schedule, up to [`WatchOptions::max_retry_after`] (default 60 s); the
+//! watch's own [`WatchOptions::timeout`] wins over everything.
+//!
+//! # Any option value is safe
+//! Durations may be anything up to `Duration::MAX` and the time arithmetic
+//! saturates, so nothing panics. Float options are **clamped**, never
+//! refused: [`WatchOptions::backoff_factor`] below 1 or NaN becomes 1 (no
+//! growth; `+∞` jumps straight to `max_interval`), and
+//! [`WatchOptions::jitter`] is clamped into `[0, 1]` (NaN becomes 0). So
+//! every delay between two polls is at most
+//! `max(max_interval, interval)` or, after a `Retry-After`,
+//! `max_retry_after`; a property test checks these bounds for arbitrary
+//! values.
 //!
 //! Defaults: 1 s, ×1.5, 5 s cap, ±10 % jitter. A job that moves is seen
 //! within a second; one that does not costs no more than the seed's React
@@ -35,6 +48,7 @@ use tokio::time::Instant;
 use crate::client::{Failure, JobsClient, Operation, Retries, decode};
 use crate::error::JobsError;
 use crate::models::{Job, JobState, JobStatusResponse};
+use crate::retry::{scale, unit};
 
 /// How a watch polls; see the [module docs](self) for the schedule.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,7 +59,15 @@ pub struct WatchOptions {
     max_consecutive_errors: u32,
     backoff_factor: f64,
     jitter: f64,
+    max_retry_after: Duration,
 }
+
+/// A timeout at least this long (30 years, tokio's "far future") is no
+/// deadline at all.
+const FOREVER: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// Default [`WatchOptions::max_retry_after`].
+pub const DEFAULT_WATCH_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl Default for WatchOptions {
     fn default() -> Self {
@@ -56,6 +78,7 @@ impl Default for WatchOptions {
             max_consecutive_errors: 5,
             backoff_factor: 1.5,
             jitter: 0.1,
+            max_retry_after: DEFAULT_WATCH_MAX_RETRY_AFTER,
         }
     }
 }
@@ -76,7 +99,8 @@ impl WatchOptions {
     }
 
     /// Overall deadline, from the start of the watch (default: none). When it
-    /// passes, the stream yields [`JobsError::WaitTimeout`] and ends.
+    /// passes, the stream yields [`JobsError::WaitTimeout`] and ends. It wins
+    /// over any `Retry-After`. A timeout of 30 years or more means none.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -89,16 +113,31 @@ impl WatchOptions {
         self
     }
 
-    /// Growth of the delay per unchanged poll (default 1.5; at least 1).
+    /// Growth of the delay per unchanged poll (default 1.5). Clamped: a
+    /// value below 1 or NaN means 1 (no growth).
     pub fn backoff_factor(mut self, factor: f64) -> Self {
-        self.backoff_factor = factor;
+        self.backoff_factor = if factor.is_nan() {
+            1.0
+        } else {
+            factor.max(1.0)
+        };
         self
     }
 
     /// Random spread of each delay, as a fraction (default 0.1 for ±10 %;
     /// 0 for exact delays). It keeps many watchers from polling in step.
+    /// Clamped into `[0, 1]`; NaN means 0.
     pub fn jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter;
+        self.jitter = unit(jitter);
+        self
+    }
+
+    /// The longest server `Retry-After` the watch waits for (default
+    /// [`DEFAULT_WATCH_MAX_RETRY_AFTER`], 60 s): a longer one is cut to it,
+    /// so a hostile server cannot park the watch. The
+    /// [`timeout`](Self::timeout) deadline still wins.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
         self
     }
 
@@ -132,19 +171,36 @@ pub(crate) fn next_base_delay(
     }
     match observation {
         Observation::Changed => options.interval,
-        Observation::Unchanged | Observation::Failed => previous
-            .max(options.interval)
-            .mul_f64(options.backoff_factor.max(1.0))
-            .min(cap),
+        Observation::Unchanged | Observation::Failed => {
+            let factor = if options.backoff_factor.is_nan() {
+                1.0
+            } else {
+                options.backoff_factor.max(1.0)
+            };
+            scale(previous.max(options.interval), factor).min(cap)
+        }
     }
 }
 
 /// Spreads `base` by ± `jitter` (a fraction) using a draw from `[0, 1)`,
 /// never beyond the cap.
 pub(crate) fn jittered(options: &WatchOptions, base: Duration, draw: f64) -> Duration {
-    let spread = options.jitter.clamp(0.0, 1.0) * (2.0 * draw.clamp(0.0, 1.0) - 1.0);
-    base.mul_f64(1.0 + spread)
-        .min(options.max_interval_or_interval())
+    let spread = unit(options.jitter) * (2.0 * unit(draw) - 1.0);
+    scale(base, 1.0 + spread).min(options.max_interval_or_interval())
+}
+
+/// The delay before the next poll: the server's `Retry-After` (capped at
+/// [`WatchOptions::max_retry_after`]) wins over the jittered schedule.
+pub(crate) fn next_delay(
+    options: &WatchOptions,
+    base: Duration,
+    retry_after: Option<Duration>,
+    draw: f64,
+) -> Duration {
+    match retry_after {
+        Some(wait) => wait.min(options.max_retry_after),
+        None => jittered(options, base, draw),
+    }
 }
 
 /// The answer to one conditional GET.
@@ -181,7 +237,8 @@ impl Poller for JobPoller {
             return Ok(Polled::NotModified);
         }
         let etag = raw.etag.clone();
-        let snapshot = decode::<JobStatusResponse>(raw)?;
+        let snapshot =
+            decode::<JobStatusResponse>(raw).map_err(|e| self.client.redact(e, &self.job_id))?;
         Ok(Polled::Snapshot(Box::new(snapshot), etag))
     }
 }
@@ -193,7 +250,12 @@ pub(crate) fn watch<P: Poller>(
 ) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
     async_stream::stream! {
         let started = Instant::now();
-        let deadline = options.timeout.map(|t| started + t);
+        // A deadline beyond tokio's horizon is no deadline (its timer would
+        // only spin towards it).
+        let deadline = options
+            .timeout
+            .filter(|t| *t < FOREVER)
+            .and_then(|t| started.checked_add(t));
         let mut etag: Option<HeaderValue> = None;
         let mut last: Option<Box<JobStatusResponse>> = None;
         let mut base_delay = options.interval;
@@ -201,7 +263,7 @@ pub(crate) fn watch<P: Poller>(
         let mut consecutive_errors: u32 = 0;
 
         loop {
-            polls += 1;
+            polls = polls.saturating_add(1);
             let polled = match deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, poller.poll(etag.clone())).await {
                     Ok(polled) => polled,
@@ -237,7 +299,7 @@ pub(crate) fn watch<P: Poller>(
                 }
                 Err(Failure { error, retry_after }) => {
                     let transient = error.is_retryable();
-                    consecutive_errors += 1;
+                    consecutive_errors = consecutive_errors.saturating_add(1);
                     yield Err(error);
                     if !transient || consecutive_errors >= options.max_consecutive_errors.max(1) {
                         break;
@@ -248,16 +310,16 @@ pub(crate) fn watch<P: Poller>(
 
             let status = last.as_ref().map(|s| &s.job.status);
             base_delay = next_base_delay(&options, base_delay, observation, status);
-            // The server's Retry-After wins over our schedule, even beyond the cap.
-            let delay = retry_after.unwrap_or_else(|| jittered(&options, base_delay, fastrand::f64()));
-            let wake = Instant::now() + delay;
+            let delay = next_delay(&options, base_delay, retry_after, fastrand::f64());
             match deadline {
-                Some(deadline) if wake >= deadline => {
+                // The watch's own deadline wins over any Retry-After.
+                Some(deadline) if delay >= deadline.saturating_duration_since(Instant::now()) => {
                     tokio::time::sleep_until(deadline).await;
                     yield Err(wait_timeout(started, polls, last.as_deref()));
                     break;
                 }
-                _ => tokio::time::sleep_until(wake).await,
+                // `sleep` saturates: a delay of `Duration::MAX` never panics.
+                _ => tokio::time::sleep(delay).await,
             }
         }
     }

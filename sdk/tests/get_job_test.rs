@@ -78,7 +78,7 @@ async fn seed_system_error_is_server_error_after_retries() {
 
     let err = client(&server).get_job("job_abc123").await.unwrap_err();
 
-    let JobsError::Server(api) = &err else {
+    let JobsError::Server { error: api, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(api.error, "Failed to fetch job status");
@@ -287,7 +287,7 @@ async fn non_json_502_is_a_server_error_with_a_snippet() {
 
     let err = client(&server).get_job("job_abc123").await.unwrap_err();
 
-    let JobsError::Server(api) = &err else {
+    let JobsError::Server { error: api, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(api.status, 502);
@@ -309,6 +309,7 @@ async fn bearer_token_is_sent() {
         .await;
 
     let client = jobs_sdk::JobsClient::builder(server.uri())
+        .no_proxy()
         .bearer_token("t0ken")
         .user_agent("billing/1.0")
         .build()

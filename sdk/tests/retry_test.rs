@@ -45,12 +45,13 @@ async fn max_retries_bounds_the_attempts() {
             .mount(&server)
             .await;
         let client = JobsClient::builder(server.uri())
+            .no_proxy()
             .retry_policy(instant_retries(max_retries))
             .build()
             .unwrap();
 
         let err = client.get_job("job_abc123").await.unwrap_err();
-        assert!(matches!(err, JobsError::Server(_)), "{err:?}");
+        assert!(matches!(err, JobsError::Server { .. }), "{err:?}");
     }
 }
 
@@ -150,6 +151,7 @@ async fn default_policy_is_two_retries() {
         .mount(&server)
         .await;
     let client = JobsClient::builder(server.uri())
+        .no_proxy()
         .retry_policy(RetryPolicy {
             initial_backoff: Duration::ZERO,
             ..RetryPolicy::default()
@@ -157,4 +159,41 @@ async fn default_policy_is_two_retries() {
         .build()
         .unwrap();
     client.get_job("job_abc123").await.unwrap_err();
+}
+
+/// `max_elapsed` bounds the whole call: a retry whose `Retry-After` would end
+/// past the budget is not made. (Real time: a paused clock would race the
+/// socket; one second is the smallest `Retry-After` there is.)
+#[tokio::test]
+async fn the_budget_stops_retries_that_would_end_past_it() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            json_response(503, error_body("Failed to fetch job status", None))
+                .insert_header("retry-after", "1"),
+        )
+        .mount(&server)
+        .await;
+    let client = JobsClient::builder(server.uri())
+        .no_proxy()
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(5)
+                .max_elapsed(Duration::from_millis(1500)),
+        )
+        .build()
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = client.get_job("job_abc123").await.unwrap_err();
+
+    // 503 at 0 s, retried after the 503's Retry-After of 1 s (within the
+    // 1.5 s budget), not again at 2 s.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    assert!(matches!(err, JobsError::Server { .. }), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }

@@ -144,7 +144,7 @@ async fn server_error_on_put_is_not_retried() {
 
     let err = client(&server).pause_job("job_abc123").await.unwrap_err();
 
-    assert!(matches!(err, JobsError::Server(_)), "{err:?}");
+    assert!(matches!(err, JobsError::Server { .. }), "{err:?}");
     assert!(err.is_retryable(), "the caller may decide to retry");
 }
 

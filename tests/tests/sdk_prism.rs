@@ -92,7 +92,7 @@ impl Prism {
     }
 
     async fn wait_until_ready(&mut self) {
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let probe = format!("{}/api/jobs/{JOB_ID}", self.base_url);
         for _ in 0..300 {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -119,9 +119,12 @@ impl Prism {
         }
         let http = reqwest::Client::builder()
             .default_headers(headers)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("reqwest client");
         JobsClient::builder(&self.base_url)
+            .no_proxy()
             .http_client(http)
             .max_retries(0)
             .build()
@@ -276,7 +279,7 @@ fn variant(error: &JobsError) -> &'static str {
         JobsError::Unauthorized(_) => "Unauthorized",
         JobsError::NotFound(_) => "NotFound",
         JobsError::RateLimited { .. } => "RateLimited",
-        JobsError::Server(_) => "Server",
+        JobsError::Server { .. } => "Server",
         JobsError::UnexpectedStatus { .. } => "UnexpectedStatus",
         JobsError::Decode { .. } => "Decode",
         JobsError::Timeout { .. } => "Timeout",

@@ -419,3 +419,183 @@ async fn wait_for_gives_the_error_that_ended_the_watch() {
         .unwrap_err();
     assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
 }
+
+/// The panics reported in issue 8, replayed: a `Retry-After` of u64::MAX
+/// seconds, and `Duration::MAX`, NaN and infinite options.
+#[tokio::test(start_paused = true)]
+async fn reported_panics_are_gone() {
+    let huge = Duration::from_secs(u64::MAX);
+    let cases = [
+        WatchOptions::default().timeout(Duration::MAX),
+        WatchOptions::default().jitter(f64::NAN),
+        WatchOptions::default().jitter(f64::INFINITY),
+        WatchOptions::default().backoff_factor(f64::INFINITY),
+        WatchOptions::default().backoff_factor(f64::NAN),
+        WatchOptions::default().interval(Duration::MAX),
+        WatchOptions::default().timeout(S(10)),
+    ];
+    for options in cases {
+        let script = Script::new(vec![
+            Step::Snap(snapshot("active", 10, 0), None),
+            Step::Status(429, Some(huge)),
+            Step::NotModified,
+            Step::Snap(snapshot("completed", 100, 1), None),
+        ]);
+        let started = Instant::now();
+        let items = collect(&script, options).await;
+        assert!(!items.is_empty(), "{options:?}");
+        // The 429's Retry-After was cut to max_retry_after (60 s), and a
+        // 10 s deadline wins over it.
+        let times = script.poll_times();
+        if let [_, after_snapshot, after_429, ..] = times[..] {
+            assert!(
+                after_429 - after_snapshot <= S(60),
+                "{options:?}: {times:?}"
+            );
+        }
+        if options.timeout == Some(S(10)) {
+            assert!(started.elapsed() <= S(10));
+            assert!(matches!(
+                items.last(),
+                Some(Err(JobsError::WaitTimeout { .. }))
+            ));
+        }
+    }
+}
+
+/// Property tests: arbitrary option values and server `Retry-After`s never
+/// panic, and every delay stays within the documented bounds.
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::retry::properties::{any_duration, any_float};
+
+    fn any_options() -> impl Strategy<Value = WatchOptions> {
+        (
+            any_duration(),
+            any_duration(),
+            proptest::option::of(any_duration()),
+            any::<u32>(),
+            any_float(),
+            any_float(),
+            any_duration(),
+        )
+            .prop_map(
+                |(interval, max_interval, timeout, errors, factor, jitter, max_after)| {
+                    let options = WatchOptions::default()
+                        .interval(interval)
+                        .max_interval(max_interval)
+                        .max_consecutive_errors(errors)
+                        .backoff_factor(factor)
+                        .jitter(jitter)
+                        .max_retry_after(max_after);
+                    match timeout {
+                        Some(timeout) => options.timeout(timeout),
+                        None => options,
+                    }
+                },
+            )
+    }
+
+    fn any_observation() -> impl Strategy<Value = Observation> {
+        prop_oneof![
+            Just(Observation::Changed),
+            Just(Observation::Unchanged),
+            Just(Observation::Failed),
+        ]
+    }
+
+    fn any_state() -> impl Strategy<Value = Option<JobState>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(JobState::Active)),
+            Just(Some(JobState::Paused)),
+            Just(Some(JobState::Stuck)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The schedule: no panic; a delay is at most the cap, or the
+        /// server's Retry-After cut to `max_retry_after`.
+        #[test]
+        fn schedule_never_panics_and_stays_within_bounds(
+            options in any_options(),
+            previous in any_duration(),
+            observation in any_observation(),
+            state in any_state(),
+            retry_after in proptest::option::of(any_duration()),
+            draw in any_float(),
+        ) {
+            let cap = options.max_interval.max(options.interval);
+            let base = next_base_delay(&options, previous, observation, state.as_ref());
+            prop_assert!(base <= cap);
+            if observation == Observation::Changed && matches!(state, None | Some(JobState::Active)) {
+                prop_assert_eq!(base, options.interval);
+            }
+            let delay = next_delay(&options, base, retry_after, draw);
+            match retry_after {
+                Some(asked) => prop_assert_eq!(delay, asked.min(options.max_retry_after)),
+                None => prop_assert!(delay <= cap),
+            }
+            // Float options are clamped, as documented.
+            prop_assert!((0.0..=1.0).contains(&options.jitter));
+            prop_assert!(options.backoff_factor >= 1.0);
+        }
+    }
+
+    /// A scripted server answering 429/503 with arbitrary `Retry-After`s.
+    fn any_steps() -> impl Strategy<Value = Vec<(u8, Option<Duration>)>> {
+        proptest::collection::vec((0u8..4, proptest::option::of(any_duration())), 0..8)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The whole watch on the paused clock: no panic whatever the options
+        /// and Retry-After values; the stream ends; the deadline wins over
+        /// any Retry-After; no gap between polls exceeds the bounds.
+        #[test]
+        fn watch_never_panics_and_its_deadline_wins(options in any_options(), steps in any_steps()) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut script: Vec<Step> = steps
+                    .iter()
+                    .map(|&(kind, retry_after)| match kind {
+                        0 => Step::Status(429, retry_after),
+                        1 => Step::Status(503, retry_after),
+                        2 => Step::NotModified,
+                        _ => Step::Snap(snapshot("active", 10, u64::from(kind)), None),
+                    })
+                    .collect();
+                script.push(Step::Snap(snapshot("completed", 100, 99), None));
+                let script = Script::new(script);
+                let started = Instant::now();
+                let items = collect(&script, options).await;
+                let elapsed = started.elapsed();
+
+                prop_assert!(!items.is_empty());
+                prop_assert!(items.len() <= steps.len() + 2);
+                if let Some(timeout) = options.timeout {
+                    // The deadline wins: the watch never outlives it.
+                    prop_assert!(elapsed <= timeout, "{elapsed:?} > {timeout:?}");
+                }
+                let cap = options
+                    .max_interval
+                    .max(options.interval)
+                    .max(options.max_retry_after);
+                let times = script.poll_times();
+                for pair in times.windows(2) {
+                    prop_assert!(pair[1] - pair[0] <= cap);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -50,6 +50,7 @@ pub fn instant_retries(max_retries: u32) -> RetryPolicy {
 /// A client for `server` with the default retry count but no backoff.
 pub fn client(server: &MockServer) -> JobsClient {
     JobsClient::builder(server.uri())
+        .no_proxy()
         .retry_policy(instant_retries(2))
         .build()
         .unwrap()
