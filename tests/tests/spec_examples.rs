@@ -685,14 +685,20 @@ fn operations_are_documented() {
 fn each_operation_answers_the_decided_codes() {
     let doc = load_spec();
     let expected: [(&str, &[&str]); 3] = [
-        ("getJob", &["200", "304", "400", "401", "404", "429", "431", "500"]),
+        (
+            "getJob",
+            &["200", "304", "400", "401", "404", "429", "431", "500"],
+        ),
         (
             "updateJob",
             &[
                 "200", "400", "401", "404", "408", "413", "415", "429", "431", "500",
             ],
         ),
-        ("deleteJob", &["200", "400", "401", "404", "429", "431", "500"]),
+        (
+            "deleteJob",
+            &["200", "400", "401", "404", "429", "431", "500"],
+        ),
     ];
     for (operation_id, codes) in expected {
         let (_, op) = operation(&doc, operation_id);

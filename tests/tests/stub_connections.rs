@@ -264,7 +264,11 @@ async fn a_half_sent_http2_preface_is_cut_off_at_the_header_read_timeout() {
         (started.elapsed(), answer)
     })
     .await;
-    assert_eq!(answer.as_deref(), Some(&b""[..]), "closed without an answer");
+    assert_eq!(
+        answer.as_deref(),
+        Some(&b""[..]),
+        "closed without an answer"
+    );
     assert!(elapsed >= SHORT && elapsed < SHORT * 5, "{elapsed:?}");
     stub.shutdown().await;
 }
