@@ -1,5 +1,7 @@
-//! Concurrency through HTTP: 64 clients hammer a small set of shared jobs
-//! with random reads, management actions, worker events and re-creations.
+//! Concurrency through HTTP: 64 clients hammer a small set of shared jobs (8
+//! at a time; every 100 operations per task the set moves on to fresh ids,
+//! so jobs keep moving instead of all ending finished) with random reads,
+//! management actions, worker events and re-creations.
 //! Afterwards every job is in exactly one state, `queueStats` equals a
 //! recount, every 200 action is in the audit log (and every refusal), no
 //! audited transition is outside the seed's table, nothing answered 5xx and
@@ -22,7 +24,17 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const TASKS: usize = 64;
-const IDS: [&str; 8] = ["j0", "j1", "j2", "j3", "j4", "j5", "j6", "j7"];
+/// Jobs shared at any one time.
+const SHARED: usize = 8;
+/// Operations per task before the shared set moves on to fresh ids: cancelled
+/// jobs are re-created, but finished ones stay, and a set that has all
+/// finished would only collect refusals.
+const GENERATION_OPS: usize = 100;
+
+/// The `n`th shared job of generation `generation`.
+fn job_id(generation: usize, n: usize) -> String {
+    format!("g{generation}-j{n}")
+}
 
 fn ops_per_task() -> usize {
     std::env::var("STUB_CONCURRENCY_OPS")
@@ -77,8 +89,8 @@ fn post_json(http: &reqwest::Client, url: String, body: &Value) -> reqwest::Requ
 async fn client_task(base: String, http: reqwest::Client, seed: u64, ops: usize) -> Tally {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut tally = Tally::default();
-    for _ in 0..ops {
-        let id = IDS[rng.usize(..IDS.len())];
+    for op in 0..ops {
+        let id = &job_id(op / GENERATION_OPS, rng.usize(..SHARED));
         let job = format!("{base}/api/jobs/{id}");
         let control = format!("{base}/__stub/jobs/{id}");
         match rng.u8(..100) {
@@ -91,7 +103,7 @@ async fn client_task(base: String, http: reqwest::Client, seed: u64, ops: usize)
                         .iter()
                         .map(|k| stats[k].as_u64().unwrap_or(u64::MAX / 8))
                         .sum();
-                    if total > IDS.len() as u64 {
+                    if total > ((ops / GENERATION_OPS + 1) * SHARED) as u64 {
                         tally
                             .bad
                             .push(format!("queueStats beyond the jobs: {stats}"));
@@ -176,8 +188,11 @@ async fn many_clients_on_shared_jobs_keep_every_invariant() {
         .start()
         .await
         .unwrap();
-    for id in IDS {
-        stub.insert(JobBuilder::new(id)).unwrap();
+    let generations = ops.div_ceil(GENERATION_OPS).max(1);
+    for generation in 0..generations {
+        for n in 0..SHARED {
+            stub.insert(JobBuilder::new(job_id(generation, n))).unwrap();
+        }
     }
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let seed = std::env::var("STUB_CONCURRENCY_SEED")
@@ -261,7 +276,8 @@ async fn many_clients_on_shared_jobs_keep_every_invariant() {
     // Every job in exactly one state; queueStats equals a recount.
     let mut states: BTreeMap<String, u64> = BTreeMap::new();
     let mut stats = None;
-    for id in IDS {
+    let ids = (0..generations).flat_map(|g| (0..SHARED).map(move |n| job_id(g, n)));
+    for id in ids {
         let (status, body) = send(http.get(stub.url(&format!("/api/jobs/{id}")))).await;
         match status {
             StatusCode::OK => {
