@@ -170,11 +170,7 @@ mod tests {
     use jobs_sdk::ApiError;
 
     fn api(status: u16) -> ApiError {
-        ApiError {
-            status,
-            error: "x".into(),
-            details: None,
-        }
+        ApiError::new(status, "x", None)
     }
 
     #[test]
@@ -184,21 +180,12 @@ mod tests {
             (JobsError::Unauthorized(api(401)), exit_code::UNAUTHORIZED),
             (JobsError::NotFound(api(404)), exit_code::NOT_FOUND),
             (
-                JobsError::RateLimited {
-                    error: api(429),
-                    retry_after: None,
-                },
+                JobsError::from_api_error(api(429), None),
                 exit_code::RATE_LIMITED,
             ),
+            (JobsError::from_api_error(api(503), None), exit_code::SERVER),
             (
-                JobsError::Server {
-                    error: api(503),
-                    retry_after: None,
-                },
-                exit_code::SERVER,
-            ),
-            (
-                JobsError::UnexpectedStatus { error: api(418) },
+                JobsError::from_api_error(api(418), None),
                 exit_code::PROTOCOL,
             ),
         ];

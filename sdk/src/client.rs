@@ -323,6 +323,13 @@ fn parse_base_url(raw: &str) -> Result<Url, JobsError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("the scheme must be http or https"));
     }
+    // Without a TLS feature reqwest would fail at the first request; say so
+    // when the client is built instead.
+    if url.scheme() == "https" && !cfg!(any(feature = "rustls", feature = "native-tls")) {
+        return Err(invalid(
+            "https needs jobs-sdk's `rustls` (default) or `native-tls` feature",
+        ));
+    }
     if url.cannot_be_a_base() || url.host().is_none() {
         return Err(invalid("the URL must name a host"));
     }
@@ -822,6 +829,18 @@ mod tests {
                 matches!(JobsClient::new(base), Err(JobsError::InvalidBaseUrl { .. })),
                 "{base:?}"
             );
+        }
+    }
+
+    #[test]
+    fn https_needs_a_tls_feature() {
+        let built = JobsClient::new("https://jobs.example.com");
+        if cfg!(any(feature = "rustls", feature = "native-tls")) {
+            assert!(built.is_ok(), "{built:?}");
+        } else {
+            let err = built.unwrap_err();
+            assert!(err.to_string().contains("rustls"), "{err}");
+            assert!(JobsClient::new("http://jobs.example.com").is_ok());
         }
     }
 

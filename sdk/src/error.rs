@@ -64,7 +64,11 @@ use crate::models::Job;
 /// When the body is not the contract's JSON (a proxy's HTML 502, say),
 /// `error` is the status's reason phrase and `details` a short snippet of the
 /// body.
+///
+/// `#[non_exhaustive]`: build one with [`ApiError::new`] (e.g. to test how
+/// your code handles a [`JobsError`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// HTTP status code.
     pub status: u16,
@@ -72,6 +76,17 @@ pub struct ApiError {
     pub error: String,
     /// The server's `details`, e.g. `Job is already completed`.
     pub details: Option<String>,
+}
+
+impl ApiError {
+    /// An error answer with this status, `error` and `details`.
+    pub fn new(status: u16, error: impl Into<String>, details: Option<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            details,
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -86,6 +101,7 @@ impl fmt::Display for ApiError {
 
 /// A connection-level failure: refused, reset, DNS, TLS.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct TransportError {
     request_sent: bool,
     source: reqwest::Error,
@@ -129,7 +145,10 @@ impl std::error::Error for TransportError {
 
 /// Every way a [`JobsClient`](crate::JobsClient) call can fail.
 ///
-/// Match on the variants for precise handling, or use the accessors
+/// Struct-like variants are `#[non_exhaustive]`: match them with `..`
+/// (`JobsError::RateLimited { retry_after, .. }`) so a field added later is
+/// not a breaking change. Match on the variants for precise handling, or use
+/// the accessors
 /// [`status`](Self::status), [`api_error`](Self::api_error) and
 /// [`is_retryable`](Self::is_retryable) to avoid deep matches.
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +196,7 @@ pub enum JobsError {
     /// 429: too many requests. `retry_after` is the server's `Retry-After`
     /// (seconds or an HTTP date), when it sent one.
     #[error("rate limited{}: {error}", retry_after_suffix(*retry_after))]
+    #[non_exhaustive]
     RateLimited {
         /// The error answer.
         error: ApiError,
@@ -188,6 +208,7 @@ pub enum JobsError {
     /// (a proxy's HTML 502). `retry_after` is the server's `Retry-After`
     /// (typically on 503), when it sent one.
     #[error("server error{}: {error}", retry_after_suffix(*retry_after))]
+    #[non_exhaustive]
     Server {
         /// The error answer.
         error: ApiError,
@@ -197,8 +218,10 @@ pub enum JobsError {
 
     /// A status with no variant of its own: one the contract does not define
     /// for the operation (e.g. 409, a redirect), or one this SDK never
-    /// provokes (413 and 415 answer bodies this client does not send).
+    /// provokes (408, 413, 415 and 431 answer request bodies and headers
+    /// this client does not send).
     #[error("unexpected status: {error}")]
+    #[non_exhaustive]
     UnexpectedStatus {
         /// The answer, read as an error body where possible.
         error: ApiError,
@@ -206,6 +229,7 @@ pub enum JobsError {
 
     /// The server answered, but the body does not match the contract.
     #[error("could not decode the {status} answer: {message}; body starts with {snippet:?}")]
+    #[non_exhaustive]
     Decode {
         /// HTTP status of the answer.
         status: u16,
@@ -223,6 +247,7 @@ pub enum JobsError {
     #[error(
         "the {status} answer is larger than the {limit}-byte limit (max_response_bytes); it was abandoned unread"
     )]
+    #[non_exhaustive]
     ResponseTooLarge {
         /// HTTP status of the answer.
         status: u16,
@@ -238,6 +263,7 @@ pub enum JobsError {
     #[error(
         "the HTTP client followed a redirect: the {status} answer did not come from the job's URL (the request may have been applied elsewhere)"
     )]
+    #[non_exhaustive]
     Redirected {
         /// HTTP status of the answer that came from elsewhere.
         status: u16,
@@ -246,6 +272,7 @@ pub enum JobsError {
     /// No answer within the configured timeout. The request **may** have
     /// reached the server and taken effect.
     #[error("request timed out after {after:?} (it may have reached the server)")]
+    #[non_exhaustive]
     Timeout {
         /// The timeout that expired.
         after: Duration,
@@ -263,6 +290,7 @@ pub enum JobsError {
     /// [`wait_for_job`](crate::JobsClient::wait_for_job) or a watch's
     /// overall deadline passed before the job finished.
     #[error("gave up waiting for the job after {elapsed:?} and {polls} polls{}", last_state_suffix(last.as_deref()))]
+    #[non_exhaustive]
     WaitTimeout {
         /// Time spent waiting.
         elapsed: Duration,
@@ -275,6 +303,7 @@ pub enum JobsError {
     /// [`wait_for_job`](crate::JobsClient::wait_for_job): the job ended in
     /// `failed`.
     #[error("job {} failed: {}", job.id, job.failed_reason.as_deref().unwrap_or("no reason given"))]
+    #[non_exhaustive]
     JobFailed {
         /// The failed job, with its `failedReason`.
         job: Box<Job>,
@@ -331,10 +360,27 @@ impl JobsError {
         }
     }
 
-    /// Builds the error for an error status, from the body as received.
-    pub(crate) fn from_status(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
-        let error = api_error_from_body(status, body);
-        match status {
+    /// The error a call returns for this error answer: the variant follows
+    /// `error.status` (400 [`BadRequest`](Self::BadRequest), 401/403
+    /// [`Unauthorized`](Self::Unauthorized), 404 [`NotFound`](Self::NotFound),
+    /// 429 [`RateLimited`](Self::RateLimited), 5xx [`Server`](Self::Server),
+    /// anything else [`UnexpectedStatus`](Self::UnexpectedStatus)), and
+    /// `retry_after` is kept for 429 and 5xx. Use it to test how your code
+    /// handles the SDK's errors:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jobs_sdk::{ApiError, JobsError};
+    ///
+    /// let limited = JobsError::from_api_error(
+    ///     ApiError::new(429, "Too many requests", None),
+    ///     Some(Duration::from_secs(3)),
+    /// );
+    /// assert!(matches!(limited, JobsError::RateLimited { .. }));
+    /// assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
+    /// ```
+    pub fn from_api_error(error: ApiError, retry_after: Option<Duration>) -> Self {
+        match error.status {
             400 => Self::BadRequest(error),
             401 | 403 => Self::Unauthorized(error),
             404 => Self::NotFound(error),
@@ -342,6 +388,11 @@ impl JobsError {
             500..=599 => Self::Server { error, retry_after },
             _ => Self::UnexpectedStatus { error },
         }
+    }
+
+    /// Builds the error for an error status, from the body as received.
+    pub(crate) fn from_status(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
+        Self::from_api_error(api_error_from_body(status, body), retry_after)
     }
 }
 

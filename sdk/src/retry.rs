@@ -32,7 +32,23 @@
 use std::time::{Duration, SystemTime};
 
 /// How a [`JobsClient`](crate::JobsClient) retries failed requests.
+///
+/// Start from [`RetryPolicy::default`] (or [`RetryPolicy::none`]) and change
+/// what you need with the setters named after the fields; the struct is
+/// `#[non_exhaustive]` so that a new knob is not a breaking change:
+///
+/// ```
+/// use std::time::Duration;
+/// use jobs_sdk::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .max_retries(3)
+///     .initial_backoff(Duration::from_millis(100))
+///     .max_elapsed(Duration::from_secs(20));
+/// assert_eq!(policy.max_retries, 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (default 2, so at most 3 requests).
     pub max_retries: u32,

@@ -356,6 +356,7 @@ impl JobsClient {
     /// }
     /// # }
     /// ```
+    #[must_use = "a watch polls only while its stream is polled"]
     pub fn watch_job(
         &self,
         job_id: &str,

@@ -11,5 +11,6 @@ fn public_api_shape() {
     cases.compile_fail("tests/api_shape/model_literal.rs");
     cases.compile_fail("tests/api_shape/model_destructure.rs");
     cases.compile_fail("tests/api_shape/unknown_variant.rs");
+    cases.compile_fail("tests/api_shape/error_literal.rs");
     cases.pass("tests/api_shape/builds_from_outside.rs");
 }

@@ -256,6 +256,7 @@ async fn malformed_success_body_is_a_decode_error() {
         status,
         message,
         snippet,
+        ..
     } = &err
     else {
         panic!("{err:?}")

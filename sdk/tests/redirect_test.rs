@@ -63,7 +63,7 @@ async fn the_sdk_client_follows_no_redirect() {
         for outcome in outcomes(&client(&server)).await {
             let err = outcome.unwrap_err();
             assert!(
-                matches!(&err, JobsError::UnexpectedStatus { error } if error.status == status),
+                matches!(&err, JobsError::UnexpectedStatus { error, .. } if error.status == status),
                 "{status}: {err:?}"
             );
         }
@@ -86,7 +86,7 @@ async fn a_following_user_client_never_reports_success_from_elsewhere() {
         for outcome in outcomes(&client).await {
             let err = outcome.unwrap_err();
             assert!(
-                matches!(err, JobsError::Redirected { status: 200 }),
+                matches!(err, JobsError::Redirected { status: 200, .. }),
                 "{status}: {err:?}"
             );
             assert!(!err.is_retryable());

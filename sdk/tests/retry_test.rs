@@ -97,7 +97,10 @@ async fn rate_limit_beyond_the_cap_is_returned_with_retry_after() {
 
     let err = client(&server).get_job("job_abc123").await.unwrap_err();
 
-    let JobsError::RateLimited { retry_after, error } = &err else {
+    let JobsError::RateLimited {
+        retry_after, error, ..
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(*retry_after, Some(Duration::from_secs(120)));
@@ -152,10 +155,7 @@ async fn default_policy_is_two_retries() {
         .await;
     let client = JobsClient::builder(server.uri())
         .no_proxy()
-        .retry_policy(RetryPolicy {
-            initial_backoff: Duration::ZERO,
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::default().initial_backoff(Duration::ZERO))
         .build()
         .unwrap();
     client.get_job("job_abc123").await.unwrap_err();

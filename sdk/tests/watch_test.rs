@@ -155,7 +155,7 @@ async fn wait_for_job_reports_a_failed_job() {
         .await
         .unwrap_err();
 
-    let JobsError::JobFailed { job } = &err else {
+    let JobsError::JobFailed { job, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(job.status, JobState::Failed);

@@ -401,7 +401,9 @@ fn kind<T>(result: &Result<T, JobsError>) -> String {
         Err(JobsError::Decode { .. }) => "Decode".into(),
         Err(JobsError::Server { error, .. }) => format!("Server({})", error.status),
         Err(JobsError::RateLimited { .. }) => "RateLimited".into(),
-        Err(JobsError::UnexpectedStatus { error }) => format!("UnexpectedStatus({})", error.status),
+        Err(JobsError::UnexpectedStatus { error, .. }) => {
+            format!("UnexpectedStatus({})", error.status)
+        }
         Err(JobsError::ResponseTooLarge { .. }) => "ResponseTooLarge".into(),
         Err(JobsError::BadRequest(_)) => "BadRequest".into(),
         Err(JobsError::Unauthorized(_)) => "Unauthorized".into(),

@@ -489,7 +489,7 @@ async fn static_watch() {
     report.check(
         "wait_for_job on a failed job",
         match failed {
-            Err(JobsError::JobFailed { job })
+            Err(JobsError::JobFailed { job, .. })
                 if job.failed_reason.as_deref()
                     == Some("Navigation timeout of 30000 ms exceeded") =>
             {

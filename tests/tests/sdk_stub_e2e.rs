@@ -13,11 +13,9 @@ use jobs_server_stub::{Fault, StubServer};
 /// under test) and no proxy whatever the environment says.
 fn client_for(stub: &StubServer) -> jobs_sdk::JobsClientBuilder {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let retry = RetryPolicy {
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(2),
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(2));
     JobsClient::builder(stub.base_url())
         .no_proxy()
         .http_client(http)
@@ -284,10 +282,7 @@ async fn rate_limits_surface_retry_after() {
     stub.insert(JobBuilder::new("job_1")).unwrap();
     // The client waits for a Retry-After of at most 1 s by itself; 7 s is
     // handed back to the caller.
-    let retry = RetryPolicy {
-        max_retry_after: Duration::from_secs(1),
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::default().max_retry_after(Duration::from_secs(1));
     let client = client_for(&stub).retry_policy(retry).build().unwrap();
     stub.faults().next(
         1,

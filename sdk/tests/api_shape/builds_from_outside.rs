@@ -15,4 +15,8 @@ fn main() {
     assert!(matches!(&state, JobState::Unknown(v) if v.as_str() == "delayed"));
     assert_eq!(state.to_string(), "delayed");
     let _client: jobs_sdk::reqwest::Client = jobs_sdk::reqwest::Client::new();
+    let policy = jobs_sdk::RetryPolicy::default().max_retries(5).max_elapsed(std::time::Duration::from_secs(9));
+    assert_eq!(policy.max_retries, 5);
+    let error = jobs_sdk::JobsError::from_api_error(jobs_sdk::ApiError::new(503, "Failed to fetch job status", None), None);
+    assert!(matches!(error, jobs_sdk::JobsError::Server { .. }));
 }

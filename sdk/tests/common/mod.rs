@@ -39,12 +39,10 @@ pub fn json_response(status: u16, body: Value) -> ResponseTemplate {
 
 /// Retries without waiting, so retry tests take no time.
 pub fn instant_retries(max_retries: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_retries,
-        initial_backoff: Duration::ZERO,
-        max_backoff: Duration::ZERO,
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default()
+        .max_retries(max_retries)
+        .initial_backoff(Duration::ZERO)
+        .max_backoff(Duration::ZERO)
 }
 
 /// A client for `server` with the default retry count but no backoff.
