@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod answer;
+mod backoff;
 pub mod client;
 pub mod contract;
 pub mod error;

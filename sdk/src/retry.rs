@@ -31,6 +31,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::backoff::{Backoff, full_jitter};
+
 /// How a [`JobsClient`](crate::JobsClient) retries failed requests.
 ///
 /// Start from [`RetryPolicy::default`] (or [`RetryPolicy::none`]) and change
@@ -186,36 +188,18 @@ impl RetryPolicy {
         Decision::RetryAfter(wait)
     }
 
-    /// Full-jitter exponential backoff: a uniform draw from
-    /// `[0, min(max_backoff, initial_backoff × 2^attempt))`, which spreads
-    /// clients out better than equal or no jitter (AWS architecture blog,
-    /// "Exponential Backoff And Jitter").
+    /// Full-jitter exponential backoff (see [`crate::backoff`]): a uniform
+    /// draw from `[0, min(max_backoff, initial_backoff × 2^attempt)]`.
     pub(crate) fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.min(31)))
-            .min(self.max_backoff);
-        // f64 rounding may land a hair above the ceiling: clamp back.
-        scale(ceiling, unit(jitter)).min(ceiling)
+        let ceiling = Backoff {
+            initial: self.initial_backoff,
+            factor: 2.0,
+            max: self.max_backoff,
+        }
+        // 2^31 × even 1 ns is over two seconds: past it the cap is what counts.
+        .nth(attempt.min(31));
+        full_jitter(ceiling, jitter)
     }
-}
-
-/// `fraction` clamped into `[0, 1]`, NaN as 0.
-pub(crate) fn unit(fraction: f64) -> f64 {
-    if fraction.is_nan() {
-        0.0
-    } else {
-        fraction.clamp(0.0, 1.0)
-    }
-}
-
-/// `duration × factor` without panicking: a negative or NaN factor gives 0,
-/// an overflow `Duration::MAX`.
-pub(crate) fn scale(duration: Duration, factor: f64) -> Duration {
-    if factor.is_nan() || factor <= 0.0 {
-        return Duration::ZERO;
-    }
-    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
 fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {

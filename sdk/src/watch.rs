@@ -45,10 +45,10 @@ use futures_util::StreamExt;
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
+use crate::backoff::{Backoff, spread, unit};
 use crate::client::{Failure, JobsClient, Operation, Retries, decode};
 use crate::error::JobsError;
 use crate::models::{Job, JobState, JobStatusResponse};
-use crate::retry::{scale, unit};
 
 /// How a watch polls; see the [module docs](self) for the schedule.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -171,22 +171,24 @@ pub(crate) fn next_base_delay(
     }
     match observation {
         Observation::Changed => options.interval,
-        Observation::Unchanged | Observation::Failed => {
-            let factor = if options.backoff_factor.is_nan() {
-                1.0
-            } else {
-                options.backoff_factor.max(1.0)
-            };
-            scale(previous.max(options.interval), factor).min(cap)
+        Observation::Unchanged | Observation::Failed => Backoff {
+            initial: options.interval,
+            factor: options.backoff_factor,
+            max: cap,
         }
+        .after(previous),
     }
 }
 
 /// Spreads `base` by ± `jitter` (a fraction) using a draw from `[0, 1)`,
 /// never beyond the cap.
 pub(crate) fn jittered(options: &WatchOptions, base: Duration, draw: f64) -> Duration {
-    let spread = unit(options.jitter) * (2.0 * unit(draw) - 1.0);
-    scale(base, 1.0 + spread).min(options.max_interval_or_interval())
+    spread(
+        base,
+        options.jitter,
+        draw,
+        options.max_interval_or_interval(),
+    )
 }
 
 /// The delay before the next poll: the server's `Retry-After` (capped at
