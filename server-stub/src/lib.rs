@@ -7,6 +7,7 @@
 //! - [`control`]: the `/__stub` control surface's document.
 //! - [`demo`]: the `--demo` data set.
 //! - [`clock`]: injectable time.
+//! - [`logging`]: the binary's log setup, for programs that embed the stub.
 
 pub mod clock;
 pub mod control;
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod faults;
 mod http;
 mod iso_time;
+pub mod logging;
 mod server;
 
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
