@@ -1,8 +1,10 @@
 //! `JobsClient::get_job` against the same GET written by hand with
 //! `reqwest` + `serde_json::from_slice` into the same type, on the same
 //! `reqwest::Client` (one pool, one keep-alive connection), against the
-//! baseline server. Rounds alternate the two so machine noise hits both;
-//! prints each round's time per call and the ratio SDK / hand-written.
+//! baseline server, one call at a time. Calls go in pairs (SDK, by hand,
+//! alternating which goes first) so machine noise hits both alike; prints
+//! each round's median and mean time per call and the ratio SDK /
+//! hand-written of the medians (and of the means).
 
 use std::time::{Duration, Instant};
 
@@ -20,9 +22,6 @@ struct Args {
     /// Rounds (each runs both sides, in alternating order).
     #[arg(long, default_value_t = 6)]
     rounds: u32,
-    /// Concurrent calls in flight per side.
-    #[arg(long, default_value_t = 1)]
-    concurrency: u32,
     /// Job id to GET.
     #[arg(long, default_value = "job_abc123")]
     job: String,
@@ -35,24 +34,6 @@ async fn by_hand(http: &reqwest::Client, url: &str) -> Result<JobStatusResponse,
     }
     let bytes = response.bytes().await.map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-}
-
-/// Runs `calls` calls of `one`, `concurrency` at a time; the elapsed time.
-async fn timed<F, Fut>(calls: u32, concurrency: u32, one: F) -> Result<Duration, String>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<JobStatusResponse, String>>,
-{
-    use futures_util::StreamExt;
-    let started = Instant::now();
-    let mut results = futures_util::stream::iter(0..calls)
-        .map(|_| one())
-        .buffer_unordered(concurrency.max(1) as usize);
-    while let Some(result) = results.next().await {
-        let snapshot = result?;
-        std::hint::black_box(snapshot);
-    }
-    Ok(started.elapsed())
 }
 
 #[tokio::main]
@@ -74,33 +55,50 @@ async fn main() -> Result<(), String> {
     };
     let hand_call = || by_hand(&http, &url);
     // Warm up both: connections, allocator, branch predictors.
-    timed(args.calls / 2, args.concurrency, sdk_call).await?;
-    timed(args.calls / 2, args.concurrency, hand_call).await?;
+    for _ in 0..args.calls / 4 {
+        std::hint::black_box(sdk_call().await?);
+        std::hint::black_box(hand_call().await?);
+    }
     let mut ratios = Vec::new();
     for round in 1..=args.rounds {
-        let (sdk_time, hand_time) = if round % 2 == 1 {
-            let s = timed(args.calls, args.concurrency, sdk_call).await?;
-            let h = timed(args.calls, args.concurrency, hand_call).await?;
-            (s, h)
-        } else {
-            let h = timed(args.calls, args.concurrency, hand_call).await?;
-            let s = timed(args.calls, args.concurrency, sdk_call).await?;
-            (s, h)
+        // Calls in pairs, alternating which side goes first, so that the
+        // machine's noise falls on both sides alike.
+        let mut sdk_times = Vec::with_capacity(args.calls as usize);
+        let mut hand_times = Vec::with_capacity(args.calls as usize);
+        for i in 0..args.calls {
+            for side in [i % 2, 1 - i % 2] {
+                let started = Instant::now();
+                if side == 0 {
+                    std::hint::black_box(sdk_call().await?);
+                    sdk_times.push(started.elapsed());
+                } else {
+                    std::hint::black_box(hand_call().await?);
+                    hand_times.push(started.elapsed());
+                }
+            }
+        }
+        let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1e6 / v.len() as f64;
+        sdk_times.sort();
+        hand_times.sort();
+        let median = |v: &[Duration]| {
+            jobs_bench::quantile(v, 0.5).unwrap_or_default().as_secs_f64() * 1e6
         };
-        let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(args.calls);
-        let ratio = sdk_time.as_secs_f64() / hand_time.as_secs_f64();
+        let ratio = median(&sdk_times) / median(&hand_times);
         ratios.push(ratio);
         println!(
-            "sdk_vs_reqwest round={round} concurrency={} sdk_us_per_call={:.2} reqwest_us_per_call={:.2} ratio={ratio:.3}",
-            args.concurrency,
-            per(sdk_time),
-            per(hand_time)
+            "sdk_vs_reqwest round={round} calls={} sdk_median_us={:.2} reqwest_median_us={:.2} ratio={ratio:.3} \
+             sdk_mean_us={:.2} reqwest_mean_us={:.2} mean_ratio={:.3}",
+            args.calls,
+            median(&sdk_times),
+            median(&hand_times),
+            mean(&sdk_times),
+            mean(&hand_times),
+            mean(&sdk_times) / mean(&hand_times),
         );
     }
     ratios.sort_by(f64::total_cmp);
     println!(
-        "sdk_vs_reqwest summary concurrency={} rounds={} ratio_min={:.3} ratio_median={:.3} ratio_max={:.3}",
-        args.concurrency,
+        "sdk_vs_reqwest summary rounds={} ratio_min={:.3} ratio_median={:.3} ratio_max={:.3}",
         ratios.len(),
         ratios.first().copied().unwrap_or(f64::NAN),
         jobs_bench::quantile(&ratios, 0.5).unwrap_or(f64::NAN),
