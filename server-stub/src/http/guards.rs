@@ -1,5 +1,5 @@
-//! Middleware in front of the public API, outermost first: rate limit,
-//! bearer authentication, fault injection.
+//! The middleware in front of the public API, one layer, in this order: rate
+//! limit, bearer authentication, fault injection.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -82,8 +82,12 @@ impl RateLimiter {
     }
 }
 
-/// 429 beyond the configured rate.
-pub(crate) async fn rate_limit(
+/// The public API's guards in one middleware, outermost first: 429 beyond
+/// the configured rate, 401 without the bearer token, then the injected
+/// faults. One layer rather than three: each axum layer costs a boxed
+/// service clone and a future per request, visible in the GET profile
+/// (`docs/benchmarks.md`).
+pub(crate) async fn public_api_guards(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -93,21 +97,12 @@ pub(crate) async fn rate_limit(
     {
         return ApiError::too_many_requests(seconds).into_response();
     }
-    next.run(request).await
-}
-
-/// 401 without the configured bearer token.
-pub(crate) async fn require_auth(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
     if let Some(token) = &state.settings.auth_token
         && !token.accepts(request.headers())
     {
         return ApiError::unauthorized().into_response();
     }
-    next.run(request).await
+    inject_faults(&state, request, next).await
 }
 
 /// Marks a response whose connection must be dropped instead of answered;
@@ -117,11 +112,7 @@ pub(crate) async fn require_auth(
 pub(crate) struct DropConnection;
 
 /// Applies the injected faults (see [`crate::faults`]).
-pub(crate) async fn inject_faults(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn inject_faults(state: &AppState, request: Request, next: Next) -> Response {
     let decision = state.faults.decide();
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;

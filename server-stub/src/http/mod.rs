@@ -69,9 +69,7 @@ pub(crate) fn router(state: AppState, with_control: bool) -> Router {
         .delete(jobs::missing_job_id);
     let api = api
         .route("/api/jobs/", missing_id)
-        .layer(from_fn_with_state(state.clone(), guards::inject_faults))
-        .layer(from_fn_with_state(state.clone(), guards::require_auth))
-        .layer(from_fn_with_state(state.clone(), guards::rate_limit));
+        .layer(from_fn_with_state(state.clone(), guards::public_api_guards));
     let mut app = Router::new().merge(api).merge(docs::router());
     if with_control {
         app = app.merge(crate::control::router());
