@@ -32,6 +32,26 @@ fn job_id(
     Ok(id)
 }
 
+/// The request's `If-None-Match` values only. axum's `HeaderMap` extractor
+/// copies every header of the request, an allocation per GET that the
+/// profile showed; this copies nothing when the header is absent.
+pub(crate) struct IfNoneMatch(HeaderMap);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let mut headers = HeaderMap::new();
+        for value in parts.headers.get_all(header::IF_NONE_MATCH) {
+            headers.append(header::IF_NONE_MATCH, value.clone());
+        }
+        Ok(Self(headers))
+    }
+}
+
 /// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110 §13.1.2).
 fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
@@ -78,7 +98,7 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    IfNoneMatch(headers): IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
     // One lock: the job, its ETag and the counters are one snapshot. The
