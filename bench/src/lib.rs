@@ -53,19 +53,31 @@ pub fn typical_state(n: usize) -> JobState {
 /// seed's `job_abc123` (a URL, a customer, metadata, pages on every fourth
 /// job), in the state [`typical_state`] gives.
 pub fn typical_job(n: usize) -> JobBuilder {
+    typical_job_without(n, "")
+}
+
+/// [`typical_job`] without one part (`metadata`, `customer`, `url`), or a
+/// bare `JobBuilder::new` in the same state (`all`): the memory figures'
+/// breakdown.
+pub fn typical_job_without(n: usize, part: &str) -> JobBuilder {
+    if part == "all" {
+        return JobBuilder::new(format!("job_{n}")).status(typical_state(n));
+    }
     let data = JobData {
-        customer_id: Some(format!("customer-{}", n % 1000)),
-        metadata: json!({ "source": "api", "priority": "high" })
-            .as_object()
-            .cloned(),
+        customer_id: (part != "customer").then(|| format!("customer-{}", n % 1000)),
+        metadata: (part != "metadata")
+            .then(|| json!({ "source": "api", "priority": "high" }))
+            .and_then(|v| v.as_object().cloned()),
         total_pages: n.is_multiple_of(4).then_some(20),
         ..JobData::default()
     };
     let state = typical_state(n);
     let mut builder = JobBuilder::new(format!("job_{n}"))
         .data(data)
-        .url(format!("https://example.com/page/{n}"))
         .status(state.clone());
+    if part != "url" {
+        builder = builder.url(format!("https://example.com/page/{n}"));
+    }
     if state == JobState::Active {
         builder = builder.progress(40.0);
     }

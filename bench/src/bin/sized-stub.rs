@@ -14,6 +14,10 @@ struct Args {
     /// Jobs to insert (`job_0` … `job_{N-1}`).
     #[arg(long, default_value_t = 1000)]
     jobs: usize,
+    /// Leave a part out of every job, to see what it costs in memory:
+    /// `metadata`, `customer`, `url` or `all` (a bare `JobBuilder::new`).
+    #[arg(long)]
+    without: Option<String>,
 }
 
 #[tokio::main]
@@ -25,7 +29,11 @@ async fn main() -> std::io::Result<()> {
     let before = jobs_bench::proc_status_kib("VmRSS");
     let started = Instant::now();
     for n in 0..args.jobs {
-        stub.insert(jobs_bench::typical_job(n))
+        let job = match args.without.as_deref() {
+            None => jobs_bench::typical_job(n),
+            Some(part) => jobs_bench::typical_job_without(n, part),
+        };
+        stub.insert(job)
             .map_err(std::io::Error::other)?;
     }
     let took = started.elapsed();
