@@ -177,8 +177,12 @@ async fn main() -> std::io::Result<()> {
             .delete(move || async move { json(&delete) }),
         )
     };
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
-    println!("baseline-server listening on http://{}", listener.local_addr()?);
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    println!(
+        "baseline-server listening on http://{}",
+        listener.local_addr()?
+    );
     // Stopped by a signal (the script kills it); nothing to drain.
     axum::serve(listener, app).await
 }

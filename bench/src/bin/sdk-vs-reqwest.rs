@@ -81,7 +81,10 @@ async fn main() -> Result<(), String> {
         sdk_times.sort();
         hand_times.sort();
         let median = |v: &[Duration]| {
-            jobs_bench::quantile(v, 0.5).unwrap_or_default().as_secs_f64() * 1e6
+            jobs_bench::quantile(v, 0.5)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e6
         };
         let ratio = median(&sdk_times) / median(&hand_times);
         ratios.push(ratio);

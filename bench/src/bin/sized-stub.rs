@@ -33,8 +33,7 @@ async fn main() -> std::io::Result<()> {
             None => jobs_bench::typical_job(n),
             Some(part) => jobs_bench::typical_job_without(n, part),
         };
-        stub.insert(job)
-            .map_err(std::io::Error::other)?;
+        stub.insert(job).map_err(std::io::Error::other)?;
     }
     let took = started.elapsed();
     if let (Some(before), Some(after)) = (before, jobs_bench::proc_status_kib("VmRSS")) {

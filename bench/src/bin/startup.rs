@@ -40,7 +40,10 @@ async fn main() -> Result<(), String> {
         let body = response.bytes().await.map_err(|e| e.to_string())?;
         let took = started.elapsed();
         if status != 200 || body.is_empty() {
-            return Err(format!("first answer was {status} with {} bytes", body.len()));
+            return Err(format!(
+                "first answer was {status} with {} bytes",
+                body.len()
+            ));
         }
         times.push(took);
         to_listening.push(listening);

@@ -6,14 +6,14 @@
 //! gap figures (a poll is "on schedule" within 5 % of the interval).
 //!
 //! Each stream uses a fixed interval (no backoff, no jitter), so every poll
-//! has a schedule: one interval after the previous answer. The streams'
-//! starts are spread evenly over the first interval, as a service that
-//! picks up jobs as they come would; starting them all in the same instant
-//! would measure a burst of N simultaneous requests instead.
+//! has a schedule: one interval after the previous answer. `--start burst`
+//! (the default) starts every stream at once, as a loop over 10 000 job ids
+//! does: the first polls are N simultaneous requests. `--start spread`
+//! spreads the starts evenly over the first interval, as a service that
+//! picks up jobs as they come would.
 //!
-//! With the `concurrency-bound` feature the client is built with
-//! `JobsClientBuilder::max_concurrent_requests` (`--max-concurrent`);
-//! `scripts/bench.sh` turns the feature on when the SDK has that method.
+//! When the SDK has `JobsClientBuilder::max_concurrent_requests` (issue 8;
+//! `build.rs` looks), the client is built with it (`--max-concurrent`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,21 +38,24 @@ struct Args {
     /// two of settling).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// The client's concurrency bound (only with the `concurrency-bound` feature).
+    /// `burst`: all streams start at once; `spread`: evenly over the first
+    /// interval.
+    #[arg(long, default_value = "burst", value_parser = ["burst", "spread"])]
+    start: String,
+    /// The client's concurrency bound (used once the SDK has one).
     #[arg(long, default_value_t = 256)]
     max_concurrent: usize,
 }
 
 fn build_client(args: &Args) -> Result<JobsClient, jobs_sdk::JobsError> {
     let builder = JobsClient::builder(&args.url);
-    #[cfg(feature = "concurrency-bound")]
-    let builder = builder.max_concurrent_requests(
-        args.max_concurrent
-            .try_into()
-            .map_err(|_| jobs_sdk::JobsError::InvalidConfig {
+    #[cfg(sdk_has_concurrency_bound)]
+    let builder =
+        builder.max_concurrent_requests(args.max_concurrent.try_into().map_err(|_| {
+            jobs_sdk::JobsError::InvalidConfig {
                 reason: "--max-concurrent out of range".into(),
-            })?,
-    );
+            }
+        })?);
     builder.build()
 }
 
@@ -89,8 +92,12 @@ async fn main() -> Result<(), String> {
     let mut tasks = Vec::with_capacity(args.streams);
     for n in 0..args.streams {
         let stream = client.watch_job(&format!("job_{n}"), options);
-        let start_at = tokio::time::Instant::from_std(started)
-            + interval.mul_f64(n as f64 / args.streams as f64);
+        let spread = if args.start == "spread" {
+            n as f64 / args.streams as f64
+        } else {
+            0.0
+        };
+        let start_at = tokio::time::Instant::from_std(started) + interval.mul_f64(spread);
         let errors = errors.clone();
         let first_error = first_error.clone();
         let snapshots = snapshots.clone();
@@ -149,11 +156,12 @@ async fn main() -> Result<(), String> {
     let per_stream_kib = rss_after.saturating_sub(rss_before) as f64 / args.streams as f64;
     let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
     println!(
-        "watch streams={} alive={alive} bound={} interval_ms={} rss_kib_before={rss_before} rss_kib_after={rss_after} \
+        "watch start={} streams={} alive={alive} bound={} interval_ms={} rss_kib_before={rss_before} rss_kib_after={rss_after} \
          kib_per_stream={per_stream_kib:.2} sockets_before={sockets_before} max_sockets={} errors={} first_snapshots={} \
          polls={} gaps={} outside_5pct={} max_error_pct={:.2} gap_p50_ms={} gap_p99_ms={} gap_min_ms={} gap_max_ms={}",
+        args.start,
         args.streams,
-        if cfg!(feature = "concurrency-bound") {
+        if cfg!(sdk_has_concurrency_bound) {
             args.max_concurrent.to_string()
         } else {
             "none".to_owned()

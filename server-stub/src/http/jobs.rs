@@ -145,7 +145,10 @@ fn json_response(body: &impl serde::Serialize) -> Result<Response, ApiError> {
         ApiError::unavailable(Operation::Get)
     })?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         bytes,
     )
         .into_response())
@@ -253,8 +256,7 @@ mod tests {
     #[test]
     fn get_body_is_byte_for_byte_the_status_response() {
         let clock = crate::ManualClock::at("2024-01-01T00:05:00.123Z".parse().unwrap());
-        let mut engine =
-            crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
+        let mut engine = crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
         crate::demo::seed(&mut engine).unwrap();
         let snapshot = engine.get("job_abc123").unwrap();
         let body = GetBody {
