@@ -31,7 +31,7 @@
 #   BENCH_WATCH_STREAMS watch streams (default 10000)
 #   BENCH_WATCH_SECONDS steady-state seconds of the watch load (default 10)
 #   BENCH_BIG_JOBS      jobs in the big stub (default 1000000)
-#   BENCH_DELETE_JOBS   jobs created for each DELETE run (default 150000)
+#   BENCH_DELETE_JOBS   jobs created for each DELETE run (default 250000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -184,7 +184,7 @@ EOF
 # the errors if it does (raise BENCH_DELETE_JOBS).
 cat > "$work/delete.lua" <<EOF
 dofile("$work/done.lua")
-local prefix, n = "", -1
+local prefix, n = "", -2
 function init(args) prefix = args[1] end
 function request()
   n = n + 1
@@ -194,7 +194,7 @@ EOF
 # Jobs for PUT/DELETE through the control surface (a simulated worker never
 # finishes them: the plan takes 11 days).
 cat > "$work/create.lua" <<EOF
-local prefix, status, count, n, answered = "", "waiting", 0, -1, 0
+local prefix, status, count, n, answered = "", "waiting", 0, -2, 0
 function init(args) prefix = args[1]; status = args[2]; count = tonumber(args[3]) end
 function request()
   n = n + 1
@@ -220,7 +220,7 @@ create_jobs() { # prefix, status, count
   curl -sf "$stub_url/__stub/jobs/$1$(( $3 - 1 ))" -o /dev/null \
     || { echo "bench: only some of the $3 jobs $1* were created in time" >&2; exit 1; }
 }
-delete_count=${BENCH_DELETE_JOBS:-150000}
+delete_count=${BENCH_DELETE_JOBS:-250000}
 
 # ---------------------------------------------------------------------------
 for round in $(seq 1 "$rounds"); do
