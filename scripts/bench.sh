@@ -25,7 +25,7 @@
 # from Debian (apt-get), the npm tools (npm ci, pinned by package-lock.json).
 #
 # Environment:
-#   BENCH_ROUNDS        rounds (default 2)
+#   BENCH_ROUNDS        rounds (default 3)
 #   BENCH_DURATION      wrk duration per measurement (default 4s)
 #   BENCH_CONNECTIONS   wrk connections (default 32; one wrk thread)
 #   BENCH_WATCH_STREAMS watch streams (default 10000)
@@ -36,7 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-rounds=${BENCH_ROUNDS:-2}
+rounds=${BENCH_ROUNDS:-3}
 duration=${BENCH_DURATION:-4s}
 connections=${BENCH_CONNECTIONS:-32}
 watch_streams=${BENCH_WATCH_STREAMS:-10000}
