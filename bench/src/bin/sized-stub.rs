@@ -16,7 +16,7 @@ struct Args {
     jobs: usize,
     /// Leave a part out of every job, to see what it costs in memory:
     /// `metadata`, `customer`, `url` or `all` (a bare `JobBuilder::new`).
-    #[arg(long)]
+    #[arg(long, value_parser = ["metadata", "customer", "url", "all"])]
     without: Option<String>,
 }
 
