@@ -7,6 +7,7 @@
 //! - [`control`]: the `/__stub` control surface's document.
 //! - [`demo`]: the `--demo` data set.
 //! - [`clock`]: injectable time.
+//! - [`logging`]: the binary's log setup, for programs that embed the stub.
 
 mod api_error;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod faults;
 mod http;
 mod iso_time;
 mod json_body;
+pub mod logging;
 mod server;
 mod state;
 

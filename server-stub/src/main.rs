@@ -4,14 +4,12 @@
 //! cargo run -p jobs-server-stub -- --port 3000 --demo
 //! ```
 
-use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use jobs_server_stub::StubServer;
-use tracing_subscriber::EnvFilter;
 
 /// Serve the Job Status API (openapi.yaml) from an in-memory job engine with
 /// simulated workers, for local development and tests.
@@ -62,21 +60,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if args.log_json {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
-    } else {
-        // Colours only on a terminal: piped or redirected logs stay plain
-        // text that grep and log collectors can read.
-        let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(ansi)
-            .init();
-    }
+    // Held to the end of main, so every log line is written before exit.
+    let _log_guard = jobs_server_stub::logging::init_stdout(args.log_json);
 
     let auth_enabled = args.auth_token.as_deref().is_some_and(|t| !t.is_empty());
     let mut builder = StubServer::builder()

@@ -32,12 +32,13 @@ mod actions;
 mod audit;
 mod builder;
 mod counts;
+mod job_map;
 mod shared;
 mod simulation;
 mod status;
 mod worker;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,7 @@ pub use worker::WorkerError;
 
 use crate::Clock;
 use counts::StateCounts;
+use job_map::JobMap;
 use simulation::SimWorker;
 use status::Status;
 
@@ -130,7 +132,9 @@ struct Entry {
     status: Status,
     /// Engine-wide revision of the last change: the (weak) ETag.
     revision: u64,
-    plan: JobPlan,
+    /// `None` for the default plan (most jobs): saves the plan's ~170
+    /// bytes per job.
+    plan: Option<Box<JobPlan>>,
     max_attempts: u32,
     /// Ticket of this job's current place in the waiting queue.
     queue_ticket: u64,
@@ -152,7 +156,14 @@ struct Ctx {
     log_lines: usize,
 }
 
+/// The plan of jobs inserted without one.
+static DEFAULT_PLAN: std::sync::LazyLock<JobPlan> = std::sync::LazyLock::new(JobPlan::default);
+
 impl Entry {
+    fn plan(&self) -> &JobPlan {
+        self.plan.as_deref().unwrap_or(&DEFAULT_PLAN)
+    }
+
     fn set_status(&mut self, status: Status) {
         self.status = status;
         self.job.status = status.to_wire();
@@ -209,9 +220,10 @@ fn valid_progress(progress: f64) -> bool {
 pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    /// Boxed: a hash map keeps spare slots (up to half of them at a
-    /// million jobs), and an inline entry would make each slot ~700 bytes.
-    jobs: HashMap<String, Box<Entry>>,
+    /// Boxed entries keyed by their own `job.id` (see [`JobMap`]): a hash
+    /// table keeps spare slots (up to half of them at a million jobs), and
+    /// an inline entry would make each slot ~700 bytes.
+    jobs: JobMap,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
     waiting: VecDeque<(u64, String)>,
@@ -234,7 +246,7 @@ impl Engine {
             clock,
             audit: audit::AuditLog::new(config.audit_capacity),
             config,
-            jobs: HashMap::new(),
+            jobs: JobMap::default(),
             counts: StateCounts::default(),
             waiting: VecDeque::new(),
             heartbeats: VecDeque::new(),
@@ -282,7 +294,7 @@ impl Engine {
     pub fn insert(&mut self, builder: JobBuilder) -> Result<Job, InsertError> {
         let now = self.now();
         let max_attempts = builder.max_attempts.unwrap_or(self.config.max_attempts);
-        let plan = builder.plan.clone();
+        let plan = (builder.plan != *DEFAULT_PLAN).then(|| Box::new(builder.plan.clone()));
         let job = builder.build(now);
         if job.id.trim().is_empty() {
             return Err(InsertError::EmptyId);
@@ -311,7 +323,7 @@ impl Engine {
             sim_stepped_at: now,
             failed_attempts: 0,
         };
-        self.jobs.insert(id.clone(), Box::new(entry));
+        self.jobs.insert(Box::new(entry));
         self.counts.add(status);
         match status {
             Status::Waiting => self.enqueue(&id),

@@ -175,12 +175,12 @@ impl Engine {
                 }
                 let elapsed =
                     u64::try_from((now - entry.sim_stepped_at).num_milliseconds()).unwrap_or(0);
-                let duration = u64::try_from(entry.plan.duration.as_millis())
+                let duration = u64::try_from(entry.plan().duration.as_millis())
                     .unwrap_or(u64::MAX)
                     .max(1);
                 let target =
                     (entry.sim_progress + 100.0 * elapsed as f64 / duration as f64).min(100.0);
-                let plan = &entry.plan;
+                let plan = entry.plan();
                 let failing = entry.job.attempts_made <= plan.failing_attempts;
                 match plan.stall_at_progress {
                     _ if failing && target >= plan.fail_at_progress => {

@@ -147,9 +147,9 @@ impl Engine {
             entry.set_status(Status::Completed);
             entry.set_progress(100.0);
             entry.sim_progress = 100.0;
+            let value = returnvalue.or_else(|| entry.plan().returnvalue.clone());
             let job = &mut entry.job;
             job.finished_at = Some(ctx.now);
-            let value = returnvalue.or_else(|| entry.plan.returnvalue.clone());
             let pages = job.data.processed_pages;
             job.returnvalue = Some(value.unwrap_or_else(|| match pages {
                 Some(pages) => json!({ "success": true, "pagesProcessed": pages }),

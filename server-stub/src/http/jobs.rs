@@ -12,7 +12,7 @@ use jobs_sdk::{
 
 use super::ClientIdentity;
 use super::openapi::{TooManyRequests, Unauthorized};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Operation};
 use crate::engine::{ActionError, DeleteError};
 use crate::json_body::read_action;
 use crate::state::AppState;
@@ -31,6 +31,26 @@ fn job_id(
         return Err(ApiError::job_id_required());
     }
     Ok(id)
+}
+
+/// The request's `If-None-Match` values only. axum's `HeaderMap` extractor
+/// copies every header of the request, an allocation per GET that the
+/// profile showed; this copies nothing when the header is absent.
+pub(crate) struct IfNoneMatch(HeaderMap);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let mut headers = HeaderMap::new();
+        for value in parts.headers.get_all(header::IF_NONE_MATCH) {
+            headers.append(header::IF_NONE_MATCH, value.clone());
+        }
+        Ok(Self(headers))
+    }
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110
@@ -84,29 +104,25 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    IfNoneMatch(headers): IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    // One lock: the job, its ETag and the counters are one snapshot.
-    let answer = {
+    // One lock: the job, its ETag and the counters are one snapshot. The
+    // body is written straight from the stored job, under the lock: cheaper
+    // than copying the job (about ten allocations) to write it outside.
+    let (etag, mut response) = {
         let engine = state.engine.lock();
+        let job = engine.job(&id).ok_or_else(ApiError::job_not_found)?;
         let etag = engine.etag(&id).ok_or_else(ApiError::job_not_found)?;
         if if_none_match_matches(&headers, &etag) {
-            Answer::NotModified(etag)
+            (etag, StatusCode::NOT_MODIFIED.into_response())
         } else {
-            Answer::Fresh(Box::new(
-                engine.get(&id).ok_or_else(ApiError::job_not_found)?,
-            ))
-        }
-    };
-    let (etag, mut response) = match answer {
-        Answer::NotModified(etag) => (etag, StatusCode::NOT_MODIFIED.into_response()),
-        Answer::Fresh(snapshot) => {
-            let etag = snapshot.etag.clone();
-            (
-                etag,
-                Json::<JobStatusResponse>(snapshot.into_response()).into_response(),
-            )
+            let body = GetBody {
+                job,
+                queue_stats: engine.queue_stats(),
+                timestamp: engine.now(),
+            };
+            (etag, json_response(&body)?)
         }
     };
     if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -115,10 +131,33 @@ pub(crate) async fn get_job(
     Ok(response)
 }
 
-/// What a GET answers for an existing job.
-enum Answer {
-    NotModified(String),
-    Fresh(Box<crate::engine::JobSnapshot>),
+/// The body of a GET, borrowing the stored job: the same JSON as
+/// [`JobStatusResponse`] (a unit test compares them byte for byte).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GetBody<'a> {
+    job: &'a jobs_sdk::Job,
+    queue_stats: jobs_sdk::QueueStats,
+    #[serde(serialize_with = "crate::iso_time::serialize")]
+    timestamp: chrono::DateTime<chrono::Utc>,
+}
+
+/// `200 OK` with `body` as `application/json`.
+fn json_response(body: &impl serde::Serialize) -> Result<Response, ApiError> {
+    // A typical job is 600–900 bytes of JSON: one allocation, no regrowth.
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, body).map_err(|err| {
+        tracing::error!(%err, "cannot serialise a job");
+        ApiError::unavailable(Operation::Get)
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Pause, resume or cancel a job.
@@ -218,6 +257,23 @@ pub(crate) async fn missing_job_id() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_body_is_byte_for_byte_the_status_response() {
+        let clock = crate::ManualClock::at("2024-01-01T00:05:00.123Z".parse().unwrap());
+        let mut engine = crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
+        crate::demo::seed(&mut engine).unwrap();
+        let snapshot = engine.get("job_abc123").unwrap();
+        let body = GetBody {
+            job: engine.job("job_abc123").unwrap(),
+            queue_stats: snapshot.queue_stats,
+            timestamp: snapshot.read_at,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            serde_json::to_string(&snapshot.into_response()).unwrap()
+        );
+    }
 
     fn with(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

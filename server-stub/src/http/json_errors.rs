@@ -27,12 +27,14 @@ fn is_json(response: &Response) -> bool {
 /// Rewrites non-JSON error answers as `ErrorBody`.
 pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // A `Uri` clone shares its bytes: no allocation on the success path.
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
+    let path = uri.path();
     let (parts, body) = response.into_parts();
     // The original text becomes `details` where no better wording exists.
     let text = to_bytes(body, 1024)
@@ -41,8 +43,8 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .filter(|t| !t.is_empty());
     let error = match status {
-        StatusCode::NOT_FOUND => ApiError::route_not_found(&method, &path),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(&method, &path),
+        StatusCode::NOT_FOUND => ApiError::route_not_found(&method, path),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(&method, path),
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::payload_too_large(crate::api_error::MAX_BODY_BYTES)
         }

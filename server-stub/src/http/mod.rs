@@ -51,8 +51,6 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .delete(jobs::missing_job_id);
     let api = api
         .route("/api/jobs/", missing_id)
-        .layer(from_fn_with_state(state.clone(), guards::inject_faults))
-        .layer(from_fn_with_state(state.clone(), guards::require_auth))
-        .layer(from_fn_with_state(state.clone(), guards::rate_limit));
+        .layer(from_fn_with_state(state.clone(), guards::public_api_guards));
     Router::new().merge(api).merge(docs::router())
 }

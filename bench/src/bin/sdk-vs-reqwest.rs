@@ -1,0 +1,111 @@
+//! `JobsClient::get_job` against the same GET written by hand with
+//! `reqwest` + `serde_json::from_slice` into the same type, on the same
+//! `reqwest::Client` (one pool, one keep-alive connection), against the
+//! baseline server, one call at a time. Calls go in pairs (SDK, by hand,
+//! alternating which goes first) so machine noise hits both alike; prints
+//! each round's median and mean time per call and the ratio SDK /
+//! hand-written of the medians (and of the means).
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use jobs_sdk::{JobStatusResponse, JobsClient};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Base URL of the server (the baseline).
+    #[arg(long)]
+    url: String,
+    /// Calls per side per round.
+    #[arg(long, default_value_t = 3000)]
+    calls: u32,
+    /// Rounds (each runs both sides, in alternating order).
+    #[arg(long, default_value_t = 6)]
+    rounds: u32,
+    /// Job id to GET.
+    #[arg(long, default_value = "job_abc123")]
+    job: String,
+}
+
+async fn by_hand(http: &reqwest::Client, url: &str) -> Result<JobStatusResponse, String> {
+    let response = http.get(url).send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let sdk = JobsClient::builder(&args.url)
+        .http_client(http.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/api/jobs/{}", args.url.trim_end_matches('/'), args.job);
+    let sdk_call = || {
+        let sdk = &sdk;
+        let job = &args.job;
+        async move { sdk.get_job(job).await.map_err(|e| e.to_string()) }
+    };
+    let hand_call = || by_hand(&http, &url);
+    // Warm up both: connections, allocator, branch predictors.
+    for _ in 0..args.calls / 4 {
+        std::hint::black_box(sdk_call().await?);
+        std::hint::black_box(hand_call().await?);
+    }
+    let mut ratios = Vec::new();
+    for round in 1..=args.rounds {
+        // Calls in pairs, alternating which side goes first, so that the
+        // machine's noise falls on both sides alike.
+        let mut sdk_times = Vec::with_capacity(args.calls as usize);
+        let mut hand_times = Vec::with_capacity(args.calls as usize);
+        for i in 0..args.calls {
+            for side in [i % 2, 1 - i % 2] {
+                let started = Instant::now();
+                if side == 0 {
+                    std::hint::black_box(sdk_call().await?);
+                    sdk_times.push(started.elapsed());
+                } else {
+                    std::hint::black_box(hand_call().await?);
+                    hand_times.push(started.elapsed());
+                }
+            }
+        }
+        let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1e6 / v.len() as f64;
+        sdk_times.sort();
+        hand_times.sort();
+        let median = |v: &[Duration]| {
+            jobs_bench::quantile(v, 0.5)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e6
+        };
+        let ratio = median(&sdk_times) / median(&hand_times);
+        ratios.push(ratio);
+        println!(
+            "sdk_vs_reqwest round={round} calls={} sdk_median_us={:.2} reqwest_median_us={:.2} ratio={ratio:.3} \
+             sdk_mean_us={:.2} reqwest_mean_us={:.2} mean_ratio={:.3}",
+            args.calls,
+            median(&sdk_times),
+            median(&hand_times),
+            mean(&sdk_times),
+            mean(&hand_times),
+            mean(&sdk_times) / mean(&hand_times),
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "sdk_vs_reqwest summary rounds={} ratio_min={:.3} ratio_median={:.3} ratio_max={:.3}",
+        ratios.len(),
+        ratios.first().copied().unwrap_or(f64::NAN),
+        jobs_bench::quantile(&ratios, 0.5).unwrap_or(f64::NAN),
+        ratios.last().copied().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# Performance, side by side with the peers and the limit, in one run
+# (issue 10; docs/benchmarks.md records a run and what the profile showed).
+#
+# Builds release binaries, then, in interleaved rounds (every round measures
+# every figure, so the machine's noise hits all of them alike):
+#
+#   - wrk load (GET, PUT, DELETE) on three servers:
+#       stub      target/release/jobs-server-stub --port 0 --demo, as a user
+#                 starts it: default logging (info, one access line per
+#                 request), its output going to a file;
+#       baseline  a minimal axum server answering the stub's own bytes from
+#                 a constant (bench/src/bin/baseline-server.rs): the limit;
+#       prism     Prism from the pinned npm tools mocking the same openapi.yaml.
+#     PUT alternates pause/resume over jobs created for the run through the
+#     stub's control surface; DELETE cancels jobs created for the run.
+#   - GET on a stub holding 1 000 jobs vs one holding 1 000 000 (random ids),
+#     and the engine's resident memory per job at 1 000 000;
+#   - JobsClient::get_job vs hand-written reqwest + serde_json, same client;
+#   - 10 000 watch_job streams on one client (memory, sockets, schedule);
+#   - embedded StubServer::start() to first answer.
+#
+# Prints each round's figures, then ONE table of ratios against the targets.
+# Nothing here fails on a figure: it measures. Installs what it needs: wrk
+# from Debian (apt-get), the npm tools (npm ci, pinned by package-lock.json).
+#
+# Environment:
+#   BENCH_ROUNDS        rounds (default 3)
+#   BENCH_DURATION      wrk duration per measurement (default 4s)
+#   BENCH_CONNECTIONS   wrk connections (default 32; one wrk thread)
+#   BENCH_WATCH_STREAMS watch streams (default 10000)
+#   BENCH_WATCH_SECONDS steady-state seconds of the watch load (default 10)
+#   BENCH_BIG_JOBS      jobs in the big stub (default 1000000)
+#   BENCH_DELETE_JOBS   jobs created for each DELETE run (default 250000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+rounds=${BENCH_ROUNDS:-3}
+duration=${BENCH_DURATION:-4s}
+connections=${BENCH_CONNECTIONS:-32}
+watch_streams=${BENCH_WATCH_STREAMS:-10000}
+watch_seconds=${BENCH_WATCH_SECONDS:-10}
+big_jobs=${BENCH_BIG_JOBS:-1000000}
+work=$root/target/bench
+mkdir -p "$work"
+results=$work/results.txt
+: > "$results"
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY
+export NO_UPDATE_NOTIFIER=1 CARGO_TERM_COLOR=never
+
+step() { printf '\n== bench: %s ==\n' "$*" >&2; }
+record() { echo "$*" | tee -a "$results"; }
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------
+step "tools"
+if ! command -v wrk >/dev/null; then
+  sudo_=""; [[ $(id -u) -eq 0 ]] || sudo_=sudo
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends wrk
+fi
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ "$(cat node_modules/.conformance-lock 2>/dev/null)" != "$lock_hash" ]]; then
+  npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.conformance-lock
+fi
+prism_bin=$root/node_modules/.bin/prism
+prism_version=$(node -p 'require("@stoplight/prism-cli/package.json").version')
+# 10 000 watch streams need more than 10 000 descriptors without a bound.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "wrk: $(wrk -v 2>&1 | head -n 1); prism $prism_version; node $(node --version); fd limit $(ulimit -n); $(nproc) cores" >&2
+
+# ---------------------------------------------------------------------------
+step "build (release)"
+bound_note="with JobsClientBuilder::max_concurrent_requests"
+cargo build --release --quiet -p jobs-server-stub -p jobs-bench
+bin=$root/target/release
+
+# ---------------------------------------------------------------------------
+# Servers. Each prints its URL on the first stdout line that says "listening on".
+url_of() { # log file, pid
+  local log=$1 pid=$2
+  for _ in $(seq 1 600); do
+    if url=$(grep -m1 -Eo 'listening on http://[0-9.:]+' "$log" 2>/dev/null | awk '{print $3}') && [[ -n $url ]]; then
+      echo "$url"; return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "bench: server exited:" >&2; cat "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "bench: server did not start:" >&2; cat "$log" >&2; return 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+step "start the stub, capture its answers, start the baseline and Prism"
+"$bin/jobs-server-stub" --port 0 --demo > "$work/stub.log" 2>&1 &
+pids+=($!); stub_url=$(url_of "$work/stub.log" $!)
+curl -sf "$stub_url/api/jobs/job_abc123" -o "$work/get.json"
+curl -sf -X POST "$stub_url/__stub/jobs" -H 'content-type: application/json' \
+  -d '{"id":"capture_1","status":"paused"}' -o /dev/null
+curl -sf -X PUT "$stub_url/api/jobs/capture_1" -H 'content-type: application/json' \
+  -d '{"action":"resume"}' -o "$work/put.json"
+curl -sf -X DELETE "$stub_url/api/jobs/capture_1" -o "$work/delete.json"
+
+"$bin/baseline-server" --get-body "$work/get.json" --put-body "$work/put.json" \
+  --delete-body "$work/delete.json" > "$work/baseline.log" 2>&1 &
+pids+=($!); baseline_url=$(url_of "$work/baseline.log" $!)
+
+"$bin/baseline-server" --record-polls --get-body "$work/get.json" --put-body "$work/put.json" \
+  --delete-body "$work/delete.json" > "$work/polls.log" 2>&1 &
+pids+=($!); polls_url=$(url_of "$work/polls.log" $!)
+
+prism_port=$(free_port)
+"$prism_bin" mock -h 127.0.0.1 -p "$prism_port" openapi.yaml > "$work/prism.log" 2>&1 &
+prism_pid=$!; pids+=($prism_pid)
+prism_url=http://127.0.0.1:$prism_port
+for _ in $(seq 1 300); do
+  curl -sf "$prism_url/api/jobs/job_abc123" -o /dev/null && break
+  kill -0 $prism_pid 2>/dev/null || { cat "$work/prism.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "$prism_url/api/jobs/job_abc123" -o /dev/null
+
+step "start stubs with 1000 and $big_jobs jobs (memory per job printed by the big one)"
+"$bin/sized-stub" --jobs 1000 > "$work/small.log" 2> "$work/small.err" &
+pids+=($!); small_url=$(url_of "$work/small.log" $!)
+"$bin/sized-stub" --jobs "$big_jobs" > "$work/big.log" 2> "$work/big.err" &
+pids+=($!); big_url=$(url_of "$work/big.log" $!)
+record "engine $(grep -m1 engine_bytes_per_job "$work/big.err")"
+
+# ---------------------------------------------------------------------------
+# wrk scripts. Each prints one line of figures in done().
+cat > "$work/done.lua" <<'EOF'
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("rate=%.0f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d socket_errors=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.requests, e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+EOF
+cat > "$work/get.lua" <<EOF
+dofile("$work/done.lua")
+wrk.method = "GET"
+wrk.path = "/api/jobs/job_abc123"
+EOF
+cat > "$work/random_get.lua" <<EOF
+dofile("$work/done.lua")
+local jobs = 1000
+function init(args) jobs = tonumber(args[1]) end
+function request() return wrk.format("GET", "/api/jobs/job_" .. math.random(0, jobs - 1)) end
+EOF
+# wrk 4.1 builds one request per thread that it never sends, so counters
+# start at -1: the requests sent are numbered from 0.
+# PUT: job k of the run's 1000 gets pause, then resume 1000 requests later.
+cat > "$work/put.lua" <<EOF
+dofile("$work/done.lua")
+local prefix, n = "", -1
+function init(args) prefix = args[1] end
+function request()
+  local k = n % 1000
+  local action = (math.floor(n / 1000) % 2 == 0) and "pause" or "resume"
+  n = n + 1
+  return wrk.format("PUT", "/api/jobs/" .. prefix .. k, {["Content-Type"] = "application/json"},
+    '{"action":"' .. action .. '"}')
+end
+EOF
+# DELETE: each job once. wrk divides by the whole duration even when a
+# thread stops early, so the run must not run out of jobs: a 404 shows in
+# the errors if it does (raise BENCH_DELETE_JOBS).
+cat > "$work/delete.lua" <<EOF
+dofile("$work/done.lua")
+local prefix, n = "", -2
+function init(args) prefix = args[1] end
+function request()
+  n = n + 1
+  return wrk.format("DELETE", "/api/jobs/" .. prefix .. n)
+end
+EOF
+# Jobs for PUT/DELETE through the control surface (a simulated worker never
+# finishes them: the plan takes 11 days).
+cat > "$work/create.lua" <<EOF
+local prefix, status, count, n, answered = "", "waiting", 0, -2, 0
+function init(args) prefix = args[1]; status = args[2]; count = tonumber(args[3]) end
+function request()
+  n = n + 1
+  return wrk.format("POST", "/__stub/jobs", {["Content-Type"] = "application/json"},
+    '{"id":"' .. prefix .. n .. '","status":"' .. status .. '","plan":{"durationMs":1000000000}}')
+end
+function response(status) answered = answered + 1; if answered >= count then wrk.thread:stop() end end
+function done(summary) io.write(string.format("created=%d non2xx=%d\n", summary.requests, summary.errors.status)) end
+EOF
+
+run_wrk() { # label, url, script, [script args...]
+  local label=$1 url=$2 script=$3; shift 3
+  local args=()
+  [[ $# -gt 0 ]] && args=(-- "$@")
+  local out
+  out=$(wrk -t1 -c"$connections" -d"$duration" --timeout 5s -s "$script" "$url" "${args[@]}" | grep '^rate=')
+  record "wrk $label $out"
+}
+create_jobs() { # prefix, status, count
+  # wrk stops issuing at the count but returns only after -d: keep -d short.
+  wrk -t1 -c8 -d"$(( $3 / 5000 + 2 ))s" -s "$work/create.lua" "$stub_url" -- "$1" "$2" "$(( $3 + 64 ))" | grep -q '^created=' \
+    || { echo "bench: creating jobs failed" >&2; exit 1; }
+  curl -sf "$stub_url/__stub/jobs/$1$(( $3 - 1 ))" -o /dev/null \
+    || { echo "bench: only some of the $3 jobs $1* were created in time" >&2; exit 1; }
+}
+delete_count=${BENCH_DELETE_JOBS:-250000}
+
+# ---------------------------------------------------------------------------
+for round in $(seq 1 "$rounds"); do
+  step "round $round of $rounds"
+  # Rotate the order each round.
+  if (( round % 2 == 1 )); then order=(stub baseline prism); else order=(prism baseline stub); fi
+  for target in "${order[@]}"; do
+    case $target in stub) u=$stub_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
+    run_wrk "round=$round op=GET target=$target" "$u" "$work/get.lua"
+  done
+  for target in "${order[@]}"; do
+    case $target in stub) u=$stub_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
+    prefix="put_r${round}_"
+    [[ $target == stub ]] && create_jobs "$prefix" waiting 1000
+    run_wrk "round=$round op=PUT target=$target" "$u" "$work/put.lua" "$prefix"
+  done
+  for target in "${order[@]}"; do
+    case $target in stub) u=$stub_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
+    prefix="del_r${round}_"
+    [[ $target == stub ]] && create_jobs "$prefix" paused "$delete_count"
+    run_wrk "round=$round op=DELETE target=$target" "$u" "$work/delete.lua" "$prefix"
+  done
+  if (( round % 2 == 1 )); then sizes=(small big); else sizes=(big small); fi
+  for size in "${sizes[@]}"; do
+    if [[ $size == small ]]; then u=$small_url; n=1000; else u=$big_url; n=$big_jobs; fi
+    run_wrk "round=$round op=GET-random target=$size jobs=$n" "$u" "$work/random_get.lua" "$n"
+  done
+  "$bin/sdk-vs-reqwest" --url "$baseline_url" --rounds 4 | sed "s/^/round=$round /" | tee -a "$results"
+  for start in burst spread; do
+    "$bin/watch-load" --url "$polls_url" --streams "$watch_streams" --seconds "$watch_seconds" --start "$start" \
+      | sed "s/^/round=$round /" | tee -a "$results"
+  done
+  "$bin/startup" --runs 200 | sed "s/^/round=$round /" | tee -a "$results"
+done
+
+# ---------------------------------------------------------------------------
+step "table"
+python3 - "$results" "$rounds" "$prism_version" "$bound_note" <<'EOF'
+import re, sys
+path, rounds, prism_version, bound_note = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+lines = open(path).read().splitlines()
+kv = lambda line: dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
+wrk = {}
+for line in lines:
+    if line.startswith('wrk '):
+        d = kv(line); wrk[(int(d['round']), d['op'], d['target'])] = d
+def fig(d): return f"{float(d['rate']):,.0f}/s (p50 {float(d['p50_ms']):.2f} ms, p99 {float(d['p99_ms']):.2f} ms)"
+def bad(d): return int(d['non2xx']) + int(d['socket_errors'])
+rows = []
+def row(figure, per_round, target, ok):
+    status = '' if ok is None else ('met' if ok else 'NOT met')
+    rows.append((figure, '; '.join(per_round), target, status))
+for op in ('GET', 'PUT', 'DELETE'):
+    cells, ratios_b, ratios_p = [], [], []
+    for r in range(1, rounds + 1):
+        s, b, p = (wrk.get((r, op, t)) for t in ('stub', 'baseline', 'prism'))
+        if not (s and b and p): continue
+        rb, rp = float(s['rate']) / float(b['rate']), float(s['rate']) / float(p['rate'])
+        ratios_b.append(rb); ratios_p.append(rp)
+        errs = f"; errors stub {bad(s)}, baseline {bad(b)}, prism {bad(p)}" if bad(s) + bad(b) + bad(p) else ""
+        cells.append(f"r{r}: stub {fig(s)}; baseline {fig(b)}; prism {fig(p)}{errs}")
+    print(f"\n{op}:\n  " + "\n  ".join(cells))
+    if op == 'GET':
+        row('stub GET / baseline GET', [f"r{i+1} {x:.2f}x" for i, x in enumerate(ratios_b)], '>= 0.8x', bool(ratios_b) and min(ratios_b) >= 0.8)
+        row(f'stub GET / Prism {prism_version} GET', [f"r{i+1} {x:.1f}x" for i, x in enumerate(ratios_p)], '>= 40x every round', bool(ratios_p) and min(ratios_p) >= 40)
+        limit = [float(wrk[(r, 'GET', 'baseline')]['rate']) / float(wrk[(r, 'GET', 'prism')]['rate'])
+                 for r in range(1, rounds + 1) if (r, 'GET', 'baseline') in wrk and (r, 'GET', 'prism') in wrk]
+        row(f'baseline GET / Prism GET (the limit for the row above)', [f"r{i+1} {x:.1f}x" for i, x in enumerate(limit)], '(no target)', None)
+    else:
+        row(f'stub {op} / baseline {op}', [f"r{i+1} {x:.2f}x" for i, x in enumerate(ratios_b)], '(no target)', None)
+        row(f'stub {op} / Prism {op}', [f"r{i+1} {x:.1f}x" for i, x in enumerate(ratios_p)], '(no target)', None)
+sizes = []
+for r in range(1, rounds + 1):
+    small = next((d for (rr, op, t), d in wrk.items() if rr == r and op == 'GET-random' and t == 'small'), None)
+    big = next((d for (rr, op, t), d in wrk.items() if rr == r and op == 'GET-random' and t == 'big'), None)
+    if small and big:
+        sizes.append(float(big['rate']) / float(small['rate']))
+        print(f"\nGET random ids r{r}: 1k jobs {fig(small)}; {big['jobs']} jobs {fig(big)}")
+row('GET, 1M jobs / 1k jobs', [f"r{i+1} {x:.2f}x" for i, x in enumerate(sizes)], '>= 0.9x', bool(sizes) and min(sizes) >= 0.9)
+sdk = [kv(l) for l in lines if 'sdk_vs_reqwest summary' in l]
+row('JobsClient::get_job / reqwest + serde_json', [f"r{d['round']} median {float(d['ratio_median']):.3f}x (min {float(d['ratio_min']):.3f}, max {float(d['ratio_max']):.3f})" for d in sdk], '<= 1.03x', bool(sdk) and max(float(d['ratio_median']) for d in sdk) <= 1.03)
+every_watch = [kv(l) for l in lines if re.match(r'round=\d+ watch start=', l)]
+watch = [d for d in every_watch if d['start'] == 'burst']
+for d in every_watch:
+    print(f"\nwatch r{d['round']} start={d['start']}: {d['streams']} streams ({bound_note}): {d['kib_per_stream']} KiB/stream, max sockets {d['max_sockets']}, "
+          f"errors {d['errors']}, polls {d['polls']}, gaps {d['gaps']} (p50 {d['gap_p50_ms']} ms, p99 {d['gap_p99_ms']} ms, max {d['gap_max_ms']} ms), "
+          f"{d['outside_5pct']} outside 5 %, max error {d['max_error_pct']} %")
+row('watch (all start at once): KiB per stream', [f"r{d['round']} {d['kib_per_stream']}" for d in watch], '<= 6 KiB', bool(watch) and max(float(d['kib_per_stream']) for d in watch) <= 6)
+row('watch: max open sockets', [f"r{d['round']} {d['max_sockets']} (bound {d['bound']})" for d in watch], '<= bound', bool(watch) and all(d['bound'] != 'none' and int(d['max_sockets']) <= int(d['bound']) + 1 for d in watch))
+row('watch: worst poll vs schedule', [f"r{d['round']} {float(d['max_error_pct']):.1f} % ({d['outside_5pct']} of {d['gaps']} outside 5 %)" for d in watch], 'every poll within 5 %', bool(watch) and all(d['outside_5pct'] == '0' and d['gaps'] != '0' for d in watch))
+row('watch: errors', [f"r{d['round']} {d['errors']}" for d in watch], '0', bool(watch) and all(d['errors'] == '0' for d in watch))
+eng = [kv(l) for l in lines if l.startswith('engine ')]
+row('engine memory per typical job', [f"{int(d['engine_bytes_per_job'])} B at {d['engine_jobs']} jobs" for d in eng], '<= 1024 B', bool(eng) and int(eng[0]['engine_bytes_per_job']) <= 1024)
+st = [kv(l) for l in lines if re.match(r'round=\d+ startup ', l)]
+row('StubServer::start() to first answer, median', [f"r{d['round']} {d['first_answer_median_ms']} ms (p90 {d['p90_ms']})" for d in st], '<= 10 ms', bool(st) and max(float(d['first_answer_median_ms']) for d in st) <= 10)
+print("\n| figure | per round | target | |\n|---|---|---|---|")
+for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
+EOF
+echo >&2
+echo "bench: raw figures in $results; server logs in $work/" >&2
