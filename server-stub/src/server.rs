@@ -241,7 +241,7 @@ impl StubBuilder {
 /// middleware that keeps every answer JSON (unknown routes included) and
 /// writes the access log.
 pub(crate) fn app(state: AppState, with_control: bool) -> Router {
-    use crate::http::{access_log, header_limits, json_errors};
+    use crate::http::{access_log, json_errors};
     use axum::middleware::from_fn;
 
     let mut app = crate::http::router(&state);
@@ -251,9 +251,7 @@ pub(crate) fn app(state: AppState, with_control: bool) -> Router {
     // Before the fallback: only matched routes get a template to log.
     app.route_layer(from_fn(access_log::tag_route))
         .fallback(json_errors::route_not_found)
-        .layer(from_fn(json_errors::json_errors))
-        .layer(from_fn(header_limits::header_limits))
-        .layer(from_fn(access_log::access_log))
+        .layer(from_fn(crate::http::edge))
         .with_state(state)
 }
 

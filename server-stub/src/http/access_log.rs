@@ -7,6 +7,7 @@
 //! are never logged, so neither is a bearer token.
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::time::Instant;
@@ -26,11 +27,8 @@ pub(crate) async fn tag_route(request: Request, next: Next) -> Response {
     response
 }
 
-/// Outermost: logs the request once it is answered.
-pub(crate) async fn access_log(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
+/// Logs a request to `method` once it is answered with `response`.
+pub(crate) fn log(method: &Method, started: Instant, response: &Response) {
     let route = response
         .extensions()
         .get::<Route>()
@@ -43,5 +41,4 @@ pub(crate) async fn access_log(request: Request, next: Next) -> Response {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    response
 }

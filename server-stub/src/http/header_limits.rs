@@ -3,22 +3,19 @@
 //! set far above these (see `crate::connection`), so a request with too many
 //! or too large headers still reaches this check and gets an `ErrorBody`.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 
 use crate::api_error::{ApiError, MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 
 /// 431 when the request has more than [`MAX_HEADER_FIELDS`] header fields
 /// or more than [`MAX_HEADER_BYTES`] of names and values together.
-pub(crate) async fn header_limits(request: Request, next: Next) -> Response {
-    let headers = request.headers();
+pub(crate) fn check(headers: &HeaderMap) -> Result<(), ApiError> {
     let bytes: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES {
-        return ApiError::header_fields_too_large().into_response();
+        return Err(ApiError::header_fields_too_large());
     }
-    next.run(request).await
+    Ok(())
 }

@@ -4,9 +4,7 @@
 //! contract's `ErrorBody`, keeping headers such as `Allow`.
 
 use axum::body::to_bytes;
-use axum::extract::Request;
 use axum::http::{Method, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api_error::ApiError;
@@ -24,12 +22,9 @@ fn is_json(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Rewrites non-JSON error answers as `ErrorBody`.
-pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    // A `Uri` clone shares its bytes: no allocation on the success path.
-    let uri = request.uri().clone();
-    let response = next.run(request).await;
+/// Rewrites a non-JSON error answer to the request `method` `uri` as
+/// `ErrorBody`; any other answer passes unchanged.
+pub(crate) async fn rewrite(method: &Method, uri: &Uri, response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
@@ -43,8 +38,8 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .filter(|t| !t.is_empty());
     let error = match status {
-        StatusCode::NOT_FOUND => ApiError::route_not_found(&method, path),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(&method, path),
+        StatusCode::NOT_FOUND => ApiError::route_not_found(method, path),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(method, path),
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::payload_too_large(crate::api_error::MAX_BODY_BYTES)
         }

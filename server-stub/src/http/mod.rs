@@ -9,7 +9,7 @@ mod docs;
 #[cfg(test)]
 mod fuzz_tests;
 mod guards;
-pub(crate) mod header_limits;
+mod header_limits;
 mod jobs;
 pub(crate) mod json_errors;
 mod openapi;
@@ -53,4 +53,27 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route("/api/jobs/", missing_id)
         .layer(from_fn_with_state(state.clone(), guards::public_api_guards));
     Router::new().merge(api).merge(docs::router())
+}
+
+/// The outer middleware of every request, both surfaces, as one layer (each
+/// axum layer costs a boxed service clone and a future per request, visible
+/// in the GET profile, `docs/benchmarks.md`), outermost first: the access
+/// line, the header limits (431 JSON), then, around the router, non-JSON
+/// error answers rewritten as `ErrorBody`.
+pub(crate) async fn edge(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+
+    let started = tokio::time::Instant::now();
+    let method = request.method().clone();
+    // A `Uri` clone shares its bytes: no allocation on the success path.
+    let uri = request.uri().clone();
+    let response = match header_limits::check(request.headers()) {
+        Err(refusal) => refusal.into_response(),
+        Ok(()) => json_errors::rewrite(&method, &uri, next.run(request).await).await,
+    };
+    access_log::log(&method, started, &response);
+    response
 }
