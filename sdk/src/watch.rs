@@ -41,7 +41,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_core::Stream;
-use futures_util::StreamExt;
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
@@ -245,12 +244,34 @@ impl Poller for JobPoller {
     }
 }
 
-/// The watch loop over any poller.
-pub(crate) fn watch<P: Poller>(
+/// One step of a watch: an item the stream yields, and whether it is the
+/// last. A terminal snapshot and an error that ends the watch are always
+/// `Last`, so [`wait_for`] knows how the watch ended without guessing.
+enum Step {
+    /// A change or a transient error; polling goes on.
+    Next(Result<JobStatusResponse, JobsError>),
+    /// A terminal snapshot, or the error that ends the watch.
+    Last(Result<JobStatusResponse, JobsError>),
+}
+
+/// The watch as a state machine: [`Watcher::step`] polls (after the
+/// scheduled delay) until there is something to yield.
+struct Watcher<P> {
     poller: P,
     options: WatchOptions,
-) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
-    async_stream::stream! {
+    started: Instant,
+    deadline: Option<Instant>,
+    etag: Option<HeaderValue>,
+    last: Option<Box<JobStatusResponse>>,
+    base_delay: Duration,
+    polls: u32,
+    consecutive_errors: u32,
+    /// The delay before the next poll; `None` before the first one.
+    next_delay: Option<Duration>,
+}
+
+impl<P: Poller> Watcher<P> {
+    fn new(poller: P, options: WatchOptions) -> Self {
         let started = Instant::now();
         // A deadline beyond tokio's horizon is no deadline (its timer would
         // only spin towards it).
@@ -258,73 +279,119 @@ pub(crate) fn watch<P: Poller>(
             .timeout
             .filter(|t| *t < FOREVER)
             .and_then(|t| started.checked_add(t));
-        let mut etag: Option<HeaderValue> = None;
-        let mut last: Option<Box<JobStatusResponse>> = None;
-        let mut base_delay = options.interval;
-        let mut polls: u32 = 0;
-        let mut consecutive_errors: u32 = 0;
+        Self {
+            poller,
+            options,
+            started,
+            deadline,
+            etag: None,
+            last: None,
+            base_delay: options.interval,
+            polls: 0,
+            consecutive_errors: 0,
+            next_delay: None,
+        }
+    }
 
+    fn timed_out(&self) -> Step {
+        Step::Last(Err(wait_timeout(
+            self.started,
+            self.polls,
+            self.last.as_deref(),
+        )))
+    }
+
+    async fn step(&mut self) -> Step {
         loop {
-            polls = polls.saturating_add(1);
-            let polled = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, poller.poll(etag.clone())).await {
-                    Ok(polled) => polled,
-                    Err(_) => {
-                        yield Err(wait_timeout(started, polls, last.as_deref()));
-                        break;
+            if let Some(delay) = self.next_delay {
+                match self.deadline {
+                    // The watch's own deadline wins over any Retry-After.
+                    Some(deadline)
+                        if delay >= deadline.saturating_duration_since(Instant::now()) =>
+                    {
+                        tokio::time::sleep_until(deadline).await;
+                        return self.timed_out();
                     }
+                    // `sleep` saturates: a delay of `Duration::MAX` never panics.
+                    _ => tokio::time::sleep(delay).await,
+                }
+            }
+
+            self.polls = self.polls.saturating_add(1);
+            let poll = self.poller.poll(self.etag.clone());
+            let polled = match self.deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, poll).await {
+                    Ok(polled) => polled,
+                    Err(_) => return self.timed_out(),
                 },
-                None => poller.poll(etag.clone()).await,
+                None => poll.await,
             };
 
-            let (observation, retry_after) = match polled {
+            let (observation, retry_after, item) = match polled {
                 Ok(Polled::NotModified) => {
-                    consecutive_errors = 0;
-                    (Observation::Unchanged, None)
+                    self.consecutive_errors = 0;
+                    (Observation::Unchanged, None, None)
                 }
                 Ok(Polled::Snapshot(snapshot, new_etag)) => {
-                    consecutive_errors = 0;
-                    etag = new_etag;
+                    self.consecutive_errors = 0;
+                    self.etag = new_etag;
                     // Only the job counts: a new timestamp or queueStats alone is no change.
-                    let changed = last.as_ref().is_none_or(|previous| previous.job != snapshot.job);
+                    let changed = self
+                        .last
+                        .as_ref()
+                        .is_none_or(|previous| previous.job != snapshot.job);
                     if changed {
+                        let item = (*snapshot).clone();
                         let terminal = snapshot.job.status.is_terminal();
-                        yield Ok((*snapshot).clone());
-                        last = Some(snapshot);
+                        self.last = Some(snapshot);
                         if terminal {
-                            break;
+                            return Step::Last(Ok(item));
                         }
-                        (Observation::Changed, None)
+                        (Observation::Changed, None, Some(Ok(item)))
                     } else {
-                        (Observation::Unchanged, None)
+                        (Observation::Unchanged, None, None)
                     }
                 }
                 Err(Failure { error, retry_after }) => {
                     let transient = error.is_retryable();
-                    consecutive_errors = consecutive_errors.saturating_add(1);
-                    yield Err(error);
-                    if !transient || consecutive_errors >= options.max_consecutive_errors.max(1) {
-                        break;
+                    self.consecutive_errors = self.consecutive_errors.saturating_add(1);
+                    if !transient
+                        || self.consecutive_errors >= self.options.max_consecutive_errors.max(1)
+                    {
+                        return Step::Last(Err(error));
                     }
-                    (Observation::Failed, retry_after)
+                    (Observation::Failed, retry_after, Some(Err(error)))
                 }
             };
 
-            let status = last.as_ref().map(|s| &s.job.status);
-            base_delay = next_base_delay(&options, base_delay, observation, status);
-            let delay = next_delay(&options, base_delay, retry_after, fastrand::f64());
-            match deadline {
-                // The watch's own deadline wins over any Retry-After.
-                Some(deadline) if delay >= deadline.saturating_duration_since(Instant::now()) => {
-                    tokio::time::sleep_until(deadline).await;
-                    yield Err(wait_timeout(started, polls, last.as_deref()));
-                    break;
-                }
-                // `sleep` saturates: a delay of `Duration::MAX` never panics.
-                _ => tokio::time::sleep(delay).await,
+            let status = self.last.as_ref().map(|s| &s.job.status);
+            self.base_delay = next_base_delay(&self.options, self.base_delay, observation, status);
+            self.next_delay = Some(next_delay(
+                &self.options,
+                self.base_delay,
+                retry_after,
+                fastrand::f64(),
+            ));
+            if let Some(item) = item {
+                return Step::Next(item);
             }
         }
     }
+}
+
+/// The watch loop over any poller, as a stream that ends after its `Last`
+/// step.
+pub(crate) fn watch<P: Poller>(
+    poller: P,
+    options: WatchOptions,
+) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
+    futures_util::stream::unfold(Some(Watcher::new(poller, options)), |watcher| async move {
+        let mut watcher = watcher?;
+        match watcher.step().await {
+            Step::Next(item) => Some((item, Some(watcher))),
+            Step::Last(item) => Some((item, None)),
+        }
+    })
 }
 
 fn wait_timeout(started: Instant, polls: u32, last: Option<&JobStatusResponse>) -> JobsError {
@@ -397,37 +464,32 @@ impl JobsClient {
         job_id: &str,
         options: WatchOptions,
     ) -> Result<Job, JobsError> {
-        wait_for(self.watch_job(job_id, options)).await
+        let poller = JobPoller {
+            client: self.clone(),
+            job_id: job_id.to_owned(),
+        };
+        wait_for(Watcher::new(poller, options)).await
     }
 }
 
-/// Drives a watch to its end: the completed job, or why it did not complete.
-async fn wait_for(
-    updates: impl Stream<Item = Result<JobStatusResponse, JobsError>>,
-) -> Result<Job, JobsError> {
-    let mut updates = std::pin::pin!(updates);
-    let mut last_error = None;
-    while let Some(update) = updates.next().await {
-        match update {
-            Ok(snapshot) => match &snapshot.job.status {
-                JobState::Completed => return Ok(snapshot.job),
-                // `failed`, or another terminal state a server might report.
-                state if state.is_terminal() => {
-                    return Err(JobsError::JobFailed {
-                        job: Box::new(snapshot.job),
-                    });
-                }
-                _ => last_error = None,
-            },
-            // Transient errors are remembered; the stream decides when to stop.
-            Err(error) => last_error = Some(error),
+/// Drives a watch to its last step: the completed job, or why it did not
+/// complete. Transient errors along the way are the watch's to count.
+async fn wait_for<P: Poller>(mut watcher: Watcher<P>) -> Result<Job, JobsError> {
+    loop {
+        match watcher.step().await {
+            Step::Next(_) => {}
+            Step::Last(Ok(snapshot)) if snapshot.job.status == JobState::Completed => {
+                return Ok(snapshot.job);
+            }
+            // `failed`, or another terminal state a server might report.
+            Step::Last(Ok(snapshot)) => {
+                return Err(JobsError::JobFailed {
+                    job: Box::new(snapshot.job),
+                });
+            }
+            Step::Last(Err(error)) => return Err(error),
         }
     }
-    // The watch ends only after a terminal snapshot (handled above) or an
-    // error, so an error is always at hand here.
-    Err(last_error.unwrap_or_else(|| JobsError::InvalidConfig {
-        reason: "the watch ended without a terminal state or an error".into(),
-    }))
 }
 
 #[cfg(test)]

@@ -388,14 +388,16 @@ async fn wait_for_returns_the_completed_job() {
         Step::Snap(snapshot("active", 50, 0), None),
         Step::Snap(snapshot("completed", 100, 0), None),
     ]);
-    let job = wait_for(watch(script, exact(S(1), S(1)))).await.unwrap();
+    let job = wait_for(Watcher::new(script, exact(S(1), S(1))))
+        .await
+        .unwrap();
     assert_eq!(job.status, JobState::Completed);
 }
 
 #[tokio::test(start_paused = true)]
 async fn wait_for_reports_failure_with_its_reason() {
     let script = Script::new(vec![Step::Snap(snapshot("failed", 40, 0), None)]);
-    let err = wait_for(watch(script, exact(S(1), S(1))))
+    let err = wait_for(Watcher::new(script, exact(S(1), S(1))))
         .await
         .unwrap_err();
     assert!(matches!(err, JobsError::JobFailed { .. }));
@@ -408,13 +410,13 @@ async fn wait_for_gives_the_error_that_ended_the_watch() {
         Step::Snap(snapshot("active", 5, 0), None),
         Step::Status(404, None),
     ]);
-    let err = wait_for(watch(script, exact(S(1), S(1))))
+    let err = wait_for(Watcher::new(script, exact(S(1), S(1))))
         .await
         .unwrap_err();
     assert!(matches!(err, JobsError::NotFound(_)), "{err:?}");
 
     let script = Script::new(vec![Step::Snap(snapshot("active", 5, 0), None)]);
-    let err = wait_for(watch(script, exact(S(1), S(1)).timeout(S(10))))
+    let err = wait_for(Watcher::new(script, exact(S(1), S(1)).timeout(S(10))))
         .await
         .unwrap_err();
     assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
