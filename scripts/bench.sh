@@ -52,14 +52,8 @@ export NO_UPDATE_NOTIFIER=1 CARGO_TERM_COLOR=never
 step() { printf '\n== bench: %s ==\n' "$*" >&2; }
 record() { echo "$*" | tee -a "$results"; }
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/background.sh
+source scripts/lib/background.sh  # the cd above put us at the root
 
 # ---------------------------------------------------------------------------
 step "tools"

@@ -42,14 +42,8 @@ note() { summary+=("$*"); }
 step() { printf '\n== conformance: %s ==\n' "$*"; }
 elapsed() { echo "$(( SECONDS - $1 ))s"; }
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/background.sh
+source scripts/lib/background.sh  # the cd above put us at the root
 
 # ---------------------------------------------------------------------------
 step "install pinned tools"

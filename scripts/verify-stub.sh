@@ -19,14 +19,8 @@ cargo build -p jobs-server-stub --bin jobs-server-stub
 cargo build -p jobs-contract-tests --bin jobs-verify
 bin=${CARGO_TARGET_DIR:-target}/debug
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/background.sh
+source scripts/lib/background.sh  # the cd above put us at the root
 
 # Starts the demo stub with extra flags on a free port; sets stub_url.
 start_stub() {
