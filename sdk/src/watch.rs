@@ -227,6 +227,15 @@ struct JobPoller {
     job_id: String,
 }
 
+impl JobPoller {
+    fn new(client: &JobsClient, job_id: &str) -> Self {
+        Self {
+            client: client.clone(),
+            job_id: job_id.to_owned(),
+        }
+    }
+}
+
 impl Poller for JobPoller {
     async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
         // One attempt per poll: the watch's own schedule does the retrying.
@@ -431,13 +440,7 @@ impl JobsClient {
         job_id: &str,
         options: WatchOptions,
     ) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
-        watch(
-            JobPoller {
-                client: self.clone(),
-                job_id: job_id.to_owned(),
-            },
-            options,
-        )
+        watch(JobPoller::new(self, job_id), options)
     }
 
     /// Waits until the job completes and returns it.
@@ -464,11 +467,7 @@ impl JobsClient {
         job_id: &str,
         options: WatchOptions,
     ) -> Result<Job, JobsError> {
-        let poller = JobPoller {
-            client: self.clone(),
-            job_id: job_id.to_owned(),
-        };
-        wait_for(Watcher::new(poller, options)).await
+        wait_for(Watcher::new(JobPoller::new(self, job_id), options)).await
     }
 }
 

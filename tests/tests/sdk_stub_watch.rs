@@ -7,57 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a failed test
 
+mod watch_support;
+
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use jobs_sdk::{JobState, JobStatusResponse, JobsClient, JobsError, WatchOptions};
+use jobs_sdk::{JobState, JobsClient, JobsError};
 use jobs_server_stub::engine::JobBuilder;
-use jobs_server_stub::{ManualClock, StubServer};
-use tokio::sync::mpsc;
-
-fn fast() -> WatchOptions {
-    WatchOptions::default()
-        .interval(Duration::from_millis(1))
-        .max_interval(Duration::from_millis(5))
-}
-
-async fn stub() -> StubServer {
-    // A manual clock and no workers: only the test moves the job.
-    StubServer::builder()
-        .manual_clock(ManualClock::at(chrono::Utc::now()))
-        .start()
-        .await
-        .expect("stub starts")
-}
-
-/// Spawns a watcher that forwards every item to a channel.
-fn spawn_watch(
-    client: &JobsClient,
-    id: &str,
-) -> mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let stream = client.watch_job(id, fast());
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            if tx.send(item).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-async fn next_job(
-    rx: &mut mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>>,
-) -> (JobState, Option<f64>) {
-    let item = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .expect("the watcher reports within 10 s")
-        .expect("the watch has not ended");
-    let job = item.expect("no error").job;
-    (job.status, job.progress)
-}
+use watch_support::{fast, next_job, spawn_watch, stub};
 
 #[tokio::test]
 async fn watch_follows_each_change_and_ends_on_completion() {

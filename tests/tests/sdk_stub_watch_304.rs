@@ -4,54 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+mod watch_support;
+
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use jobs_sdk::{JobState, JobStatusResponse, JobsClient, JobsError, WatchOptions};
+use jobs_sdk::{JobState, JobsClient};
 use jobs_server_stub::engine::JobBuilder;
-use jobs_server_stub::{ManualClock, StubServer};
-use tokio::sync::mpsc;
-
-async fn stub() -> StubServer {
-    // A manual clock and no workers: only the test moves the job.
-    StubServer::builder()
-        .manual_clock(ManualClock::at(chrono::Utc::now()))
-        .start()
-        .await
-        .expect("stub starts")
-}
-
-/// Spawns a watcher (1 ms to 5 ms between polls) forwarding every item.
-fn spawn_watch(
-    client: &JobsClient,
-    id: &str,
-) -> mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let options = WatchOptions::default()
-        .interval(Duration::from_millis(1))
-        .max_interval(Duration::from_millis(5));
-    let stream = client.watch_job(id, options);
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            if tx.send(item).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-async fn next_job(
-    rx: &mut mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>>,
-) -> (JobState, Option<f64>) {
-    let item = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .expect("the watcher reports within 10 s")
-        .expect("the watch has not ended");
-    let job = item.expect("no error").job;
-    (job.status, job.progress)
-}
+use watch_support::{next_job, spawn_watch, stub};
 
 /// Everything the SDK logs, for counting the watcher's answers by status.
 #[derive(Clone, Default)]
