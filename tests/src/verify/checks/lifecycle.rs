@@ -5,7 +5,8 @@
 //! are checked; the reads in between use the SDK, whose typed view of the
 //! job's state is the point of those steps.
 
-use jobs_sdk::{JobState, JobsError};
+use jobs_sdk::contract;
+use jobs_sdk::{JobAction, JobState, JobsError};
 
 use super::Verifier;
 use super::expect::{self, Details};
@@ -92,7 +93,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(1).result(expect::update(
         &pause,
         id,
-        "Job paused successfully",
+        contract::action_succeeded(JobAction::Pause),
         &["paused"],
         &v.schemas,
     )));
@@ -114,7 +115,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(3).result(expect::error(
         &again,
         400,
-        "Failed to pause job",
+        contract::action_failed(JobAction::Pause),
         Details::Required,
     )));
 
@@ -125,7 +126,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(4).result(expect::update(
         &resume,
         id,
-        "Job resumed successfully",
+        contract::action_succeeded(JobAction::Resume),
         &["waiting", "active"],
         &v.schemas,
     )));
@@ -147,7 +148,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(6).result(expect::error(
         &again,
         400,
-        "Failed to resume job",
+        contract::action_failed(JobAction::Resume),
         Details::Required,
     )));
 
@@ -158,7 +159,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(7).result(expect::update(
         &cancel,
         id,
-        "Job cancelled successfully",
+        contract::action_succeeded(JobAction::Cancel),
         &["cancelled"],
         &v.schemas,
     )));
@@ -170,7 +171,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(8).result(expect::error(
         &gone,
         404,
-        "Job not found",
+        contract::JOB_NOT_FOUND,
         Details::Optional,
     )));
 
@@ -181,7 +182,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, id: &str) {
     v.push(check(9).result(expect::error(
         &delete,
         404,
-        "Failed to cancel job or job not found",
+        contract::CANCEL_FAILED,
         Details::Optional,
     )));
 }

@@ -2,18 +2,18 @@
 //! malformed JSON, and a pause the job's state forbids. None of them may
 //! change anything; `put.refused_unchanged` reads the job again to prove it.
 
+// The contract's messages, verbatim (checked against openapi.yaml by
+// tests/tests/contract_messages.rs).
+use jobs_sdk::JobAction;
+use jobs_sdk::contract::{
+    CANCEL_FAILED, INVALID_ACTION, JOB_ID_REQUIRED, JOB_NOT_FOUND, action_failed,
+};
 use serde_json::Value;
 
 use super::expect::{self, Details};
 use super::{BLANK_ID, Verifier};
 use crate::verify::report::Check;
 use crate::verify::wire::{Answer, Request};
-
-const JOB_NOT_FOUND: &str = "Job not found";
-const JOB_ID_REQUIRED: &str = "Job ID is required";
-const CANNOT_CANCEL: &str = "Failed to cancel job or job not found";
-/// The seed's message, verbatim.
-pub(crate) const INVALID_ACTION: &str = r#"Invalid action. Must be "pause", "resume", or "cancel""#;
 
 /// States in which the contract refuses a pause (so probing one writes
 /// nothing to a job that honours the contract).
@@ -53,7 +53,7 @@ pub(crate) async fn run(v: &mut Verifier<'_>, before: &Answer) {
             "delete.missing_id",
             Request::delete("DELETE <unknown id>", &missing),
             404,
-            CANNOT_CANCEL,
+            CANCEL_FAILED,
         ),
         (
             "delete.blank_id",
@@ -121,8 +121,13 @@ async fn pause_refused(v: &mut Verifier<'_>, before: &Answer) {
             let answer = v.wire.send(&request).await;
             v.push(
                 check.result(
-                    expect::error(&answer, 400, "Failed to pause job", Details::Required)
-                        .map(|got| format!("{got} (job {state})")),
+                    expect::error(
+                        &answer,
+                        400,
+                        action_failed(JobAction::Pause),
+                        Details::Required,
+                    )
+                    .map(|got| format!("{got} (job {state})")),
                 ),
             );
         }
