@@ -28,7 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::Service;
 
@@ -52,12 +52,16 @@ enum Expired {
 
 /// What the deadlines are computed from, shared by the socket wrapper (bytes
 /// arriving) and the service (requests starting and ending).
+///
+/// Nothing here wakes the deadline timer: the per-request wake-up (a
+/// `Notify` and a timer reset on every request) was visible in the GET
+/// profile (`docs/benchmarks.md`). Instead the timer is *lazily re-armed*
+/// (see [`Activity::expired`]): it never sleeps further ahead than the
+/// shortest timeout, so no change of state can bring a deadline before it,
+/// and it re-reads the state when it fires.
 #[derive(Debug)]
 struct Activity {
     state: Mutex<ActivityState>,
-    /// Woken on every change that can move the deadline (one waiter: the
-    /// connection's own task, so `notify_one`'s stored permit closes races).
-    changed: Notify,
 }
 
 #[derive(Debug)]
@@ -78,7 +82,6 @@ impl Activity {
                 head_since: None,
                 idle_since: Instant::now(),
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -91,8 +94,6 @@ impl Activity {
         let mut state = self.lock();
         if state.in_flight == 0 && state.head_since.is_none() {
             state.head_since = Some(Instant::now());
-            drop(state);
-            self.changed.notify_one();
         }
     }
 
@@ -102,7 +103,6 @@ impl Activity {
         state.in_flight += 1;
         state.head_since = None;
         drop(state);
-        self.changed.notify_one();
         InFlight(Arc::clone(self))
     }
 
@@ -118,22 +118,36 @@ impl Activity {
         })
     }
 
-    /// Resolves when a deadline passes.
+    /// When the timer should next look, at `now`: the deadline if it is
+    /// within the shortest timeout, else one shortest timeout ahead.
+    ///
+    /// Why that is never too late: every deadline is an event's time plus a
+    /// timeout (a head's first byte + `header_read`, a request's end +
+    /// `idle`). An event after `now` yields a deadline after `now + shortest`,
+    /// so only the deadline already known can fall before the check.
+    fn next_check(&self, timeouts: ConnectionTimeouts, now: Instant) -> Instant {
+        let horizon = now + timeouts.header_read.min(timeouts.idle);
+        match self.deadline(timeouts) {
+            Some((at, _)) => at.min(horizon),
+            None => horizon,
+        }
+    }
+
+    /// Resolves when a deadline passes: one timer, re-armed only when it
+    /// fires (at most once per shortest timeout while the connection is
+    /// busy), never by the requests themselves.
     async fn expired(&self, timeouts: ConnectionTimeouts) -> Expired {
+        let timer = tokio::time::sleep_until(self.next_check(timeouts, Instant::now()));
+        let mut timer = pin!(timer);
         loop {
-            match self.deadline(timeouts) {
-                None => self.changed.notified().await,
-                Some((at, why)) => {
-                    tokio::select! {
-                        () = self.changed.notified() => {}
-                        () = tokio::time::sleep_until(at) => {
-                            if self.deadline(timeouts).is_some_and(|(at, _)| at <= Instant::now()) {
-                                return why;
-                            }
-                        }
-                    }
-                }
+            timer.as_mut().await;
+            let now = Instant::now();
+            if let Some((at, why)) = self.deadline(timeouts)
+                && at <= now
+            {
+                return why;
             }
+            timer.as_mut().reset(self.next_check(timeouts, now));
         }
     }
 }
@@ -149,8 +163,6 @@ impl Drop for InFlight {
         if state.in_flight == 0 {
             state.idle_since = Instant::now();
         }
-        drop(state);
-        self.0.changed.notify_one();
     }
 }
 
@@ -349,5 +361,69 @@ mod tests {
         let (why, at) = waiter.await.unwrap();
         assert_eq!(why, Expired::HeaderRead);
         assert_eq!(at, start + Duration::from_secs(600) + TIMEOUTS.header_read);
+    }
+
+    /// Runs `expired` in a task; returns what it resolved with and when.
+    fn watch_expiry(activity: &Arc<Activity>) -> tokio::task::JoinHandle<(Expired, Instant)> {
+        let activity = Arc::clone(activity);
+        tokio::spawn(async move { (activity.expired(TIMEOUTS).await, Instant::now()) })
+    }
+
+    /// One request: head bytes, handed over, answered `took` later.
+    async fn request(activity: &Arc<Activity>, took: Duration) {
+        activity.bytes_read();
+        let in_flight = activity.request_started();
+        tokio::time::sleep(took).await;
+        drop(in_flight);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_is_counted_from_the_last_request_not_the_first() {
+        let activity = Arc::new(Activity::new());
+        let start = Instant::now();
+        let waiter = watch_expiry(&activity);
+        // Requests at 5 s and 40 s (each 1 s long), then nothing.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        request(&activity, Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_secs(34)).await;
+        request(&activity, Duration::from_secs(1)).await;
+        let (why, at) = waiter.await.unwrap();
+        assert_eq!(why, Expired::Idle);
+        assert_eq!(at, start + Duration::from_secs(41) + TIMEOUTS.idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_connection_is_never_cut_and_then_closes_exactly_when_idle() {
+        let activity = Arc::new(Activity::new());
+        let start = Instant::now();
+        let waiter = watch_expiry(&activity);
+        // Ten minutes of requests, one every 7 s (7 ms each): far longer
+        // than either timeout in all, never idle for either.
+        let mut last_end = start;
+        while last_end < start + Duration::from_secs(600) {
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            request(&activity, Duration::from_millis(7)).await;
+            last_end = Instant::now();
+            assert!(!waiter.is_finished(), "cut at {:?}", last_end - start);
+        }
+        let (why, at) = waiter.await.unwrap();
+        assert_eq!(why, Expired::Idle);
+        assert_eq!(at, last_end + TIMEOUTS.idle, "not rounded to a timer tick");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_started_mid_idle_is_cut_exactly_at_the_header_read_timeout() {
+        let activity = Arc::new(Activity::new());
+        let start = Instant::now();
+        let waiter = watch_expiry(&activity);
+        // Not on a multiple of the 10 s re-check: the deadline is exact.
+        tokio::time::sleep(Duration::from_millis(37_300)).await;
+        activity.bytes_read();
+        let (why, at) = waiter.await.unwrap();
+        assert_eq!(why, Expired::HeaderRead);
+        assert_eq!(
+            at,
+            start + Duration::from_millis(37_300) + TIMEOUTS.header_read
+        );
     }
 }
