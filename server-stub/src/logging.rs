@@ -10,6 +10,9 @@
 //! largest cost of a GET after the socket itself, and a channel writer
 //! (`tracing-appender`) still paid a thread wake-up per line.
 //!
+//! The access line, one per request, skips `tracing`'s formatter when this
+//! logging is installed (see [`access_line`]): same line, formatted in place.
+//!
 //! No line is dropped: if the buffer reaches [`BACKPRESSURE_AT`] (stdout
 //! blocked), the request thread writes it out itself. Lines appear at most
 //! [`FLUSH_EVERY`] late; dropping the [`LogGuard`] writes out the rest.
@@ -21,6 +24,8 @@ use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+
+pub(crate) mod access_line;
 
 /// Longest a log line waits in the buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
@@ -46,6 +51,31 @@ impl Shared {
         // A panic while holding the lock leaves whole lines behind: usable.
         self.buffer.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Appends what `write_line` writes (whole lines) to the buffer, or
+    /// writes it to stdout at once when the writer thread has stopped or
+    /// stdout is blocked (backpressure: never drop a line).
+    fn append_with(&self, write_line: impl FnOnce(&mut Vec<u8>)) {
+        let mut buffer = self.lock();
+        if buffer.closed {
+            drop(buffer);
+            let mut line = Vec::new();
+            write_line(&mut line);
+            write_stdout(&line);
+            return;
+        }
+        write_line(&mut buffer.bytes);
+        let len = buffer.bytes.len();
+        if len >= BACKPRESSURE_AT {
+            // The writer thread is stuck behind a blocked stdout: wait our turn.
+            let pending = std::mem::take(&mut buffer.bytes);
+            drop(buffer);
+            write_stdout(&pending);
+        } else if len >= FLUSH_AT {
+            drop(buffer);
+            self.wake.notify_one();
+        }
+    }
 }
 
 /// Writes `bytes` to stdout; a log line that cannot be written has nowhere
@@ -66,23 +96,7 @@ struct LineSink<'a>(&'a Shared);
 
 impl Write for LineSink<'_> {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = self.0.lock();
-        if buffer.closed {
-            drop(buffer);
-            write_stdout(line);
-            return Ok(line.len());
-        }
-        buffer.bytes.extend_from_slice(line);
-        let len = buffer.bytes.len();
-        if len >= BACKPRESSURE_AT {
-            // The writer thread is stuck behind a blocked stdout: wait our turn.
-            let pending = std::mem::take(&mut buffer.bytes);
-            drop(buffer);
-            write_stdout(&pending);
-        } else if len >= FLUSH_AT {
-            drop(buffer);
-            self.0.wake.notify_one();
-        }
+        self.0.append_with(|buffer| buffer.extend_from_slice(line));
         Ok(line.len())
     }
 
@@ -172,7 +186,7 @@ pub fn init_stdout(json: bool) -> LogGuard {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(BatchedStdout(shared));
+        .with_writer(BatchedStdout(shared.clone()));
     let installed = if json {
         builder.json().try_init()
     } else {
@@ -182,6 +196,10 @@ pub fn init_stdout(json: bool) -> LogGuard {
         // Someone else logs: stop our idle writer thread now.
         drop(guard);
         return LogGuard { writer: None };
+    }
+    // Coloured lines stay with the fmt layer (a terminal is not a load test).
+    if !ansi {
+        access_line::install(shared, json);
     }
     guard
 }
