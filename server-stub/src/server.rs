@@ -208,16 +208,16 @@ impl StubBuilder {
         }
         let engine = SharedEngine::new(engine);
         let faults = Faults::new();
-        let state = AppState {
-            engine: engine.clone(),
-            faults: faults.clone(),
-            settings: Arc::new(Settings {
+        let state = AppState::new(
+            engine.clone(),
+            faults.clone(),
+            Settings {
                 auth_token: self.auth_token.map(AuthToken::new),
                 rate_limiter: self.rate_limit.map(RateLimiter::new),
                 manual_clock: manual_clock.clone(),
                 body_read_timeout: self.body_read_timeout,
-            }),
-        };
+            },
+        );
         let app = app(state, self.control);
         let (shutdown, signal) = watch::channel(false);
         if let Some(interval) = self.tick_every {
@@ -244,13 +244,13 @@ pub(crate) fn app(state: AppState, with_control: bool) -> Router {
     use crate::http::{access_log, json_errors};
     use axum::middleware::from_fn;
 
+    // Every matched route tags its answer with its template for the access
+    // log (the public API's in its guards layer); the fallback has none.
     let mut app = crate::http::router(&state);
     if with_control {
-        app = app.merge(crate::control::router());
+        app = app.merge(crate::control::router().route_layer(from_fn(access_log::tag_route)));
     }
-    // Before the fallback: only matched routes get a template to log.
-    app.route_layer(from_fn(access_log::tag_route))
-        .fallback(json_errors::route_not_found)
+    app.fallback(json_errors::route_not_found)
         .layer(from_fn(crate::http::edge))
         .with_state(state)
 }

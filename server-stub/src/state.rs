@@ -19,10 +19,33 @@ pub(crate) struct Settings {
     pub(crate) body_read_timeout: std::time::Duration,
 }
 
-/// The router state: cheap to clone, shared by every request.
+/// The router state: one `Arc`, so the clone every request makes (once per
+/// layer that takes `State`) is one reference count, not three.
 #[derive(Debug, Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Parts>);
+
+/// What [`AppState`] shares.
+#[derive(Debug)]
+pub(crate) struct Parts {
     pub(crate) engine: SharedEngine,
     pub(crate) faults: Faults,
-    pub(crate) settings: Arc<Settings>,
+    pub(crate) settings: Settings,
+}
+
+impl AppState {
+    pub(crate) fn new(engine: SharedEngine, faults: Faults, settings: Settings) -> Self {
+        Self(Arc::new(Parts {
+            engine,
+            faults,
+            settings,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }

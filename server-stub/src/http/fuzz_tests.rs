@@ -180,16 +180,16 @@ fn app(auth: bool) -> axum::Router {
             .insert(JobBuilder::new(id).status(status))
             .expect("insert");
     }
-    let state = AppState {
-        engine: SharedEngine::new(engine),
-        faults: Faults::new(),
-        settings: Arc::new(Settings {
+    let state = AppState::new(
+        SharedEngine::new(engine),
+        Faults::new(),
+        Settings {
             auth_token: auth.then(|| AuthToken::new("s3cret".to_owned())),
             rate_limiter: auth.then(|| RateLimiter::new(1_000_000)),
             manual_clock: Some(clock),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
-        }),
-    };
+        },
+    );
     router(state, true)
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -96,9 +96,17 @@ pub(crate) struct ClientIdentity(pub(crate) String);
 /// (`docs/benchmarks.md`).
 pub(crate) async fn public_api_guards(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    // This layer wraps each API route, so it also tags the answer with the
+    // route template for the access log (instead of a layer of its own).
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    super::access_log::tagged(route, guarded(&state, request, next).await)
+}
+
+/// [`public_api_guards`] without the tagging.
+async fn guarded(state: &AppState, mut request: Request, next: Next) -> Response {
     if let Some(limiter) = &state.settings.rate_limiter
         && let Err(seconds) = limiter.acquire()
     {
@@ -114,7 +122,7 @@ pub(crate) async fn public_api_guards(
         };
         request.extensions_mut().insert(ClientIdentity(identity));
     }
-    inject_faults(&state, request, next).await
+    inject_faults(state, request, next).await
 }
 
 /// Marks a response whose connection must be dropped instead of answered;

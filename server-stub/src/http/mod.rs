@@ -15,7 +15,7 @@ pub(crate) mod json_errors;
 mod openapi;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -52,7 +52,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let api = api
         .route("/api/jobs/", missing_id)
         .layer(from_fn_with_state(state.clone(), guards::public_api_guards));
-    Router::new().merge(api).merge(docs::router())
+    // The API's guards tag its answers with the route; the documents need
+    // a layer for it.
+    let docs = docs::router().route_layer(from_fn(access_log::tag_route));
+    Router::new().merge(api).merge(docs)
 }
 
 /// The outer middleware of every request, both surfaces, as one layer (each
