@@ -11,7 +11,7 @@
 //! (`tracing-appender`) still paid a thread wake-up per line.
 //!
 //! The access line, one per request, skips `tracing`'s formatter when this
-//! logging is installed (see [`access_line`]): same line, formatted in place.
+//! logging is installed (see `logging/access_line.rs`): same line, formatted in place.
 //!
 //! No line is dropped: if the buffer reaches [`BACKPRESSURE_AT`] (stdout
 //! blocked), the request thread writes it out itself. Lines appear at most
