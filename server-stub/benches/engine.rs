@@ -28,7 +28,7 @@ use std::time::Instant;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
 use jobs_sdk::{Job, JobAction, JobData, JobState};
 use jobs_server_stub::SystemClock;
-use jobs_server_stub::engine::{Engine, EngineConfig, JobBuilder, JobPlan};
+use jobs_server_stub::engine::{Engine, EngineConfig, JobBuilder, JobPlan, StoredJob};
 use serde_json::json;
 
 /// Ids drawn per operation. Large enough that the touched jobs of the big
@@ -134,9 +134,10 @@ fn build(jobs: usize, touched: &HashSet<usize>, memory: bool) -> Engine {
         let grown = after.saturating_sub(before);
         println!(
             "engine: RSS {before} KiB -> {after} KiB for {plain} jobs: +{} MiB, ~{} bytes/job \
-             (size_of Job = {} B, JobPlan = {} B)",
+             (size_of StoredJob = {} B, Job = {} B, JobPlan = {} B)",
             grown / 1024,
             grown * 1024 / plain as u64,
+            std::mem::size_of::<StoredJob>(),
             std::mem::size_of::<Job>(),
             std::mem::size_of::<JobPlan>(),
         );

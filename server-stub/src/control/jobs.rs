@@ -227,7 +227,6 @@ pub(super) async fn read_job(State(state): State<AppState>, Path(id): Path<Strin
         .engine
         .lock()
         .job(&id)
-        .cloned()
         .map(Json)
         .ok_or_else(not_found)
 }
