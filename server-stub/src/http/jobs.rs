@@ -112,9 +112,7 @@ pub(crate) async fn get_job(
     // than copying the job (about ten allocations) to write it outside.
     let (etag, mut response) = {
         let engine = state.engine.lock();
-        let job = engine
-            .stored_job(&id)
-            .ok_or_else(ApiError::job_not_found)?;
+        let job = engine.stored_job(&id).ok_or_else(ApiError::job_not_found)?;
         let etag = engine.etag(&id).ok_or_else(ApiError::job_not_found)?;
         if if_none_match_matches(&headers, &etag) {
             (etag, StatusCode::NOT_MODIFIED.into_response())
@@ -303,7 +301,8 @@ mod tests {
             .cloned();
         data.total_pages = Some(20);
         data.processed_pages = Some(15);
-        data.extra.insert("tenant".into(), json!({"region": "eu-west", "tier": 3}));
+        data.extra
+            .insert("tenant".into(), json!({"region": "eu-west", "tier": 3}));
         data.extra.insert("Ähnlich".into(), json!("\u{2028}"));
         let mut metrics = JobMetrics::default();
         metrics.processing_time = Some(4500);
@@ -334,10 +333,15 @@ mod tests {
         let body = get_body(&engine, "job_ünïcode");
         assert_eq!(body, status_response(&engine, "job_ünïcode"));
         let parsed: jobs_sdk::JobStatusResponse = serde_json::from_str(&body).unwrap();
-        job.logs.as_mut().unwrap().push(parsed.job.logs.clone().unwrap()[2].clone());
+        job.logs
+            .as_mut()
+            .unwrap()
+            .push(parsed.job.logs.clone().unwrap()[2].clone());
         assert_eq!(parsed.job, job, "nothing lost on the way out");
         assert!(
-            body.contains(r#""metadata":{"source":"api","priority":"high","zeta":{"b":1,"a":[1.5,-2,null]}"#),
+            body.contains(
+                r#""metadata":{"source":"api","priority":"high","zeta":{"b":1,"a":[1.5,-2,null]}"#
+            ),
             "metadata keeps its key order: {body}"
         );
     }

@@ -17,7 +17,11 @@ fn store(job: &Job) -> StoredJob {
 /// Asserts the round trip and the bytes for one job.
 fn assert_kept(job: &Job) {
     let stored = store(job);
-    assert_eq!(&stored.to_job(), job, "to_job must give back the job stored");
+    assert_eq!(
+        &stored.to_job(),
+        job,
+        "to_job must give back the job stored"
+    );
     assert_eq!(
         serde_json::to_string(&stored).unwrap(),
         serde_json::to_string(job).unwrap(),
@@ -56,8 +60,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 /// An object whose keys keep the generated order (not sorted).
 fn object(values: impl Strategy<Value = Value>) -> impl Strategy<Value = Map<String, Value>> {
-    proptest::collection::vec((text(), values), 0..6)
-        .prop_map(|pairs| pairs.into_iter().collect())
+    proptest::collection::vec((text(), values), 0..6).prop_map(|pairs| pairs.into_iter().collect())
 }
 
 fn time() -> impl Strategy<Value = DateTime<Utc>> {
