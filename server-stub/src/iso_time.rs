@@ -23,11 +23,14 @@ pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok,
 /// that writer does something else (years outside 0–9999, leap seconds).
 fn iso_millis<'b>(t: &DateTime<Utc>, buffer: &'b mut [u8; 24]) -> Option<&'b str> {
     use chrono::{Datelike, Timelike};
-    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-    let nanos = t.nanosecond();
+    // Once: each of `DateTime`'s own accessors converts to local time again.
+    let (date, time) = (t.naive_utc().date(), t.naive_utc().time());
+    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = time.nanosecond();
     if nanos >= 1_000_000_000 {
         return None;
     }
+    let seconds = time.num_seconds_from_midnight();
     let mut put = |at: usize, value: u32, digits: usize| {
         let mut value = value;
         for i in (at..at + digits).rev() {
@@ -37,11 +40,11 @@ fn iso_millis<'b>(t: &DateTime<Utc>, buffer: &'b mut [u8; 24]) -> Option<&'b str
         }
     };
     put(0, year, 4);
-    put(5, t.month(), 2);
-    put(8, t.day(), 2);
-    put(11, t.hour(), 2);
-    put(14, t.minute(), 2);
-    put(17, t.second(), 2);
+    put(5, date.month(), 2);
+    put(8, date.day(), 2);
+    put(11, seconds / 3600, 2);
+    put(14, seconds / 60 % 60, 2);
+    put(17, seconds % 60, 2);
     put(20, nanos / 1_000_000, 3);
     for (at, separator) in [
         (4, b'-'),
