@@ -56,15 +56,17 @@ pub struct StoredJob {
     pub(super) data: StoredData,
     pub(super) attempts_made: u32,
     pub(super) status: Status,
+    /// `data.url` is the job's `url` (both set, equal): not stored twice.
+    /// Here rather than in `StoredData`, where it would pad that struct
+    /// by 7 bytes.
+    data_url_is_url: bool,
 }
 
 /// `JobData`, compactly (see the module comment).
 #[derive(Debug, Clone)]
 pub(super) struct StoredData {
-    /// `data.url` when it differs from the job's `url`.
+    /// `data.url`, unless it is the job's `url` (`data_url_is_url`).
     own_url: Option<Box<str>>,
-    /// `data.url` is the job's `url` (both set, equal): not stored twice.
-    url_is_job_url: bool,
     pub(super) customer_id: Option<Box<str>>,
     /// JSON text of the `metadata` object, keys in their order.
     pub(super) metadata: Option<Box<RawValue>>,
@@ -124,7 +126,6 @@ impl StoredJob {
                 } else {
                     data_url.map(String::into_boxed_str)
                 },
-                url_is_job_url,
                 customer_id: customer_id.map(String::into_boxed_str),
                 metadata: metadata.as_ref().map(json_text),
                 total_pages,
@@ -133,6 +134,7 @@ impl StoredJob {
             },
             attempts_made,
             status,
+            data_url_is_url: url_is_job_url,
         }
     }
 
@@ -195,7 +197,7 @@ impl StoredJob {
 
     /// `data.url`.
     pub fn data_url(&self) -> Option<&str> {
-        if self.data.url_is_job_url {
+        if self.data_url_is_url {
             self.url.as_deref()
         } else {
             self.data.own_url.as_deref()
