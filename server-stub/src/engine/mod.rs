@@ -223,7 +223,7 @@ pub struct Engine {
     config: EngineConfig,
     /// Boxed entries keyed by their own `job.id` (see [`JobMap`]): a hash
     /// table keeps spare slots (up to half of them at a million jobs), and
-    /// an inline entry would make each slot ~700 bytes.
+    /// an inline entry would make each slot ~330 bytes.
     jobs: JobMap,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
