@@ -26,9 +26,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
-use jobs_sdk::{Job, JobAction, JobData, JobState};
+use jobs_sdk::{Job, JobAction, JobData, JobState, QueueStats};
 use jobs_server_stub::SystemClock;
-use jobs_server_stub::engine::{Engine, EngineConfig, JobBuilder, JobPlan};
+use jobs_server_stub::engine::{Engine, EngineConfig, JobBuilder, JobPlan, StoredJob};
 use serde_json::json;
 
 /// Ids drawn per operation. Large enough that the touched jobs of the big
@@ -134,9 +134,10 @@ fn build(jobs: usize, touched: &HashSet<usize>, memory: bool) -> Engine {
         let grown = after.saturating_sub(before);
         println!(
             "engine: RSS {before} KiB -> {after} KiB for {plain} jobs: +{} MiB, ~{} bytes/job \
-             (size_of Job = {} B, JobPlan = {} B)",
+             (size_of StoredJob = {} B, Job = {} B, JobPlan = {} B)",
             grown / 1024,
             grown * 1024 / plain as u64,
+            std::mem::size_of::<StoredJob>(),
             std::mem::size_of::<Job>(),
             std::mem::size_of::<JobPlan>(),
         );
@@ -201,6 +202,43 @@ fn bench_engine(c: &mut Criterion) {
     }
     group.finish();
 
+    // What `GET /api/jobs/{id}` does under the engine lock: find the job
+    // and write the response body from the stored job (no copy).
+    let mut group = c.benchmark_group("engine/get_body");
+    for s in &engines {
+        let mut body = Vec::with_capacity(1024);
+        bench_ids(&mut group, s.jobs, &s.any, |id| {
+            body.clear();
+            let job = s.engine.stored_job(id).unwrap();
+            write_body(&mut body, job, &s.engine);
+            black_box(&body);
+        });
+    }
+    group.finish();
+
+    // The JSON of one typical job, from the stored job and from the SDK's
+    // `Job` (what the GET wrote before the engine stored jobs compactly).
+    let mut group = c.benchmark_group("engine/job_json");
+    let mut engine = Engine::new(Arc::new(SystemClock), EngineConfig::default());
+    engine.insert(job(0)).unwrap();
+    let stored = engine.stored_job("job_0").unwrap();
+    let as_job = stored.to_job();
+    let mut body = Vec::with_capacity(1024);
+    group.bench_function("stored_job", |b| {
+        b.iter(|| {
+            body.clear();
+            serde_json::to_writer(&mut body, black_box(stored)).unwrap();
+        });
+    });
+    group.bench_function("sdk_job", |b| {
+        b.iter(|| {
+            body.clear();
+            serde_json::to_writer(&mut body, black_box(&as_job)).unwrap();
+        });
+    });
+    group.bench_function("to_job", |b| b.iter(|| black_box(stored.to_job())));
+    group.finish();
+
     let mut group = c.benchmark_group("engine/queue_stats");
     for s in &engines {
         group.bench_function(BenchmarkId::from_parameter(s.jobs), |b| {
@@ -249,6 +287,23 @@ fn bench_engine(c: &mut Criterion) {
         assert_eq!(counted, built, "queueStats drifted at {} jobs", s.jobs);
         assert_eq!(s.engine.len(), s.jobs, "a job went missing");
     }
+}
+
+/// The body of a GET as the handler writes it (`http/jobs.rs`).
+fn write_body(out: &mut Vec<u8>, job: &StoredJob, engine: &Engine) {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<'a> {
+        job: &'a StoredJob,
+        queue_stats: QueueStats,
+        timestamp: String,
+    }
+    let body = Body {
+        job,
+        queue_stats: engine.queue_stats(),
+        timestamp: jobs_sdk::contract::format_timestamp(&engine.now()),
+    };
+    serde_json::to_writer(out, &body).unwrap();
 }
 
 /// Measures `op` on the sampled ids in turn.

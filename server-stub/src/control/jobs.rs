@@ -223,11 +223,5 @@ pub(super) async fn clear_jobs(State(state): State<AppState>) -> Json<Removed> {
     responses((status = 200, description = "The job.", body = Job),
         (status = 404, description = "Unknown job.", body = ErrorBody)))]
 pub(super) async fn read_job(State(state): State<AppState>, Path(id): Path<String>) -> Answer<Job> {
-    state
-        .engine
-        .lock()
-        .job(&id)
-        .cloned()
-        .map(Json)
-        .ok_or_else(not_found)
+    state.engine.lock().job(&id).map(Json).ok_or_else(not_found)
 }

@@ -150,7 +150,7 @@ pub(super) async fn stall_job(
 ) -> Answer<Job> {
     let mut engine = state.engine.lock();
     engine.stall(&id).map_err(worker_error)?;
-    engine.job(&id).cloned().map(Json).ok_or_else(not_found)
+    engine.job(&id).map(Json).ok_or_else(not_found)
 }
 
 /// A log line.

@@ -124,7 +124,7 @@ impl Engine {
         let status = self
             .jobs
             .get(id)
-            .map(|e| e.status)
+            .map(|e| e.status())
             .ok_or(ActionError::NotFound)?;
         let to = match (action, status) {
             (JobAction::Pause, Status::Waiting | Status::Active) => {
@@ -181,7 +181,7 @@ impl Engine {
         client: Option<&str>,
     ) -> Result<DateTime<Utc>, DeleteError> {
         let now = self.now();
-        let result = match self.jobs.get(id).map(|e| e.status) {
+        let result = match self.jobs.get(id).map(|e| e.status()) {
             None => Err(DeleteError::NotFound),
             Some(status @ (Status::Waiting | Status::Active | Status::Paused)) => {
                 self.remove(id);

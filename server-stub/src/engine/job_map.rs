@@ -38,14 +38,14 @@ impl JobMap {
 
     pub(super) fn get(&self, id: &str) -> Option<&Entry> {
         self.table
-            .find(self.hash(id), |entry| entry.job.id == id)
+            .find(self.hash(id), |entry| *entry.job.id == *id)
             .map(|entry| &**entry)
     }
 
     pub(super) fn get_mut(&mut self, id: &str) -> Option<&mut Entry> {
         let hash = self.hash(id);
         self.table
-            .find_mut(hash, |entry| entry.job.id == id)
+            .find_mut(hash, |entry| *entry.job.id == *id)
             .map(|entry| &mut **entry)
     }
 
@@ -56,7 +56,7 @@ impl JobMap {
         match self.table.entry(
             hash,
             |stored| stored.job.id == entry.job.id,
-            |stored| hasher.hash_one(stored.job.id.as_str()),
+            |stored| hasher.hash_one(&*stored.job.id),
         ) {
             hashbrown::hash_table::Entry::Occupied(mut occupied) => *occupied.get_mut() = entry,
             hashbrown::hash_table::Entry::Vacant(vacant) => {
@@ -68,7 +68,7 @@ impl JobMap {
     pub(super) fn remove(&mut self, id: &str) -> Option<Box<Entry>> {
         let hash = self.hash(id);
         self.table
-            .find_entry(hash, |entry| entry.job.id == id)
+            .find_entry(hash, |entry| *entry.job.id == *id)
             .ok()
             .map(|occupied| occupied.remove().0)
     }

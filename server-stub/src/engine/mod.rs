@@ -36,6 +36,7 @@ mod job_map;
 mod shared;
 mod simulation;
 mod status;
+mod stored_job;
 mod worker;
 
 use std::collections::VecDeque;
@@ -50,6 +51,7 @@ pub use audit::{AuditEntry, AuditOperation, AuditOutcome};
 pub use builder::{JobBuilder, JobPlan};
 pub use shared::SharedEngine;
 pub use simulation::TickReport;
+pub use stored_job::StoredJob;
 pub use worker::WorkerError;
 
 use crate::Clock;
@@ -125,29 +127,29 @@ impl JobSnapshot {
     }
 }
 
-/// A stored job and the engine's bookkeeping about it.
+/// A stored job (its state included) and the engine's bookkeeping about it.
 #[derive(Debug)]
 struct Entry {
-    job: Job,
-    status: Status,
+    job: StoredJob,
     /// Engine-wide revision of the last change: the (weak) ETag.
     revision: u64,
     /// `None` for the default plan (most jobs): saves the plan's ~170
     /// bytes per job.
     plan: Option<Box<JobPlan>>,
-    max_attempts: u32,
-    /// Ticket of this job's current place in the waiting queue.
-    queue_ticket: u64,
-    /// Ticket of this job's current entry in the stall index.
-    heartbeat_ticket: u64,
-    /// The simulated worker stopped reporting (see [`JobPlan::stall_at_progress`]).
-    silenced: bool,
+    /// Ticket of this job's current entry in the waiting queue (while
+    /// `waiting`) or the stall index (while `active`). One field serves
+    /// both: tickets are never reused and each move into either state
+    /// takes a new one, so an entry of the other queue never matches.
+    ticket: u64,
     /// Unrounded progress of the simulated worker.
     sim_progress: f64,
     /// When the simulated worker last advanced the job.
     sim_stepped_at: DateTime<Utc>,
+    max_attempts: u32,
     /// Failed attempts so far (`metrics.errorsEncountered`).
-    failed_attempts: u64,
+    failed_attempts: u32,
+    /// The simulated worker stopped reporting (see [`JobPlan::stall_at_progress`]).
+    silenced: bool,
 }
 
 /// What a modification may need: the time and the per-job log bound.
@@ -164,18 +166,17 @@ impl Entry {
         self.plan.as_deref().unwrap_or(&DEFAULT_PLAN)
     }
 
+    fn status(&self) -> Status {
+        self.job.status
+    }
+
     fn set_status(&mut self, status: Status) {
-        self.status = status;
-        self.job.status = status.to_wire();
+        self.job.status = status;
     }
 
     fn log(&mut self, ctx: &Ctx, line: impl std::fmt::Display) {
-        let logs = self.job.logs.get_or_insert_with(Vec::new);
-        logs.push(format!("[{}] {line}", crate::iso_time::format(&ctx.now)));
-        if logs.len() > ctx.log_lines {
-            let excess = logs.len() - ctx.log_lines;
-            logs.drain(..excess);
-        }
+        let line = format!("[{}] {line}", crate::iso_time::format(&ctx.now));
+        self.job.push_log(line, ctx.log_lines);
     }
 
     /// Sets progress and the page count that follows from it.
@@ -200,7 +201,7 @@ impl Entry {
         // 48 MB baseline plus up to ~96 MB as the work progresses.
         metrics.memory_usage = Some(format!("{}MB", 48 + (progress * 0.96).round() as u64));
         metrics.pages_processed = pages;
-        metrics.errors_encountered = Some(self.failed_attempts);
+        metrics.errors_encountered = Some(u64::from(self.failed_attempts));
     }
 }
 
@@ -222,15 +223,15 @@ pub struct Engine {
     config: EngineConfig,
     /// Boxed entries keyed by their own `job.id` (see [`JobMap`]): a hash
     /// table keeps spare slots (up to half of them at a million jobs), and
-    /// an inline entry would make each slot ~700 bytes.
+    /// an inline entry would make each slot ~330 bytes.
     jobs: JobMap,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
-    waiting: VecDeque<(u64, String)>,
+    waiting: VecDeque<(u64, Box<str>)>,
     /// Active jobs by last heartbeat as `(at, ticket, id)`; stale tickets
     /// are skipped. Heartbeats are pushed in clock order, so the front is
     /// always the oldest.
-    heartbeats: VecDeque<(DateTime<Utc>, u64, String)>,
+    heartbeats: VecDeque<(DateTime<Utc>, u64, Box<str>)>,
     next_ticket: u64,
     next_revision: u64,
     /// Random per engine, so ETags from an earlier run never match.
@@ -308,21 +309,19 @@ impl Engine {
             return Err(InsertError::InvalidProgress(p));
         }
         let id = job.id.clone();
-        let inserted = job.clone();
         self.next_revision += 1;
         let entry = Entry {
             sim_progress: job.progress.unwrap_or(0.0),
-            job,
-            status,
+            job: StoredJob::new(job, status),
             revision: self.next_revision,
             plan,
             max_attempts,
-            queue_ticket: 0,
-            heartbeat_ticket: 0,
+            ticket: 0,
             silenced: false,
             sim_stepped_at: now,
             failed_attempts: 0,
         };
+        let inserted = entry.job.to_job();
         self.jobs.insert(Box::new(entry));
         self.counts.add(status);
         match status {
@@ -339,15 +338,21 @@ impl Engine {
     /// The job and the counters at this instant, with the job's ETag.
     pub fn get(&self, id: &str) -> Option<JobSnapshot> {
         self.jobs.get(id).map(|entry| JobSnapshot {
-            job: entry.job.clone(),
+            job: entry.job.to_job(),
             queue_stats: self.counts.queue_stats(),
             etag: self.etag_of(entry),
             read_at: self.now(),
         })
     }
 
-    /// The stored job, without copying it.
-    pub fn job(&self, id: &str) -> Option<&Job> {
+    /// A copy of the stored job, as the SDK's type.
+    pub fn job(&self, id: &str) -> Option<Job> {
+        self.stored_job(id).map(StoredJob::to_job)
+    }
+
+    /// The stored job, without copying it: serialise it (with `serde_json`)
+    /// for the job's JSON, or read it with [`StoredJob::to_job`].
+    pub fn stored_job(&self, id: &str) -> Option<&StoredJob> {
         self.jobs.get(id).map(|entry| &entry.job)
     }
 
@@ -399,9 +404,9 @@ impl Engine {
             log_lines: self.config.log_lines_per_job,
         };
         let entry = self.jobs.get_mut(id)?;
-        let before = entry.status;
+        let before = entry.status();
         let result = change(entry, &ctx);
-        let after = entry.status;
+        let after = entry.status();
         self.next_revision += 1;
         entry.revision = self.next_revision;
         if before != after {
@@ -416,10 +421,10 @@ impl Engine {
     }
 
     /// Removes a job; queue entries pointing at it are skipped later.
-    fn remove(&mut self, id: &str) -> Option<Job> {
-        let entry = self.jobs.remove(id)?;
-        self.counts.remove(entry.status);
-        Some(entry.job)
+    fn remove(&mut self, id: &str) {
+        if let Some(entry) = self.jobs.remove(id) {
+            self.counts.remove(entry.status());
+        }
     }
 
     /// Puts a job at the back of the waiting queue.
@@ -427,8 +432,8 @@ impl Engine {
         self.next_ticket += 1;
         let ticket = self.next_ticket;
         if let Some(entry) = self.jobs.get_mut(id) {
-            entry.queue_ticket = ticket;
-            self.waiting.push_back((ticket, id.to_owned()));
+            entry.ticket = ticket;
+            self.waiting.push_back((ticket, id.into()));
         }
         // Stale tickets accumulate when jobs leave the queue other than by
         // being claimed (pause, cancel); compact once they dominate.
@@ -437,18 +442,18 @@ impl Engine {
             let jobs = &self.jobs;
             self.waiting.retain(|(t, id)| {
                 jobs.get(id)
-                    .is_some_and(|e| e.status == Status::Waiting && e.queue_ticket == *t)
+                    .is_some_and(|e| e.status() == Status::Waiting && e.ticket == *t)
             });
         }
     }
 
     /// Pops the oldest job still waiting.
-    fn dequeue(&mut self) -> Option<String> {
+    fn dequeue(&mut self) -> Option<Box<str>> {
         while let Some((ticket, id)) = self.waiting.pop_front() {
             let current = self
                 .jobs
                 .get(&id)
-                .is_some_and(|e| e.status == Status::Waiting && e.queue_ticket == ticket);
+                .is_some_and(|e| e.status() == Status::Waiting && e.ticket == ticket);
             if current {
                 return Some(id);
             }
@@ -461,15 +466,15 @@ impl Engine {
         self.next_ticket += 1;
         let ticket = self.next_ticket;
         if let Some(entry) = self.jobs.get_mut(id) {
-            entry.heartbeat_ticket = ticket;
-            self.heartbeats.push_back((now, ticket, id.to_owned()));
+            entry.ticket = ticket;
+            self.heartbeats.push_back((now, ticket, id.into()));
         }
         let live = usize::try_from(self.counts.get(Status::Active)).unwrap_or(usize::MAX);
         if self.heartbeats.len() > 1024 + 2 * live {
             let jobs = &self.jobs;
             self.heartbeats.retain(|(_, t, id)| {
                 jobs.get(id)
-                    .is_some_and(|e| e.status == Status::Active && e.heartbeat_ticket == *t)
+                    .is_some_and(|e| e.status() == Status::Active && e.ticket == *t)
             });
         }
     }
@@ -480,7 +485,7 @@ impl Engine {
     fn recount(&self) -> StateCounts {
         let mut counts = StateCounts::default();
         for entry in self.jobs.values() {
-            counts.add(entry.status);
+            counts.add(entry.status());
         }
         counts
     }

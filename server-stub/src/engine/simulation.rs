@@ -77,7 +77,7 @@ impl Engine {
     /// Hands a freshly inserted active job to the idle simulated worker its
     /// `processedOn` names, if any.
     pub(super) fn adopt(&mut self, id: &str) {
-        let Some(worker_id) = self.jobs.get(id).and_then(|e| e.job.processed_on.clone()) else {
+        let Some(worker_id) = self.jobs.get(id).and_then(|e| e.job.processed_on()) else {
             return;
         };
         if let Some(worker) = self
@@ -109,7 +109,7 @@ impl Engine {
                 .job
                 .as_ref()
                 .and_then(|id| self.jobs.get(id))
-                .is_some_and(|e| e.status == Status::Active);
+                .is_some_and(|e| e.status() == Status::Active);
             if holds_active {
                 continue;
             }
@@ -143,7 +143,7 @@ impl Engine {
             let current = self
                 .jobs
                 .get(&id)
-                .is_some_and(|e| e.status == Status::Active && e.heartbeat_ticket == ticket);
+                .is_some_and(|e| e.status() == Status::Active && e.ticket == ticket);
             if !current {
                 continue;
             }
@@ -155,7 +155,7 @@ impl Engine {
                     format_args!("Job stalled: no report from its worker for {seconds}s"),
                 );
             });
-            report.stuck.push(id);
+            report.stuck.push(id.into());
         }
     }
 
@@ -167,7 +167,7 @@ impl Engine {
         let worker_id = &self.workers[index].id;
         let step = match self.jobs.get(&id) {
             Some(entry)
-                if entry.status == Status::Active
+                if entry.status() == Status::Active
                     && entry.job.processed_on.as_deref() == Some(worker_id.as_str()) =>
             {
                 if entry.silenced {
@@ -221,7 +221,7 @@ impl Engine {
             || self
                 .jobs
                 .get(&id)
-                .is_none_or(|e| e.status != Status::Active)
+                .is_none_or(|e| e.status() != Status::Active)
         {
             self.workers[index].job = None;
         }

@@ -42,7 +42,7 @@ impl Engine {
         let status = self
             .jobs
             .get(id)
-            .map(|e| e.status)
+            .map(|e| e.status())
             .ok_or_else(|| WorkerError::NotFound(id.to_owned()))?;
         if status == expected {
             return Ok(());
@@ -60,7 +60,6 @@ impl Engine {
 
     fn cloned(&self, id: &str) -> Result<Job, WorkerError> {
         self.job(id)
-            .cloned()
             .ok_or_else(|| WorkerError::NotFound(id.to_owned()))
     }
 
@@ -78,7 +77,7 @@ impl Engine {
             let job = &mut entry.job;
             job.started_at = Some(ctx.now);
             job.finished_at = None;
-            job.processed_on = Some(worker.to_owned());
+            job.processed_on = Some(worker.into());
             job.attempts_made = job.attempts_made.saturating_add(1);
             let progress = *job.progress.get_or_insert(0.0);
             let attempt = job.attempts_made;
@@ -151,7 +150,7 @@ impl Engine {
             let job = &mut entry.job;
             job.finished_at = Some(ctx.now);
             let pages = job.data.processed_pages;
-            job.returnvalue = Some(value.unwrap_or_else(|| match pages {
+            job.set_returnvalue(&value.unwrap_or_else(|| match pages {
                 Some(pages) => json!({ "success": true, "pagesProcessed": pages }),
                 None => json!({ "success": true }),
             }));
@@ -172,8 +171,8 @@ impl Engine {
     pub fn fail(&mut self, id: &str, reason: &str) -> Result<Job, WorkerError> {
         self.expect_status(id, "fail", Status::Active)?;
         self.modify(id, |entry, ctx| {
-            entry.failed_attempts += 1;
-            entry.job.failed_reason = Some(reason.to_owned());
+            entry.failed_attempts = entry.failed_attempts.saturating_add(1);
+            entry.job.failed_reason = Some(reason.into());
             entry.refresh_metrics(ctx);
             let attempt = entry.job.attempts_made;
             if attempt < entry.max_attempts {

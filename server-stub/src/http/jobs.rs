@@ -112,7 +112,7 @@ pub(crate) async fn get_job(
     // than copying the job (about ten allocations) to write it outside.
     let (etag, mut response) = {
         let engine = state.engine.lock();
-        let job = engine.job(&id).ok_or_else(ApiError::job_not_found)?;
+        let job = engine.stored_job(&id).ok_or_else(ApiError::job_not_found)?;
         let etag = engine.etag(&id).ok_or_else(ApiError::job_not_found)?;
         if if_none_match_matches(&headers, &etag) {
             (etag, StatusCode::NOT_MODIFIED.into_response())
@@ -136,7 +136,7 @@ pub(crate) async fn get_job(
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct GetBody<'a> {
-    job: &'a jobs_sdk::Job,
+    job: &'a crate::engine::StoredJob,
     queue_stats: jobs_sdk::QueueStats,
     #[serde(serialize_with = "crate::iso_time::serialize")]
     timestamp: chrono::DateTime<chrono::Utc>,
@@ -258,20 +258,91 @@ pub(crate) async fn missing_job_id() -> ApiError {
 mod tests {
     use super::*;
 
+    /// The GET body of job `id`, written as the handler writes it.
+    fn get_body(engine: &crate::engine::Engine, id: &str) -> String {
+        let body = GetBody {
+            job: engine.stored_job(id).unwrap(),
+            queue_stats: engine.queue_stats(),
+            timestamp: engine.now(),
+        };
+        serde_json::to_string(&body).unwrap()
+    }
+
+    fn status_response(engine: &crate::engine::Engine, id: &str) -> String {
+        serde_json::to_string(&engine.get(id).unwrap().into_response()).unwrap()
+    }
+
     #[test]
     fn get_body_is_byte_for_byte_the_status_response() {
         let clock = crate::ManualClock::at("2024-01-01T00:05:00.123Z".parse().unwrap());
         let mut engine = crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
         crate::demo::seed(&mut engine).unwrap();
-        let snapshot = engine.get("job_abc123").unwrap();
-        let body = GetBody {
-            job: engine.job("job_abc123").unwrap(),
-            queue_stats: snapshot.queue_stats,
-            timestamp: snapshot.read_at,
-        };
         assert_eq!(
-            serde_json::to_string(&body).unwrap(),
-            serde_json::to_string(&snapshot.into_response()).unwrap()
+            get_body(&engine, "job_abc123"),
+            status_response(&engine, "job_abc123")
+        );
+    }
+
+    /// Everything the engine keeps compactly (metadata as text, boxed
+    /// extras, logs, metrics, returnvalue) is written as the SDK's type
+    /// writes it: key order, escapes, non-ASCII, nested values.
+    #[test]
+    fn get_body_of_a_job_with_every_part_is_the_status_response() {
+        use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
+        use serde_json::json;
+
+        let clock = crate::ManualClock::at("2024-01-01T00:05:00.123Z".parse().unwrap());
+        let mut engine = crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
+        let mut data = JobData::default();
+        data.url = Some("https://example.com/ü?q=\"x\"".into());
+        data.customer_id = Some("客户-7\n".into());
+        data.metadata = json!({"source": "api", "priority": "high", "zeta": {"b": 1, "a": [1.5, -2, null]}, "emoji": "🚀\u{1}"})
+            .as_object()
+            .cloned();
+        data.total_pages = Some(20);
+        data.processed_pages = Some(15);
+        data.extra
+            .insert("tenant".into(), json!({"region": "eu-west", "tier": 3}));
+        data.extra.insert("Ähnlich".into(), json!("\u{2028}"));
+        let mut metrics = JobMetrics::default();
+        metrics.processing_time = Some(4500);
+        metrics.memory_usage = Some("120MB".into());
+        metrics.extra.insert("cpu".into(), json!(0.75));
+        let mut job = Job::new(
+            "job_ünïcode",
+            JobType::from("pdf-export"),
+            JobState::Failed,
+            data,
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+        );
+        job.url = Some("https://example.com/other".into());
+        job.progress = Some(62.5);
+        job.started_at = Some("2024-01-01T00:01:00.5Z".parse().unwrap());
+        job.finished_at = Some("2024-01-01T00:02:00Z".parse().unwrap());
+        job.processed_on = Some("worker-node-1".into());
+        job.attempts_made = 3;
+        job.failed_reason = Some("Timeout \"after\" 30s\t✗".into());
+        job.returnvalue = Some(json!({"partial": true, "pages": [1, 2, 3]}));
+        job.logs = Some(vec!["line \"one\"".into(), "línea 2 🚀".into()]);
+        job.metrics = Some(metrics);
+        engine
+            .insert(crate::engine::JobBuilder::from_job(job.clone()))
+            .unwrap();
+        engine.append_log("job_ünïcode", "one more").unwrap();
+
+        let body = get_body(&engine, "job_ünïcode");
+        assert_eq!(body, status_response(&engine, "job_ünïcode"));
+        let parsed: jobs_sdk::JobStatusResponse = serde_json::from_str(&body).unwrap();
+        job.logs
+            .as_mut()
+            .unwrap()
+            .push(parsed.job.logs.clone().unwrap()[2].clone());
+        assert_eq!(parsed.job, job, "nothing lost on the way out");
+        assert!(
+            body.contains(
+                r#""metadata":{"source":"api","priority":"high","zeta":{"b":1,"a":[1.5,-2,null]}"#
+            ),
+            "metadata keeps its key order: {body}"
         );
     }
 
