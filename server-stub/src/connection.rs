@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use tower::Service;
 
 use crate::http::DropConnection;
+use crate::parse_error_answers::ParseErrorAnswers;
 
 /// How long a connection may take to send a request head, and stay idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,10 +262,11 @@ pub(crate) async fn serve_connection(
             }
         })
     };
-    let io = TokioIo::new(Watched {
+    // hyper's own bodiless 400/414/431 leave as the contract's JSON.
+    let io = TokioIo::new(ParseErrorAnswers::new(Watched {
         stream,
         activity: Arc::clone(&activity),
-    });
+    }));
     let mut connection = pin!(builder.serve_connection(io, service));
     let closing = tokio::select! {
         result = connection.as_mut() => {

@@ -20,14 +20,6 @@ use crate::faults::Faults;
 use crate::http::{AuthToken, RateLimiter};
 use crate::state::{AppState, Settings};
 
-/// Header fields hyper accepts before answering a bodiless 431 itself.
-///
-/// hyper zeroes a parse buffer of this many entries for every request (32
-/// bytes each): at 4096 that memset was 17 % of the stub's CPU per GET
-/// (`docs/benchmarks.md`). 1024 still lets the 1,000-header case reach the
-/// stub's own JSON 431.
-const HYPER_MAX_HEADERS: usize = 1024;
-
 /// Default [`StubBuilder::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`StubBuilder::idle_timeout`].
@@ -371,10 +363,12 @@ async fn serve(
     grace: Duration,
     timeouts: ConnectionTimeouts,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Far above the application's own limits (100 fields, 16 KiB: 431 as
-    // JSON), so that only heads hyper cannot hold get its bodiless 431.
-    builder.http1().max_headers(HYPER_MAX_HEADERS);
+    // hyper's default header limit (100 fields, the application's own):
+    // its parse buffer is then an uninitialised array on the stack, not a
+    // heap buffer filled per request. Its bodiless 431 for more fields (and
+    // its 400 and 414) are rewritten to the contract's JSON on the way out
+    // (`crate::parse_error_answers`).
+    let builder = auto::Builder::new(TokioExecutor::new());
     // Every connection task holds a receiver; `closed()` resolves when all
     // of them have ended.
     let (open, open_connection) = watch::channel(());
