@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -30,9 +29,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tower::Service;
 
-use crate::http::DropConnection;
+use crate::http::{App, DropConnection};
 use crate::parse_error_answers::ParseErrorAnswers;
 
 /// How long a connection may take to send a request head, and stay idle.
@@ -238,22 +236,18 @@ pub(crate) async fn serve_connection(
     builder: auto::Builder<TokioExecutor>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
-    app: Router,
+    app: App,
     timeouts: ConnectionTimeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = Arc::clone(&activity);
-        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let in_flight = activity.request_started();
-            // The client's address, for the audit log's client identity.
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            let mut app = app.clone();
+            let app = app.clone();
             async move {
-                let Ok(response) = app.call(request.map(Body::new)).await;
+                let response = app.answer(request.map(Body::new), Some(peer)).await;
                 drop(in_flight);
                 if response.extensions().get::<DropConnection>().is_some() {
                     return Err(ConnectionDropped);

@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -17,7 +16,7 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::connection::{ConnectionTimeouts, serve_connection};
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
-use crate::http::{AuthToken, RateLimiter};
+use crate::http::{App, AuthToken, RateLimiter};
 use crate::state::{AppState, Settings};
 
 /// Default [`StubBuilder::header_read_timeout`].
@@ -232,7 +231,7 @@ impl StubBuilder {
 /// `/__stub` control surface when wanted, and around them all the
 /// middleware that keeps every answer JSON (unknown routes included) and
 /// writes the access log.
-pub(crate) fn app(state: AppState, with_control: bool) -> Router {
+pub(crate) fn app(state: AppState, with_control: bool) -> App {
     use crate::http::{access_log, json_errors};
     use axum::middleware::from_fn;
 
@@ -242,9 +241,9 @@ pub(crate) fn app(state: AppState, with_control: bool) -> Router {
     if with_control {
         app = app.merge(crate::control::router().route_layer(from_fn(access_log::tag_route)));
     }
-    app.fallback(json_errors::route_not_found)
-        .layer(from_fn(crate::http::edge))
-        .with_state(state)
+    let wants_peer = state.settings.auth_token.is_some();
+    let router = app.fallback(json_errors::route_not_found).with_state(state);
+    App::new(router, wants_peer)
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer
@@ -358,7 +357,7 @@ impl Drop for StubServer {
 /// have its connection dropped without an answer (fault injection).
 async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: App,
     mut signal: watch::Receiver<bool>,
     grace: Duration,
     timeouts: ConnectionTimeouts,
