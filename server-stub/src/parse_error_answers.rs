@@ -11,9 +11,9 @@
 //!
 //! Detection is exact, never a guess about an application answer: hyper
 //! writes its error head from a fixed template (status line, `connection:
-//! close`, `content-length: 0`, optionally `date`, nothing else), always in
-//! one piece of its write buffer. Every answer the application writes
-//! carries `content-type` (JSON errors included), so it can never match.
+//! close`, `content-length: 0`, optionally `date`, nothing else) as the last
+//! bytes before it closes. Every answer the application writes carries
+//! `content-type` (JSON errors included), so it can never match.
 //!
 //! This is also what lets hyper keep its default header parse buffer (100
 //! fields, an uninitialised array on the stack) instead of a 1,024-entry
@@ -22,18 +22,12 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::LazyLock;
 use std::task::{Context, Poll, ready};
 
 use axum::http::StatusCode;
-use memchr::memmem;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::api_error::ApiError;
-
-/// Where each of hyper's error heads starts.
-static STATUS_LINE_START: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(b"HTTP/1.1 4"));
 
 /// The statuses hyper answers by itself on a parse error, with its exact
 /// status lines.
@@ -141,52 +135,54 @@ enum Plan {
 /// Longer than any of hyper's error heads.
 const MAX_HEAD_LEN: usize = 192;
 
-/// Where a status line may start in `buf`: every `HTTP/1.1 4`, and a
-/// prefix of it cut by the end of `buf` (the rest in the next slice).
-fn candidates(buf: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    let start = STATUS_LINE_START.needle();
-    let cut = (1..start.len())
-        .rev()
-        .find(|&k| buf.ends_with(&start[..k]))
-        .map(|k| buf.len() - k);
-    STATUS_LINE_START.find_iter(buf).chain(cut)
+/// Where a status line starts.
+const STATUS_LINE_START: &[u8] = b"HTTP/1.1 4";
+
+/// Copies the last bytes of `bufs` (joined) to the end of `out`; returns
+/// how many (fewer than `out.len()` if `bufs` holds fewer).
+fn tail(bufs: &[io::IoSlice<'_>], out: &mut [u8]) -> usize {
+    let mut filled = 0;
+    for buf in bufs.iter().rev() {
+        if filled == out.len() {
+            break;
+        }
+        let take = buf.len().min(out.len() - filled);
+        let at = out.len() - filled - take;
+        out[at..at + take].copy_from_slice(&buf[buf.len() - take..]);
+        filled += take;
+    }
+    filled
 }
 
-/// Finds the first of hyper's error heads in `bufs` (whole, possibly across
+/// Finds one of hyper's error heads in `bufs` (whole, possibly across
 /// slices) and says what to write.
+///
+/// hyper writes nothing after its error head (it closes the connection), so
+/// the head is always the end of what it offers, after any answers still
+/// buffered before it (pipelined requests). Only offers that end with an
+/// empty line (`\r\n\r\n`, which no JSON body does) are searched, and only
+/// their last [`MAX_HEAD_LEN`] bytes: a GET answer costs one comparison.
 fn plan(bufs: &[io::IoSlice<'_>]) -> Plan {
-    let mut offset = 0;
-    for (i, buf) in bufs.iter().enumerate() {
-        for at in candidates(buf) {
-            let mut window = [0u8; MAX_HEAD_LEN];
-            let bytes = if buf.len() - at >= MAX_HEAD_LEN || i + 1 == bufs.len() {
-                &buf[at..]
-            } else {
-                // Rare: a candidate near the end of a slice; join what
-                // follows it.
-                let mut filled = 0;
-                let rest = std::iter::once(&buf[at..]).chain(bufs[i + 1..].iter().map(|b| &**b));
-                for part in rest {
-                    let take = part.len().min(MAX_HEAD_LEN - filled);
-                    window[filled..filled + take].copy_from_slice(&part[..take]);
-                    filled += take;
-                }
-                &window[..filled]
-            };
-            if let Some(head) = error_head_at_start(bytes) {
-                if offset + at > 0 {
-                    return Plan::Before(offset + at);
-                }
-                return Plan::Substitute(Substitution {
-                    answer: json_answer(&head),
-                    written: 0,
-                    replaces: head.len,
-                });
-            }
-        }
-        offset += buf.len();
+    let mut end = [0u8; 4];
+    if tail(bufs, &mut end) < 4 || &end != b"\r\n\r\n" {
+        return Plan::Pass;
     }
-    Plan::Pass
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let mut window = [0u8; MAX_HEAD_LEN];
+    let filled = tail(bufs, &mut window);
+    let window = &window[MAX_HEAD_LEN - filled..];
+    let head = (0..window.len().saturating_sub(STATUS_LINE_START.len() - 1))
+        .filter(|&at| window[at..].starts_with(STATUS_LINE_START))
+        .find_map(|at| error_head_at_start(&window[at..]).filter(|h| h.len == window.len() - at));
+    match head {
+        None => Plan::Pass,
+        Some(head) if head.len < total => Plan::Before(total - head.len),
+        Some(head) => Plan::Substitute(Substitution {
+            answer: json_answer(&head),
+            written: 0,
+            replaces: head.len,
+        }),
+    }
 }
 
 /// An IO object whose writes pass through, except hyper's bodiless error
@@ -509,7 +505,10 @@ mod tests {
         // hyper's head truncated: never a match.
         let cut = hyper_head("HTTP/1.1 400 Bad Request");
         let cut = cut[..cut.len() - 1].to_vec();
-        for input in [app_400, app_431, redirect, extra, after_date, cut] {
+        // hyper's template followed by more bytes: hyper never writes after
+        // its error head, so this is not one.
+        let not_last = [hyper_head("HTTP/1.1 400 Bad Request"), app_400.clone()].concat();
+        for input in [app_400, app_431, redirect, extra, after_date, cut, not_last] {
             assert_rewritten(&input, &input);
         }
     }

@@ -145,7 +145,7 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
         let answer = match check(&self.state, &mut request) {
-            Err(refusal) => Answer::Now(std::future::ready(refusal)),
+            Err(refusal) => Answer::Now(std::future::ready(refusal.into_response())),
             Ok(()) => {
                 let decision = self.state.faults.decide();
                 if decision.latency.is_zero() {
@@ -212,15 +212,15 @@ where
 
 /// The rate limit, then the bearer token; with it, the request gets its
 /// [`ClientIdentity`].
-fn check(state: &AppState, request: &mut Request) -> Result<(), Response> {
+fn check(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
     if let Some(limiter) = &state.settings.rate_limiter
         && let Err(seconds) = limiter.acquire()
     {
-        return Err(ApiError::too_many_requests(seconds).into_response());
+        return Err(ApiError::too_many_requests(seconds));
     }
     if let Some(token) = &state.settings.auth_token {
         if !token.accepts(request.headers()) {
-            return Err(ApiError::unauthorized().into_response());
+            return Err(ApiError::unauthorized());
         }
         let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
