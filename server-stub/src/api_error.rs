@@ -17,6 +17,9 @@ pub(crate) const MAX_HEADER_FIELDS: usize = 100;
 /// At most this many bytes of header names and values together (431 beyond).
 pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// The longest request target hyper parses (its `MAX_URI_LEN`); 414 beyond.
+pub(crate) const MAX_TARGET_BYTES: usize = 65_534;
+
 /// The three public operations, for the messages that name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Operation {
@@ -151,6 +154,31 @@ impl ApiError {
             "Request header fields too large",
             Some(format!(
                 "Request headers must not exceed {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} bytes"
+            )),
+        )
+        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
+    /// 400: the request is not HTTP/1.1 that can be parsed (request line,
+    /// header syntax, `Content-Length`, `Transfer-Encoding`); answered in
+    /// place of hyper's bodiless 400 (`crate::parse_error_answers`).
+    pub(crate) fn malformed_request() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            Some("The request could not be parsed as HTTP/1.1".to_owned()),
+        )
+        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
+    /// 414: a request target over hyper's limit (65,534 bytes); answered in
+    /// place of hyper's bodiless 414.
+    pub(crate) fn uri_too_long() -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            "URI too long",
+            Some(format!(
+                "Request target must not exceed {MAX_TARGET_BYTES} bytes"
             )),
         )
         .with_header(header::CONNECTION, HeaderValue::from_static("close"))

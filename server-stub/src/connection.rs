@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -30,9 +29,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tower::Service;
 
-use crate::http::DropConnection;
+use crate::http::{App, DropConnection};
+use crate::parse_error_answers::ParseErrorAnswers;
 
 /// How long a connection may take to send a request head, and stay idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,22 +236,18 @@ pub(crate) async fn serve_connection(
     builder: auto::Builder<TokioExecutor>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
-    app: Router,
+    app: App,
     timeouts: ConnectionTimeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = Arc::clone(&activity);
-        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let in_flight = activity.request_started();
-            // The client's address, for the audit log's client identity.
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            let mut app = app.clone();
+            let app = app.clone();
             async move {
-                let Ok(response) = app.call(request.map(Body::new)).await;
+                let response = app.answer(request.map(Body::new), Some(peer)).await;
                 drop(in_flight);
                 if response.extensions().get::<DropConnection>().is_some() {
                     return Err(ConnectionDropped);
@@ -261,10 +256,11 @@ pub(crate) async fn serve_connection(
             }
         })
     };
-    let io = TokioIo::new(Watched {
+    // hyper's own bodiless 400/414/431 leave as the contract's JSON.
+    let io = TokioIo::new(ParseErrorAnswers::new(Watched {
         stream,
         activity: Arc::clone(&activity),
-    });
+    }));
     let mut connection = pin!(builder.serve_connection(io, service));
     let closing = tokio::select! {
         result = connection.as_mut() => {

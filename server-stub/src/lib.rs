@@ -20,6 +20,7 @@ mod http;
 mod iso_time;
 mod json_body;
 pub mod logging;
+mod parse_error_answers;
 mod server;
 mod state;
 

@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -17,16 +16,8 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::connection::{ConnectionTimeouts, serve_connection};
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
-use crate::http::{AuthToken, RateLimiter};
+use crate::http::{App, AuthToken, RateLimiter};
 use crate::state::{AppState, Settings};
-
-/// Header fields hyper accepts before answering a bodiless 431 itself.
-///
-/// hyper zeroes a parse buffer of this many entries for every request (32
-/// bytes each): at 4096 that memset was 17 % of the stub's CPU per GET
-/// (`docs/benchmarks.md`). 1024 still lets the 1,000-header case reach the
-/// stub's own JSON 431.
-const HYPER_MAX_HEADERS: usize = 1024;
 
 /// Default [`StubBuilder::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -240,7 +231,7 @@ impl StubBuilder {
 /// `/__stub` control surface when wanted, and around them all the
 /// middleware that keeps every answer JSON (unknown routes included) and
 /// writes the access log.
-pub(crate) fn app(state: AppState, with_control: bool) -> Router {
+pub(crate) fn app(state: AppState, with_control: bool) -> App {
     use crate::http::{access_log, json_errors};
     use axum::middleware::from_fn;
 
@@ -250,9 +241,9 @@ pub(crate) fn app(state: AppState, with_control: bool) -> Router {
     if with_control {
         app = app.merge(crate::control::router().route_layer(from_fn(access_log::tag_route)));
     }
-    app.fallback(json_errors::route_not_found)
-        .layer(from_fn(crate::http::edge))
-        .with_state(state)
+    let wants_peer = state.settings.auth_token.is_some();
+    let router = app.fallback(json_errors::route_not_found).with_state(state);
+    App::new(router, wants_peer)
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer
@@ -366,15 +357,17 @@ impl Drop for StubServer {
 /// have its connection dropped without an answer (fault injection).
 async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: App,
     mut signal: watch::Receiver<bool>,
     grace: Duration,
     timeouts: ConnectionTimeouts,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Far above the application's own limits (100 fields, 16 KiB: 431 as
-    // JSON), so that only heads hyper cannot hold get its bodiless 431.
-    builder.http1().max_headers(HYPER_MAX_HEADERS);
+    // hyper's default header limit (100 fields, the application's own):
+    // its parse buffer is then an uninitialised array on the stack, not a
+    // heap buffer filled per request. Its bodiless 431 for more fields (and
+    // its 400 and 414) are rewritten to the contract's JSON on the way out
+    // (`crate::parse_error_answers`).
+    let builder = auto::Builder::new(TokioExecutor::new());
     // Every connection task holds a receiver; `closed()` resolves when all
     // of them have ended.
     let (open, open_connection) = watch::channel(());

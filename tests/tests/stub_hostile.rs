@@ -1,8 +1,8 @@
 //! Hostile requests over a real socket, table-driven: odd ids, bodies of
 //! every wrong shape and size, lying framing, wrong methods, header floods.
 //! Each gets the documented answer: the contract's JSON `ErrorBody` with
-//! `Content-Type: application/json`, or, for bytes hyper cannot parse as
-//! HTTP at all, its bodiless 400/414/431 and a closed connection (decided in
+//! `Content-Type: application/json`; for bytes hyper cannot parse as HTTP
+//! (400, 414, 431) the same JSON and a closed connection (decided in
 //! docs/contract-decisions.md). After every case the server still serves and
 //! no job has changed.
 
@@ -20,8 +20,11 @@ use serde_json::{Value, json};
 enum Expect {
     /// The application's answer: status and exact JSON body.
     Json(u16, Value),
-    /// hyper's own refusal: status, no body, connection closed.
-    Bare(u16),
+    /// The same, with `Connection: close` (hyper's refusals of what it
+    /// cannot parse, rewritten to JSON, and the application's 431).
+    Closed(u16, Value),
+    /// Served: 200.
+    Served,
 }
 
 struct Case {
@@ -55,6 +58,14 @@ fn unsupported() -> Value {
 fn headers_too_large() -> Value {
     json!({"error": "Request header fields too large",
            "details": "Request headers must not exceed 100 fields or 16384 bytes"})
+}
+
+fn malformed() -> Value {
+    json!({"error": "Bad request", "details": "The request could not be parsed as HTTP/1.1"})
+}
+
+fn uri_too_long() -> Value {
+    json!({"error": "URI too long", "details": "Request target must not exceed 65534 bytes"})
 }
 
 fn get(path: &str) -> Vec<u8> {
@@ -157,8 +168,8 @@ fn cases() -> Vec<Case> {
         case("whitespace id", get("/api/jobs/%20%09"), Expect::Json(400, json!({"error": "Job ID is required"}))),
         case("no id", get("/api/jobs/"), Expect::Json(400, json!({"error": "Job ID is required"}))),
         case("raw unicode in the target", get("/api/jobs/✓"), Expect::Json(404, not_found())),
-        case("space in the target", get("/api/jobs/job 1"), Expect::Bare(400)),
-        case("70 KiB target", get(&format!("/api/jobs/{huge_id}")), Expect::Bare(414)),
+        case("space in the target", get("/api/jobs/job 1"), Expect::Closed(400, malformed())),
+        case("70 KiB target", get(&format!("/api/jobs/{huge_id}")), Expect::Closed(414, uri_too_long())),
         // Bodies.
         case("array body", put(br#"["pause"]"#), Expect::Json(400, invalid_body("Request body must be a JSON object"))),
         case("string body", put(br#""pause""#), Expect::Json(400, invalid_body("Request body must be a JSON object"))),
@@ -221,11 +232,11 @@ fn cases() -> Vec<Case> {
             put_with("Content-Length: 100\r\n", br#"{"action":"cancel"}"#),
             Expect::Json(408, json!({"error": "Request timeout", "details": "Request body did not arrive within 300 ms"})),
         ),
-        case("Content-Length not a number", put_with("Content-Length: abc\r\n", b"{}"), Expect::Bare(400)),
+        case("Content-Length not a number", put_with("Content-Length: abc\r\n", b"{}"), Expect::Closed(400, malformed())),
         case(
             "two different Content-Lengths",
             put_with("Content-Length: 2\r\nContent-Length: 19\r\n", br#"{"action":"cancel"}"#),
-            Expect::Bare(400),
+            Expect::Closed(400, malformed()),
         ),
         case(
             "chunked body with a bad chunk size",
@@ -235,7 +246,7 @@ fn cases() -> Vec<Case> {
                 invalid_body("Failed to read request body: error reading a body from connection"),
             ),
         ),
-        case("gzip transfer coding", put_with("Transfer-Encoding: gzip\r\n", b"{}"), Expect::Bare(400)),
+        case("gzip transfer coding", put_with("Transfer-Encoding: gzip\r\n", b"{}"), Expect::Closed(400, malformed())),
         case(
             "no Content-Type",
             format!(
@@ -276,22 +287,27 @@ fn cases() -> Vec<Case> {
         case("made-up method", method("FROB", &format!("/api/jobs/{JOB}")), method_405("FROB")),
         case("lower-case method", method("get", &format!("/api/jobs/{JOB}")), method_405("get")),
         // Headers.
-        case("1 000 headers", with_headers(1_000, 8), Expect::Json(431, headers_too_large())),
-        case("a 64 KiB header", with_headers(1, 64 * 1024), Expect::Json(431, headers_too_large())),
-        case("5 000 headers", with_headers(5_000, 8), Expect::Bare(431)),
+        // `with_headers(n, _)` sends n + 2 fields (with Host, Connection).
+        case("100 header fields", with_headers(98, 8), Expect::Served),
+        case("101 header fields", with_headers(99, 8), Expect::Closed(431, headers_too_large())),
+        case("1 000 headers", with_headers(1_000, 8), Expect::Closed(431, headers_too_large())),
+        case("5 000 headers", with_headers(5_000, 8), Expect::Closed(431, headers_too_large())),
+        case("100 fields, 17 KiB", with_headers(98, 170), Expect::Closed(431, headers_too_large())),
+        case("a 64 KiB header", with_headers(1, 64 * 1024), Expect::Closed(431, headers_too_large())),
+        case("a 1 MiB header", with_headers(1, 1024 * 1024), Expect::Closed(431, headers_too_large())),
         case(
             "a control byte in a header",
             format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nX-Bad: a\x01b\r\nConnection: close\r\n\r\n")
                 .into_bytes(),
-            Expect::Bare(400),
+            Expect::Closed(400, malformed()),
         ),
         case(
             "a header without a colon",
             format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nNoColon\r\nConnection: close\r\n\r\n")
                 .into_bytes(),
-            Expect::Bare(400),
+            Expect::Closed(400, malformed()),
         ),
-        case("not HTTP at all", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), Expect::Bare(400)),
+        case("not HTTP at all", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), Expect::Closed(400, malformed())),
     ]
 }
 
@@ -388,14 +404,21 @@ async fn hostile_requests_get_the_documented_answers_and_change_nothing() {
                         String::from_utf8_lossy(&body)
                     ))
             }
-            Expect::Bare(want) => {
-                (status == *want && body.is_empty() && header("connection") == Some("close"))
+            Expect::Closed(want, want_body) => {
+                let got_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                (status == *want
+                    && header("content-type") == Some("application/json")
+                    && header("connection") == Some("close")
+                    && &got_body == want_body)
                     .then_some(())
                     .ok_or(format!(
                         "got {status} {headers:?} {}",
                         String::from_utf8_lossy(&body)
                     ))
             }
+            Expect::Served => (status == 200)
+                .then_some(())
+                .ok_or(format!("got {status} {}", String::from_utf8_lossy(&body))),
         };
         if let Err(got) = outcome {
             failures.push(format!("{}: expected {:?}, {got}", case.name, case.expect));
@@ -426,4 +449,60 @@ fn snapshot(stub: &StubServer) -> Vec<(String, String, String)> {
         .collect();
     jobs.sort();
     jobs
+}
+
+/// hyper's refusals end a kept-alive connection too, after the JSON answer
+/// (and after the answers to the requests before them on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_unparsable_heads_close_a_kept_alive_connection() {
+    let stub = StubServer::start().await.unwrap();
+    stub.insert(JobBuilder::new(JOB).status(JobState::Waiting))
+        .unwrap();
+    let addr = stub.addr();
+    let flood: String = (0..5_000).map(|n| format!("X-Flood-{n}: v\r\n")).collect();
+    let cases = [
+        (
+            format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\n{flood}\r\n"),
+            431,
+            headers_too_large(),
+        ),
+        (
+            "GET /api/jobs/a b HTTP/1.1\r\nHost: stub\r\n\r\n".to_owned(),
+            400,
+            malformed(),
+        ),
+        // Pipelined after a request that is answered first.
+        (
+            format!(
+                "GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\n\r\nGET /x y HTTP/1.1\r\nHost: stub\r\n\r\n"
+            ),
+            400,
+            malformed(),
+        ),
+    ];
+    for (request, want, want_body) in cases {
+        let pipelined = request.matches("HTTP/1.1\r\n").count() > 1;
+        let raw = tokio::task::spawn_blocking(move || exchange(addr, request.as_bytes()))
+            .await
+            .unwrap();
+        let mut rest = &raw[..];
+        if pipelined {
+            let (status, _, body) = parse(rest);
+            assert_eq!(status, 200);
+            let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            rest = &rest[head_end + body.len()..];
+        }
+        let (status, headers, body) = parse(rest);
+        assert_eq!(status, want, "{}", String::from_utf8_lossy(&raw));
+        assert!(headers.contains(&("connection".to_owned(), "close".to_owned())));
+        assert!(headers.contains(&("content-type".to_owned(), "application/json".to_owned())));
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), want_body);
+        let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(
+            rest.len(),
+            head_end + body.len(),
+            "nothing after the answer"
+        );
+    }
+    stub.shutdown().await;
 }

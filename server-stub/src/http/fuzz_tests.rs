@@ -172,7 +172,7 @@ fn request() -> impl Strategy<Value = Fuzzed> {
 
 /// A stub's router with auth and a generous rate limit on, so those paths
 /// are fuzzed too, over a manual clock.
-fn app(auth: bool) -> axum::Router {
+fn app(auth: bool) -> crate::http::App {
     let clock = ManualClock::at("2024-01-01T00:00:00Z".parse().expect("valid time"));
     let mut engine = Engine::new(Arc::new(clock.clone()), EngineConfig::default());
     for (id, status) in [("job_1", JobState::Waiting), ("job_2", JobState::Active)] {
@@ -194,7 +194,7 @@ fn app(auth: bool) -> axum::Router {
 }
 
 /// Sends one fuzzed request; `Err` describes a broken property.
-async fn check(app: axum::Router, fuzzed: &Fuzzed) -> Result<(), String> {
+async fn check(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
     let mut request = Request::builder()
         .method(fuzzed.method.clone())
         .uri(fuzzed.path.as_str());

@@ -1,17 +1,20 @@
-//! The middleware in front of the public API, one layer, in this order: rate
-//! limit, bearer authentication, fault injection.
+//! The middleware in front of the public API, one hand-written layer, in
+//! this order: rate limit, bearer authentication, fault injection.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll, ready};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
+use tower::{Layer, Service};
 
 use crate::api_error::{ApiError, Operation};
 use crate::faults::Fault;
@@ -88,33 +91,136 @@ impl RateLimiter {
 #[derive(Debug, Clone)]
 pub(crate) struct ClientIdentity(pub(crate) String);
 
-/// The public API's guards in one middleware, outermost first: 429 beyond
-/// the configured rate, 401 without the bearer token (with it, the request
-/// carries its [`ClientIdentity`] for the audit log), then the injected
-/// faults. One layer rather than three: each axum layer costs a boxed
-/// service clone and a future per request, visible in the GET profile
-/// (`docs/benchmarks.md`).
-pub(crate) async fn public_api_guards(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    // This layer wraps each API route, so it also tags the answer with the
-    // route template for the access log (instead of a layer of its own).
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    super::access_log::tagged(route, guarded(&state, request, next).await)
+/// The public API's guards in one hand-written layer, outermost first: 429
+/// beyond the configured rate, 401 without the bearer token (with it, the
+/// request carries its [`ClientIdentity`] for the audit log), then the
+/// injected faults. It wraps each API route, so it also tags the answer
+/// with the route template for the access log.
+///
+/// Not `from_fn`: that costs a boxed service clone, a `Next` and a boxed
+/// future per request (visible in the GET profile, `docs/benchmarks.md`).
+/// Here a request without injected latency goes straight to the route's
+/// own future; only an injected latency needs a boxed one.
+#[derive(Clone)]
+pub(crate) struct Guards<S> {
+    inner: S,
+    state: AppState,
 }
 
-/// [`public_api_guards`] without the tagging.
-async fn guarded(state: &AppState, mut request: Request, next: Next) -> Response {
+impl Guards<()> {
+    /// The layer that puts the guards in front of each route.
+    pub(crate) fn layer(state: AppState) -> GuardsLayer {
+        GuardsLayer(state)
+    }
+}
+
+/// See [`Guards`].
+#[derive(Clone)]
+pub(crate) struct GuardsLayer(AppState);
+
+impl<S> Layer<S> for GuardsLayer {
+    type Service = Guards<S>;
+
+    fn layer(&self, inner: S) -> Guards<S> {
+        Guards {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+impl<S> Service<Request> for Guards<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + Unpin + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GuardsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let answer = match check(&self.state, &mut request) {
+            Err(refusal) => Answer::Now(std::future::ready(refusal.into_response())),
+            Ok(()) => {
+                let decision = self.state.faults.decide();
+                if decision.latency.is_zero() {
+                    match fault_answer(decision.answer, &request) {
+                        Some(answer) => Answer::Now(std::future::ready(answer)),
+                        None => Answer::Route(self.inner.call(request)),
+                    }
+                } else {
+                    // The service made ready by `poll_ready` goes into the
+                    // future; a clone stays for the next request.
+                    let ready = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, ready);
+                    Answer::Delayed(Box::pin(async move {
+                        tokio::time::sleep(decision.latency).await;
+                        match fault_answer(decision.answer, &request) {
+                            Some(answer) => answer,
+                            None => {
+                                let Ok(response) = inner.call(request).await;
+                                response
+                            }
+                        }
+                    }))
+                }
+            }
+        };
+        GuardsFuture { route, answer }
+    }
+}
+
+/// The answer of [`Guards`], tagged with the route when it is ready.
+pub(crate) struct GuardsFuture<F> {
+    route: Option<MatchedPath>,
+    answer: Answer<F>,
+}
+
+enum Answer<F> {
+    /// Refused, or a fault's answer.
+    Now(std::future::Ready<Response>),
+    /// The route's own answer.
+    Route(F),
+    /// After an injected latency.
+    Delayed(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl<F> Future for GuardsFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let response = match &mut this.answer {
+            Answer::Now(ready) => ready!(Pin::new(ready).poll(cx)),
+            Answer::Route(future) => {
+                let Ok(response) = ready!(Pin::new(future).poll(cx));
+                response
+            }
+            Answer::Delayed(future) => ready!(future.as_mut().poll(cx)),
+        };
+        Poll::Ready(Ok(super::access_log::tagged(this.route.take(), response)))
+    }
+}
+
+/// The rate limit, then the bearer token; with it, the request gets its
+/// [`ClientIdentity`].
+fn check(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
     if let Some(limiter) = &state.settings.rate_limiter
         && let Err(seconds) = limiter.acquire()
     {
-        return ApiError::too_many_requests(seconds).into_response();
+        return Err(ApiError::too_many_requests(seconds));
     }
     if let Some(token) = &state.settings.auth_token {
         if !token.accepts(request.headers()) {
-            return ApiError::unauthorized().into_response();
+            return Err(ApiError::unauthorized());
         }
         let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
@@ -122,7 +228,7 @@ async fn guarded(state: &AppState, mut request: Request, next: Next) -> Response
         };
         request.extensions_mut().insert(ClientIdentity(identity));
     }
-    inject_faults(state, request, next).await
+    Ok(())
 }
 
 /// Marks a response whose connection must be dropped instead of answered;
@@ -131,18 +237,15 @@ async fn guarded(state: &AppState, mut request: Request, next: Next) -> Response
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DropConnection;
 
-/// Applies the injected faults (see [`crate::faults`]).
-async fn inject_faults(state: &AppState, request: Request, next: Next) -> Response {
-    let decision = state.faults.decide();
-    if !decision.latency.is_zero() {
-        tokio::time::sleep(decision.latency).await;
-    }
+/// The answer an injected fault gives instead of the route's (see
+/// [`crate::faults`]), if any.
+fn fault_answer(fault: Option<Fault>, request: &Request) -> Option<Response> {
     let operation = Operation::of(request.method()).unwrap_or(Operation::Get);
-    match decision.answer {
-        None | Some(Fault::Latency { .. }) => next.run(request).await,
-        Some(Fault::Unavailable) => ApiError::unavailable(operation).into_response(),
+    match fault {
+        None | Some(Fault::Latency { .. }) => None,
+        Some(Fault::Unavailable) => Some(ApiError::unavailable(operation).into_response()),
         Some(Fault::TooManyRequests { retry_after_secs }) => {
-            ApiError::too_many_requests(retry_after_secs).into_response()
+            Some(ApiError::too_many_requests(retry_after_secs).into_response())
         }
         Some(Fault::DropConnection) => {
             tracing::debug!("fault injection: dropping the connection");
@@ -153,7 +256,7 @@ async fn inject_faults(state: &AppState, request: Request, next: Next) -> Respon
             });
             let mut response = Body::from_stream(failing).into_response();
             response.extensions_mut().insert(DropConnection);
-            response
+            Some(response)
         }
     }
 }

@@ -1,7 +1,9 @@
-//! Limits on request headers, answered as the contract's JSON (431) by the
-//! application rather than by hyper's bodiless 431: hyper's own limits are
-//! set far above these (see `crate::connection`), so a request with too many
-//! or too large headers still reaches this check and gets an `ErrorBody`.
+//! Limits on request headers, answered as the contract's JSON (431).
+//!
+//! Over HTTP/1, hyper itself refuses more than 100 fields (its default) and
+//! heads beyond its read buffer; its bodiless 431 is rewritten to the same
+//! JSON answer (`crate::parse_error_answers`). This check catches the rest:
+//! more than 16 KiB of headers within hyper's limits, and HTTP/2 requests.
 
 use axum::http::HeaderMap;
 

@@ -15,7 +15,7 @@ pub(crate) mod json_errors;
 mod openapi;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::routing::get;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -51,32 +51,85 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .delete(jobs::missing_job_id);
     let api = api
         .route("/api/jobs/", missing_id)
-        .layer(from_fn_with_state(state.clone(), guards::public_api_guards));
+        .layer(guards::Guards::layer(state.clone()));
     // The API's guards tag its answers with the route; the documents need
     // a layer for it.
     let docs = docs::router().route_layer(from_fn(access_log::tag_route));
     Router::new().merge(api).merge(docs)
 }
 
-/// The outer middleware of every request, both surfaces, as one layer (each
-/// axum layer costs a boxed service clone and a future per request, visible
-/// in the GET profile, `docs/benchmarks.md`), outermost first: the access
-/// line, the header limits (431 JSON), then, around the router, non-JSON
-/// error answers rewritten as `ErrorBody`.
-pub(crate) async fn edge(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
+/// The whole application with the outer middleware of every request, both
+/// surfaces, outermost first: the access line, the header limits (431
+/// JSON), then, around the router, non-JSON error answers rewritten as
+/// `ErrorBody`.
+///
+/// Not an axum layer: the connection calls [`App::answer`] directly, so
+/// this costs no boxed service clone, `Next` or boxed future per request
+/// (a `from_fn` layer's price, visible in the GET profile,
+/// `docs/benchmarks.md`).
+#[derive(Clone)]
+pub(crate) struct App {
+    router: Router,
+    /// Whether requests carry the client's address (`ConnectInfo`): only
+    /// the audit log of authenticated requests uses it.
+    wants_peer: bool,
+}
 
-    let started = tokio::time::Instant::now();
-    let method = request.method().clone();
-    // A `Uri` clone shares its bytes: no allocation on the success path.
-    let uri = request.uri().clone();
-    let response = match header_limits::check(request.headers()) {
-        Err(refusal) => refusal.into_response(),
-        Ok(()) => json_errors::rewrite(&method, &uri, next.run(request).await).await,
-    };
-    access_log::log(&method, started, &response);
-    response
+impl App {
+    pub(crate) fn new(router: Router, wants_peer: bool) -> Self {
+        Self { router, wants_peer }
+    }
+
+    /// Answers `request`, which came from `peer` (if known).
+    pub(crate) async fn answer(
+        mut self,
+        mut request: axum::extract::Request,
+        peer: Option<std::net::SocketAddr>,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        use tower::Service;
+
+        let started = tokio::time::Instant::now();
+        if self.wants_peer
+            && let Some(peer) = peer
+        {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
+        let method = request.method().clone();
+        // A `Uri` clone shares its bytes: no allocation on the success path.
+        let uri = request.uri().clone();
+        let response = match header_limits::check(request.headers()) {
+            Err(refusal) => refusal.into_response(),
+            Ok(()) => {
+                let Ok(response) = self.router.call(request).await;
+                json_errors::rewrite(&method, &uri, response).await
+            }
+        };
+        access_log::log(&method, started, &response);
+        response
+    }
+}
+
+/// For callers that want a tower service (the in-process tests): the same
+/// answers, without a client address.
+impl tower::Service<axum::extract::Request> for App {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        let app = self.clone();
+        Box::pin(async move { Ok(app.answer(request, None).await) })
+    }
 }
