@@ -11,7 +11,7 @@ use jobs_sdk::{
 };
 
 use super::ClientIdentity;
-use super::openapi::{TooManyRequests, Unauthorized};
+use super::openapi::{TooManyRequests, Unauthorized, UriTooLong};
 use crate::api_error::{ApiError, Operation};
 use crate::engine::{ActionError, DeleteError};
 use crate::json_body::read_action;
@@ -95,6 +95,7 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
         (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
+        (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
         (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
@@ -179,6 +180,7 @@ fn json_response(body: &impl serde::Serialize) -> Result<Response, ApiError> {
         (status = 408, description = "The body did not arrive in time (10 s by default); the connection is closed.", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB.", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json`.", body = ErrorBody),
+        (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
         (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
@@ -225,6 +227,7 @@ pub(crate) async fn update_job(
         (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID, or it cannot be cancelled.", body = ErrorBody),
+        (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
         (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),

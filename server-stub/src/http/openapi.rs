@@ -17,6 +17,9 @@ pub(crate) struct Unauthorized;
 /// Reusable 429 answer (`#/components/responses/TooManyRequests`).
 pub(crate) struct TooManyRequests;
 
+/// Reusable 414 answer (`#/components/responses/UriTooLong`).
+pub(crate) struct UriTooLong;
+
 /// A header that is always sent. utoipa's `Header` has no `required` field,
 /// so it is written through the (flattened) extensions map.
 fn required_header(schema: ObjectBuilder, description: &str) -> utoipa::openapi::header::Header {
@@ -69,6 +72,18 @@ impl<'r> ToResponse<'r> for TooManyRequests {
     }
 }
 
+impl<'r> ToResponse<'r> for UriTooLong {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = ResponseBuilder::new()
+            .description(
+                "The request target is longer than 65,534 bytes; the connection is closed.",
+            )
+            .content("application/json", error_content())
+            .build();
+        ("UriTooLong", response.into())
+    }
+}
+
 /// Adds the optional bearer authentication scheme.
 struct BearerAuth;
 
@@ -87,7 +102,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Job Status API", version = "0.1.0",
         description = "Read a queued job's status and pause, resume or cancel it."),
-    components(schemas(ErrorBody), responses(Unauthorized, TooManyRequests)),
+    components(schemas(ErrorBody), responses(Unauthorized, TooManyRequests, UriTooLong)),
     tags((name = "jobs", description = "Read and manage one job of the queue by its ID.")),
     security((), ("bearerAuth" = [])),
     modifiers(&BearerAuth),
