@@ -65,11 +65,22 @@ impl Head {
 }
 
 /// A body being read under a cap: each chunk is added only if the total
-/// stays within it.
+/// stays within it. An answer in one chunk (the usual case for the API's
+/// small bodies) is kept as that chunk, never copied; a second chunk starts
+/// one buffer, pre-sized from `Content-Length`.
 #[derive(Debug)]
 pub(crate) struct CappedBody {
-    buffer: BytesMut,
+    read: Read,
+    len: usize,
     limit: usize,
+    hint: usize,
+}
+
+#[derive(Debug)]
+enum Read {
+    Nothing,
+    One(Bytes),
+    Many(BytesMut),
 }
 
 impl CappedBody {
@@ -81,23 +92,43 @@ impl CappedBody {
             .min(limit)
             .min(64 * 1024);
         Self {
-            buffer: BytesMut::with_capacity(hint),
+            read: Read::Nothing,
+            len: 0,
             limit,
+            hint,
         }
     }
 
     /// Adds a chunk; `Err(())` when the body would exceed the cap (the
     /// caller abandons the answer).
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), ()> {
-        if chunk.len() > self.limit.saturating_sub(self.buffer.len()) {
+    pub(crate) fn push(&mut self, chunk: impl Into<Bytes> + AsRef<[u8]>) -> Result<(), ()> {
+        let size = chunk.as_ref().len();
+        if size > self.limit.saturating_sub(self.len) {
             return Err(());
         }
-        self.buffer.extend_from_slice(chunk);
+        self.len += size;
+        self.read = match std::mem::replace(&mut self.read, Read::Nothing) {
+            Read::Nothing => Read::One(chunk.into()),
+            Read::One(first) => {
+                let mut buffer = BytesMut::with_capacity(self.hint.max(self.len));
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(chunk.as_ref());
+                Read::Many(buffer)
+            }
+            Read::Many(mut buffer) => {
+                buffer.extend_from_slice(chunk.as_ref());
+                Read::Many(buffer)
+            }
+        };
         Ok(())
     }
 
     pub(crate) fn finish(self) -> Bytes {
-        self.buffer.freeze()
+        match self.read {
+            Read::Nothing => Bytes::new(),
+            Read::One(chunk) => chunk,
+            Read::Many(buffer) => buffer.freeze(),
+        }
     }
 }
 
@@ -105,6 +136,9 @@ impl CappedBody {
 #[derive(Debug)]
 pub(crate) struct RawResponse {
     pub(crate) status: u16,
+    /// When the request that got this answer was sent (after its
+    /// concurrency slot), set by `JobsClient::execute`.
+    pub(crate) sent: Option<tokio::time::Instant>,
     pub(crate) etag: Option<HeaderValue>,
     pub(crate) content_type: Option<HeaderValue>,
     pub(crate) body: Bytes,
@@ -117,6 +151,7 @@ pub(crate) fn interpret(head: Head, body: Bytes) -> Result<RawResponse, Failure>
     if head.status < 400 {
         return Ok(RawResponse {
             status: head.status,
+            sent: None,
             etag: head.etag,
             content_type: head.content_type,
             body,

@@ -19,6 +19,7 @@ use crate::models::{
     JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy};
+use crate::timer_anchor::TimerAnchor;
 
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,13 +84,17 @@ struct Inner {
     authorization: Option<HeaderValue>,
     /// The token itself, only to scrub it from server text in errors.
     token: Option<String>,
-    user_agent: HeaderValue,
+    /// `User-Agent`, `Accept` and `Authorization`, built once: each request
+    /// clones this map instead of building its own.
+    headers: HeaderMap,
     timeout: Duration,
     retry: RetryPolicy,
     max_response_bytes: usize,
     /// One permit per request in flight, shared by every clone and watch.
     slots: Arc<Semaphore>,
     max_concurrent_requests: usize,
+    /// Keeps arming a request's timeout from waking tokio's timer driver.
+    timer_anchor: TimerAnchor,
 }
 
 impl fmt::Debug for JobsClient {
@@ -277,6 +282,12 @@ impl JobsClientBuilder {
             HeaderValue::from_str(&user_agent).map_err(|_| JobsError::InvalidConfig {
                 reason: format!("user agent {user_agent:?} is not a valid header value"),
             })?;
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(header::USER_AGENT, user_agent);
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(auth) = &authorization {
+            headers.insert(header::AUTHORIZATION, auth.clone());
+        }
 
         let http = match self.http_client {
             Some(client) => client,
@@ -303,12 +314,13 @@ impl JobsClientBuilder {
                 jobs_path,
                 authorization,
                 token,
-                user_agent,
+                headers,
                 timeout: self.timeout,
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
                 slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
                 max_concurrent_requests: self.max_concurrent_requests,
+                timer_anchor: TimerAnchor::default(),
             }),
         })
     }
@@ -549,12 +561,11 @@ impl JobsClient {
                 reason,
             });
         }
+        let mut path = String::with_capacity(self.inner.jobs_path.len() + job_id.len() * 3);
+        path.push_str(&self.inner.jobs_path);
+        path.extend(utf8_percent_encode(job_id, JOB_ID_SEGMENT));
         let mut url = self.inner.base_url.clone();
-        url.set_path(&format!(
-            "{}{}",
-            self.inner.jobs_path,
-            utf8_percent_encode(job_id, JOB_ID_SEGMENT)
-        ));
+        url.set_path(&path);
         Ok(url)
     }
 
@@ -609,13 +620,21 @@ impl JobsClient {
                 let result = self
                     .send_once(operation, url.clone(), if_none_match, timeout)
                     .await;
+                if self.inner.slots.available_permits() == 0 {
+                    // Callers may be waiting for this slot. hyper-util's pool
+                    // gets the connection back from a task of its own, woken
+                    // as the body ends: yield so that it runs first, or the
+                    // next caller finds no idle connection and opens one more.
+                    tokio::task::yield_now().await;
+                }
                 drop(slot);
                 let span = tracing::Span::current();
                 span.record("attempt", attempt + 1);
                 span.record("latency_ms", saturating_millis(started.elapsed()));
 
                 let (outcome, failure) = match result {
-                    Ok(Ok(raw)) => {
+                    Ok(Ok(mut raw)) => {
+                        raw.sent = Some(started);
                         span.record("status", raw.status);
                         tracing::debug!(status = raw.status, "answered");
                         return Ok(raw);
@@ -674,27 +693,27 @@ impl JobsClient {
         timeout: Duration,
     ) -> Result<Result<RawResponse, Failure>, Attempt> {
         let inner = &*self.inner;
-        let mut headers = HeaderMap::new();
-        headers.insert(header::USER_AGENT, inner.user_agent.clone());
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(auth) = &inner.authorization {
-            headers.insert(header::AUTHORIZATION, auth.clone());
-        }
+        let mut request = reqwest::Request::new(operation.method(), url.clone());
+        let headers = request.headers_mut();
+        headers.clone_from(&inner.headers);
         if let Some(etag) = if_none_match {
             headers.insert(header::IF_NONE_MATCH, etag.clone());
         }
-        let mut request = inner
-            .http
-            .request(operation.method(), url.clone())
-            .headers(headers)
-            .timeout(timeout);
         if let Operation::Update(action) = operation {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             let body = serde_json::to_vec(&JobUpdateRequest { action }).unwrap_or_default();
-            request = request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body);
+            *request.body_mut() = Some(body.into());
         }
-        let mut response = request.send().await.map_err(Attempt::transport)?;
+        *request.timeout_mut() = Some(timeout);
+        inner.timer_anchor.hold(timeout);
+        let mut response = inner
+            .http
+            .execute(request)
+            .await
+            .map_err(Attempt::transport)?;
         let head = Head::new(
             response.status().as_u16(),
             response.headers(),
@@ -711,7 +730,7 @@ impl JobsClient {
         head.check_length(limit).map_err(Attempt::Refused)?;
         let mut body = CappedBody::new(&head, limit);
         while let Some(chunk) = response.chunk().await.map_err(Attempt::transport)? {
-            if body.push(&chunk).is_err() {
+            if body.push(chunk).is_err() {
                 // Dropping the response abandons the rest (and the connection).
                 return Err(Attempt::Refused(head.too_large(limit)));
             }

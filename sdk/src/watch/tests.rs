@@ -56,7 +56,8 @@ impl Script {
 }
 
 impl Poller for Script {
-    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Answered, Failure> {
+        let sent = Instant::now();
         let started = self.started.lock().unwrap().unwrap();
         let etag = etag.map(|e| e.to_str().unwrap().to_owned());
         self.polls.lock().unwrap().push((started.elapsed(), etag));
@@ -68,11 +69,11 @@ impl Poller for Script {
             .pop_front()
             .unwrap_or(Step::NotModified);
         match step {
-            Step::Snap(snapshot, etag) => Ok(Polled::Snapshot(
-                snapshot,
-                etag.map(HeaderValue::from_static),
+            Step::Snap(snapshot, etag) => Ok((
+                Polled::Snapshot(snapshot, etag.map(HeaderValue::from_static)),
+                sent,
             )),
-            Step::NotModified => Ok(Polled::NotModified),
+            Step::NotModified => Ok((Polled::NotModified, sent)),
             Step::Status(status, retry_after) => Err(Failure {
                 error: JobsError::from_status(status, br#"{"error":"scripted"}"#, retry_after),
                 retry_after,
@@ -348,7 +349,7 @@ async fn deadline_yields_wait_timeout() {
 struct Hanging;
 
 impl Poller for Hanging {
-    async fn poll(&self, _: Option<HeaderValue>) -> Result<Polled, Failure> {
+    async fn poll(&self, _: Option<HeaderValue>) -> Result<Answered, Failure> {
         std::future::pending().await
     }
 }
@@ -600,4 +601,93 @@ mod properties {
             })?;
         }
     }
+}
+
+/// A script whose answers take `latency` to come back.
+struct Slow(Script, Duration);
+
+impl Poller for Slow {
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Answered, Failure> {
+        let answer = self.0.poll(etag).await;
+        tokio::time::sleep(self.1).await;
+        answer
+    }
+}
+
+fn unchanged_then_timeout(latency: Duration) -> (Script, Slow) {
+    let mut steps = vec![Step::Snap(snapshot("active", 10, 0), Some("\"r1\""))];
+    steps.extend((0..10).map(|_| Step::NotModified));
+    let script = Script::new(steps);
+    (script.clone(), Slow(script, latency))
+}
+
+#[tokio::test(start_paused = true)]
+async fn polls_go_out_at_a_fixed_rate_whatever_the_round_trip() {
+    let options = exact(S(1), S(1)).timeout(MS(4500));
+    let (script, slow) = unchanged_then_timeout(MS(300));
+    let items: Vec<_> = watch(slow, options).collect().await;
+    // One interval from each poll's sending, not from its answer (which
+    // would give 0, 1300, 2600, 3900).
+    assert_eq!(
+        script.poll_times(),
+        [MS(0), MS(1000), MS(2000), MS(3000), MS(4000)]
+    );
+    assert!(matches!(
+        items.last(),
+        Some(Err(JobsError::WaitTimeout { polls: 5, .. }))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_answer_is_followed_at_once_without_a_burst() {
+    let options = exact(S(1), S(1)).timeout(MS(5000));
+    let (script, slow) = unchanged_then_timeout(MS(1500));
+    let _: Vec<_> = watch(slow, options).collect().await;
+    // Each answer comes after the next poll was due: the next goes out as
+    // the answer arrives, one at a time (no catch-up of missed polls).
+    assert_eq!(script.poll_times(), [MS(0), MS(1500), MS(3000), MS(4500)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_failure_the_delay_counts_from_the_failure() {
+    let script = Script::new(vec![
+        Step::Status(503, None),
+        Step::Status(503, None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let items: Vec<_> = watch(Slow(script.clone(), MS(300)), exact(S(1), S(1)))
+        .collect()
+        .await;
+    assert_eq!(script.poll_times(), [MS(0), MS(1300), MS(2600)]);
+    assert_eq!(items.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_counts_from_the_answer() {
+    let script = Script::new(vec![
+        Step::Status(429, Some(S(5))),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let _: Vec<_> = watch(Slow(script.clone(), MS(300)), exact(S(1), S(1)))
+        .collect()
+        .await;
+    assert_eq!(script.poll_times(), [MS(0), MS(5300)]);
+}
+
+#[test]
+fn a_watch_holds_no_request_while_it_sleeps() {
+    // The request in flight is boxed only while it is: a watch between
+    // polls is its own state plus a timer. Printed by the watch load too.
+    let client = JobsClient::new("http://127.0.0.1:1").unwrap();
+    let stream = client.watch_job("job_1", WatchOptions::default());
+    let request = client.execute(Operation::Get, "job_1", None, Retries::Off);
+    let (stream_size, request_size) = (
+        std::mem::size_of_val(&stream),
+        std::mem::size_of_val(&request),
+    );
+    assert!(
+        stream_size < request_size,
+        "watch stream {stream_size} B, one request {request_size} B"
+    );
+    assert!(stream_size <= 768, "watch stream {stream_size} B");
 }
