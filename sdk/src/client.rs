@@ -209,7 +209,9 @@ impl JobsClientBuilder {
     /// [`JobsError::Redirected`], never a success (for every operation).
     /// [`max_response_bytes`](Self::max_response_bytes) and
     /// [`max_concurrent_requests`](Self::max_concurrent_requests) still
-    /// apply; its own pool and timeouts are kept.
+    /// apply; its own pool and timeouts are kept. Its connections are yours
+    /// to bound: the SDK limits requests in flight, not that client's idle
+    /// pool (set `pool_max_idle_per_host` on it).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -228,8 +230,19 @@ impl JobsClientBuilder {
     /// Most requests in flight at once for this client, all clones and
     /// watches together (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`], 64;
     /// at least 1). Callers beyond it wait for a slot, in order, so the
-    /// number of open sockets stays bounded however many tasks call; the
-    /// idle pool is bounded by the same number. A request's
+    /// number of open sockets stays bounded however many tasks call.
+    ///
+    /// With the client the SDK builds, the idle pool is bounded by the same
+    /// number, so open connections stay within twice the bound: at most the
+    /// bound busy, and at most the bound idle. In practice they stay near
+    /// the bound, but can pass it: hyper-util's pool starts a new connection
+    /// when a request finds no idle one, even while another request's
+    /// connection is on its way back to the pool (the 10 000-watch load
+    /// measured 1.1–1.8 × the bound, `docs/benchmarks.md`). reqwest 0.13
+    /// gives no hook that sees a connection close, so a stricter limit
+    /// (one permit per open connection) cannot be built on it. With
+    /// [`http_client`](Self::http_client), the pool is that client's and so
+    /// are its limits. A request's
     /// [`timeout`](Self::timeout) starts when it is sent, not while it waits
     /// for a slot: bound the wait with `tokio::time::timeout` around the call
     /// if you need to.
@@ -620,13 +633,6 @@ impl JobsClient {
                 let result = self
                     .send_once(operation, url.clone(), if_none_match, timeout)
                     .await;
-                if self.inner.slots.available_permits() == 0 {
-                    // Callers may be waiting for this slot. hyper-util's pool
-                    // gets the connection back from a task of its own, woken
-                    // as the body ends: yield so that it runs first, or the
-                    // next caller finds no idle connection and opens one more.
-                    tokio::task::yield_now().await;
-                }
                 drop(slot);
                 let span = tracing::Span::current();
                 span.record("attempt", attempt + 1);

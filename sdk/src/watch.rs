@@ -12,16 +12,17 @@
 //! schedule, up to [`WatchOptions::max_retry_after`] (default 60 s); the
 //! watch's own [`WatchOptions::timeout`] wins over everything.
 //!
-//! The delay after an answer (a snapshot or a `304`) counts from when that
-//! poll was **sent** (after it got one of the client's
-//! [concurrency slots](crate::JobsClientBuilder::max_concurrent_requests)),
-//! not from when its answer came: with a fixed interval, polls go out at a
-//! fixed rate whatever the round trip, and do not drift by one round trip
-//! per poll. A poll answered after the next one was due is followed at once
-//! by the next (never by a burst of missed ones), as tokio's
-//! `MissedTickBehavior::Delay` does. The delay after a failure, and a
-//! `Retry-After`, count from when the failure was seen, so an error never
-//! causes an immediate re-poll.
+//! The schedule is fixed-rate, without drift: the delay after an answer (a
+//! snapshot or a `304`) counts from when that poll was **due**, not from
+//! when its answer came nor from when it got one of the client's
+//! [concurrency slots](crate::JobsClientBuilder::max_concurrent_requests)
+//! (the first poll is due when it is sent). With a fixed interval, polls are
+//! due exactly one interval apart whatever the round trip or the wait for
+//! a slot, so neither adds up from poll to poll. A poll answered after the
+//! next one was due is followed at once, and the schedule goes on from then
+//! (never a burst of missed polls), as tokio's `MissedTickBehavior::Delay`.
+//! The delay after a failure, and a `Retry-After`, count from when the
+//! failure was seen, so an error never causes an immediate re-poll.
 //!
 //! # Any option value is safe
 //! Durations may be anything up to `Duration::MAX` and the time arithmetic
@@ -383,12 +384,14 @@ impl<P: Poller> Watcher<P> {
                 None => poll.await,
             };
 
-            // After an answer the delay counts from when the poll was sent
-            // (fixed rate); after a failure, from now.
+            // After an answer the delay counts from when this poll was due
+            // (fixed rate; the first poll is due when it is sent); after a
+            // failure, from now.
+            let due = self.next_at;
             let (observation, retry_after, item, from) = match polled {
                 Ok((Polled::NotModified, sent)) => {
                     self.consecutive_errors = 0;
-                    (Observation::Unchanged, None, None, sent)
+                    (Observation::Unchanged, None, None, due.unwrap_or(sent))
                 }
                 Ok((Polled::Snapshot(snapshot, new_etag), sent)) => {
                     self.consecutive_errors = 0;
@@ -405,9 +408,14 @@ impl<P: Poller> Watcher<P> {
                         if terminal {
                             return Step::Last(Ok(*snapshot));
                         }
-                        (Observation::Changed, None, Some(Ok(*snapshot)), sent)
+                        (
+                            Observation::Changed,
+                            None,
+                            Some(Ok(*snapshot)),
+                            due.unwrap_or(sent),
+                        )
                     } else {
-                        (Observation::Unchanged, None, None, sent)
+                        (Observation::Unchanged, None, None, due.unwrap_or(sent))
                     }
                 }
                 Err(Failure { error, retry_after }) => {
@@ -433,7 +441,10 @@ impl<P: Poller> Watcher<P> {
             // A delay beyond 30 years (tokio's far future) is "never": the
             // same instant as 30 years, neither a panic nor a timer beyond
             // tokio's horizon (which its paused clock would spin towards).
-            self.next_at = Some(from.checked_add(delay.min(FOREVER)).unwrap_or(from));
+            let at = from.checked_add(delay.min(FOREVER)).unwrap_or(from);
+            // Already missed: at once, and the schedule goes on from now
+            // (no catch-up burst).
+            self.next_at = Some(at.max(Instant::now()));
             if let Some(item) = item {
                 return Step::Next(item);
             }
