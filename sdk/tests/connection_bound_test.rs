@@ -115,7 +115,10 @@ async fn many_callers_share_few_connections() {
         "{max_open} connections open at once for a bound of {bound} ({accepted} accepted)"
     );
     // Connections are reused, not opened per call.
-    assert!(accepted <= 4 * bound, "{accepted} connections for 1280 calls");
+    assert!(
+        accepted <= 4 * bound,
+        "{accepted} connections for 1280 calls"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,5 +137,8 @@ async fn a_server_closing_every_connection_never_stalls_the_bound() {
         .expect("calls stalled");
 
     assert_eq!(counts.requests.load(Ordering::SeqCst), 160);
-    assert!(counts.accepted.load(Ordering::SeqCst) >= 160, "one connection per answer");
+    assert!(
+        counts.accepted.load(Ordering::SeqCst) >= 160,
+        "one connection per answer"
+    );
 }
