@@ -631,7 +631,7 @@ impl JobsClient {
                 }
                 let timeout = self.inner.timeout.min(left);
                 let result = self
-                    .send_once(operation, url.clone(), if_none_match, timeout)
+                    .send_once(operation, &url, if_none_match, timeout)
                     .await;
                 drop(slot);
                 let span = tracing::Span::current();
@@ -694,7 +694,7 @@ impl JobsClient {
     async fn send_once(
         &self,
         operation: Operation,
-        url: Url,
+        url: &Url,
         if_none_match: Option<&HeaderValue>,
         timeout: Duration,
     ) -> Result<Result<RawResponse, Failure>, Attempt> {
@@ -727,7 +727,7 @@ impl JobsClient {
         );
         // A user-supplied client may follow redirects: an answer from any
         // other URL is not the job's, whatever it says.
-        if response.url() != &url {
+        if response.url() != url {
             return Err(Attempt::Refused(JobsError::Redirected {
                 status: head.status,
             }));

@@ -33,17 +33,18 @@ impl TimerAnchor {
     /// Makes sure a timer due before `now + timeout` is pending on the
     /// current runtime's driver, before a request arms its `timeout`.
     pub(crate) fn hold(&self, timeout: Duration) {
-        // Outside a tokio runtime there is no driver to spare (and creating
-        // a timer would panic); reqwest reports that case itself.
-        if tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
         // Contended: another call is re-arming it right now.
         let Ok(mut anchor) = self.sleep.try_lock() else {
             return;
         };
         let now = Instant::now();
         if anchor.as_ref().is_some_and(|sleep| sleep.deadline() > now) {
+            return;
+        }
+        // Outside a tokio runtime there is no driver to spare (and creating
+        // a timer would panic); reqwest reports that case itself. Checked
+        // only here: it clones the runtime's handle.
+        if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
         let Some(due) = now.checked_add(timeout / 2) else {
