@@ -136,9 +136,6 @@ impl CappedBody {
 #[derive(Debug)]
 pub(crate) struct RawResponse {
     pub(crate) status: u16,
-    /// When the request that got this answer was sent (after its
-    /// concurrency slot), set by `JobsClient::execute`.
-    pub(crate) sent: Option<tokio::time::Instant>,
     pub(crate) etag: Option<HeaderValue>,
     pub(crate) content_type: Option<HeaderValue>,
     pub(crate) body: Bytes,
@@ -151,7 +148,6 @@ pub(crate) fn interpret(head: Head, body: Bytes) -> Result<RawResponse, Failure>
     if head.status < 400 {
         return Ok(RawResponse {
             status: head.status,
-            sent: None,
             etag: head.etag,
             content_type: head.content_type,
             body,

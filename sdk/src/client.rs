@@ -639,8 +639,7 @@ impl JobsClient {
                 span.record("latency_ms", saturating_millis(started.elapsed()));
 
                 let (outcome, failure) = match result {
-                    Ok(Ok(mut raw)) => {
-                        raw.sent = Some(started);
+                    Ok(Ok(raw)) => {
                         span.record("status", raw.status);
                         tracing::debug!(status = raw.status, "answered");
                         return Ok(raw);

@@ -56,8 +56,7 @@ impl Script {
 }
 
 impl Poller for Script {
-    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Answered, Failure> {
-        let sent = Instant::now();
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
         let started = self.started.lock().unwrap().unwrap();
         let etag = etag.map(|e| e.to_str().unwrap().to_owned());
         self.polls.lock().unwrap().push((started.elapsed(), etag));
@@ -69,11 +68,11 @@ impl Poller for Script {
             .pop_front()
             .unwrap_or(Step::NotModified);
         match step {
-            Step::Snap(snapshot, etag) => Ok((
-                Polled::Snapshot(snapshot, etag.map(HeaderValue::from_static)),
-                sent,
+            Step::Snap(snapshot, etag) => Ok(Polled::Snapshot(
+                snapshot,
+                etag.map(HeaderValue::from_static),
             )),
-            Step::NotModified => Ok((Polled::NotModified, sent)),
+            Step::NotModified => Ok(Polled::NotModified),
             Step::Status(status, retry_after) => Err(Failure {
                 error: JobsError::from_status(status, br#"{"error":"scripted"}"#, retry_after),
                 retry_after,
@@ -349,7 +348,7 @@ async fn deadline_yields_wait_timeout() {
 struct Hanging;
 
 impl Poller for Hanging {
-    async fn poll(&self, _: Option<HeaderValue>) -> Result<Answered, Failure> {
+    async fn poll(&self, _: Option<HeaderValue>) -> Result<Polled, Failure> {
         std::future::pending().await
     }
 }
@@ -607,7 +606,7 @@ mod properties {
 struct Slow(Script, Duration);
 
 impl Poller for Slow {
-    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Answered, Failure> {
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
         let answer = self.0.poll(etag).await;
         tokio::time::sleep(self.1).await;
         answer
@@ -622,30 +621,24 @@ fn unchanged_then_timeout(latency: Duration) -> (Script, Slow) {
 }
 
 #[tokio::test(start_paused = true)]
-async fn polls_go_out_at_a_fixed_rate_whatever_the_round_trip() {
+async fn the_delay_counts_from_the_answer() {
     let options = exact(S(1), S(1)).timeout(MS(4500));
     let (script, slow) = unchanged_then_timeout(MS(300));
     let items: Vec<_> = watch(slow, options).collect().await;
-    // One interval from each poll's sending, not from its answer (which
-    // would give 0, 1300, 2600, 3900).
-    assert_eq!(
-        script.poll_times(),
-        [MS(0), MS(1000), MS(2000), MS(3000), MS(4000)]
-    );
+    // One interval after each answer: never overlapping, never bursting.
+    assert_eq!(script.poll_times(), [MS(0), MS(1300), MS(2600), MS(3900)]);
     assert!(matches!(
         items.last(),
-        Some(Err(JobsError::WaitTimeout { polls: 5, .. }))
+        Some(Err(JobsError::WaitTimeout { polls: 4, .. }))
     ));
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_late_answer_is_followed_at_once_without_a_burst() {
+async fn a_slow_answer_delays_the_next_poll_without_a_burst() {
     let options = exact(S(1), S(1)).timeout(MS(5000));
     let (script, slow) = unchanged_then_timeout(MS(1500));
     let _: Vec<_> = watch(slow, options).collect().await;
-    // Each answer comes after the next poll was due: the next goes out as
-    // the answer arrives, one at a time (no catch-up of missed polls).
-    assert_eq!(script.poll_times(), [MS(0), MS(1500), MS(3000), MS(4500)]);
+    assert_eq!(script.poll_times(), [MS(0), MS(2500)]);
 }
 
 #[tokio::test(start_paused = true)]
