@@ -233,12 +233,13 @@ impl JobsClientBuilder {
     /// number of open sockets stays bounded however many tasks call.
     ///
     /// With the client the SDK builds, the idle pool is bounded by the same
-    /// number, so open connections stay within twice the bound: at most the
-    /// bound busy, and at most the bound idle. In practice they stay near
-    /// the bound, but can pass it: hyper-util's pool starts a new connection
-    /// when a request finds no idle one, even while another request's
-    /// connection is on its way back to the pool (the 10 000-watch load
-    /// measured 1.1–1.8 × the bound, `docs/benchmarks.md`). reqwest 0.13
+    /// number, so open connections stay within about twice the bound: at
+    /// most the bound busy and the bound idle (a connect the pool no longer
+    /// needs is closed when it finds the idle pool full). They can pass the
+    /// bound itself: hyper-util's pool starts a new connection when a
+    /// request finds no idle one, even while another request's connection
+    /// is on its way back to the pool (the 10 000-watch load measured 1.0–2.0
+    /// × the bound, `docs/benchmarks.md`). reqwest 0.13
     /// gives no hook that sees a connection close, so a stricter limit
     /// (one permit per open connection) cannot be built on it. With
     /// [`http_client`](Self::http_client), the pool is that client's and so
