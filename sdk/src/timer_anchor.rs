@@ -91,6 +91,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_anchor_outliving_its_runtime_is_replaced_and_dropped_safely() {
+        // A client shared by two runtimes in turn (one per test, say).
+        let anchor = TimerAnchor::default();
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        first.block_on(async { anchor.hold(Duration::from_millis(2)) });
+        drop(first);
+        std::thread::sleep(Duration::from_millis(5));
+        let second = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        second.block_on(async {
+            anchor.hold(Duration::from_millis(2));
+            assert!(anchor.sleep.lock().unwrap().as_ref().unwrap().deadline() > Instant::now());
+        });
+        drop(second);
+        drop(anchor);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_huge_timeout_never_panics() {
         let anchor = TimerAnchor::default();
