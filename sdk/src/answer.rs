@@ -65,11 +65,22 @@ impl Head {
 }
 
 /// A body being read under a cap: each chunk is added only if the total
-/// stays within it.
+/// stays within it. An answer in one chunk (the usual case for the API's
+/// small bodies) is kept as that chunk, never copied; a second chunk starts
+/// one buffer, pre-sized from `Content-Length`.
 #[derive(Debug)]
 pub(crate) struct CappedBody {
-    buffer: BytesMut,
+    read: Read,
+    len: usize,
     limit: usize,
+    hint: usize,
+}
+
+#[derive(Debug)]
+enum Read {
+    Nothing,
+    One(Bytes),
+    Many(BytesMut),
 }
 
 impl CappedBody {
@@ -81,23 +92,43 @@ impl CappedBody {
             .min(limit)
             .min(64 * 1024);
         Self {
-            buffer: BytesMut::with_capacity(hint),
+            read: Read::Nothing,
+            len: 0,
             limit,
+            hint,
         }
     }
 
     /// Adds a chunk; `Err(())` when the body would exceed the cap (the
     /// caller abandons the answer).
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), ()> {
-        if chunk.len() > self.limit.saturating_sub(self.buffer.len()) {
+    pub(crate) fn push(&mut self, chunk: impl Into<Bytes> + AsRef<[u8]>) -> Result<(), ()> {
+        let size = chunk.as_ref().len();
+        if size > self.limit.saturating_sub(self.len) {
             return Err(());
         }
-        self.buffer.extend_from_slice(chunk);
+        self.len += size;
+        self.read = match std::mem::replace(&mut self.read, Read::Nothing) {
+            Read::Nothing => Read::One(chunk.into()),
+            Read::One(first) => {
+                let mut buffer = BytesMut::with_capacity(self.hint.max(self.len));
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(chunk.as_ref());
+                Read::Many(buffer)
+            }
+            Read::Many(mut buffer) => {
+                buffer.extend_from_slice(chunk.as_ref());
+                Read::Many(buffer)
+            }
+        };
         Ok(())
     }
 
     pub(crate) fn finish(self) -> Bytes {
-        self.buffer.freeze()
+        match self.read {
+            Read::Nothing => Bytes::new(),
+            Read::One(chunk) => chunk,
+            Read::Many(buffer) => buffer.freeze(),
+        }
     }
 }
 
@@ -163,13 +194,13 @@ fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(text) = content_type.to_str() else {
         return false;
     };
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || (essence.contains('/') && essence.ends_with("+json"))
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    // Compared without lowering a copy: this runs on every answer.
+    let plus_json = essence.len() > 5
+        && essence
+            .get(essence.len() - 5..)
+            .is_some_and(|end| end.eq_ignore_ascii_case("+json"));
+    essence.eq_ignore_ascii_case("application/json") || (essence.contains('/') && plus_json)
 }
 
 #[cfg(test)]

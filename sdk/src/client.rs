@@ -19,6 +19,7 @@ use crate::models::{
     JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy};
+use crate::timer_anchor::TimerAnchor;
 
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,13 +84,17 @@ struct Inner {
     authorization: Option<HeaderValue>,
     /// The token itself, only to scrub it from server text in errors.
     token: Option<String>,
-    user_agent: HeaderValue,
+    /// `User-Agent`, `Accept` and `Authorization`, built once: each request
+    /// clones this map instead of building its own.
+    headers: HeaderMap,
     timeout: Duration,
     retry: RetryPolicy,
     max_response_bytes: usize,
     /// One permit per request in flight, shared by every clone and watch.
     slots: Arc<Semaphore>,
     max_concurrent_requests: usize,
+    /// Keeps arming a request's timeout from waking tokio's timer driver.
+    timer_anchor: TimerAnchor,
 }
 
 impl fmt::Debug for JobsClient {
@@ -204,7 +209,9 @@ impl JobsClientBuilder {
     /// [`JobsError::Redirected`], never a success (for every operation).
     /// [`max_response_bytes`](Self::max_response_bytes) and
     /// [`max_concurrent_requests`](Self::max_concurrent_requests) still
-    /// apply; its own pool and timeouts are kept.
+    /// apply; its own pool and timeouts are kept. Its connections are yours
+    /// to bound: the SDK limits requests in flight, not that client's idle
+    /// pool (set `pool_max_idle_per_host` on it).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -223,8 +230,20 @@ impl JobsClientBuilder {
     /// Most requests in flight at once for this client, all clones and
     /// watches together (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`], 64;
     /// at least 1). Callers beyond it wait for a slot, in order, so the
-    /// number of open sockets stays bounded however many tasks call; the
-    /// idle pool is bounded by the same number. A request's
+    /// number of open sockets stays bounded however many tasks call.
+    ///
+    /// With the client the SDK builds, the idle pool is bounded by the same
+    /// number, so open connections stay within about twice the bound: at
+    /// most the bound busy and the bound idle (a connect the pool no longer
+    /// needs is closed when it finds the idle pool full). They can pass the
+    /// bound itself: hyper-util's pool starts a new connection when a
+    /// request finds no idle one, even while another request's connection
+    /// is on its way back to the pool (the 10 000-watch load measured 1.0–2.0
+    /// × the bound, `docs/benchmarks.md`). reqwest 0.13
+    /// gives no hook that sees a connection close, so a stricter limit
+    /// (one permit per open connection) cannot be built on it. With
+    /// [`http_client`](Self::http_client), the pool is that client's and so
+    /// are its limits. A request's
     /// [`timeout`](Self::timeout) starts when it is sent, not while it waits
     /// for a slot: bound the wait with `tokio::time::timeout` around the call
     /// if you need to.
@@ -277,6 +296,12 @@ impl JobsClientBuilder {
             HeaderValue::from_str(&user_agent).map_err(|_| JobsError::InvalidConfig {
                 reason: format!("user agent {user_agent:?} is not a valid header value"),
             })?;
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(header::USER_AGENT, user_agent);
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(auth) = &authorization {
+            headers.insert(header::AUTHORIZATION, auth.clone());
+        }
 
         let http = match self.http_client {
             Some(client) => client,
@@ -303,12 +328,13 @@ impl JobsClientBuilder {
                 jobs_path,
                 authorization,
                 token,
-                user_agent,
+                headers,
                 timeout: self.timeout,
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
                 slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
                 max_concurrent_requests: self.max_concurrent_requests,
+                timer_anchor: TimerAnchor::default(),
             }),
         })
     }
@@ -549,12 +575,11 @@ impl JobsClient {
                 reason,
             });
         }
+        let mut path = String::with_capacity(self.inner.jobs_path.len() + job_id.len() * 3);
+        path.push_str(&self.inner.jobs_path);
+        path.extend(utf8_percent_encode(job_id, JOB_ID_SEGMENT));
         let mut url = self.inner.base_url.clone();
-        url.set_path(&format!(
-            "{}{}",
-            self.inner.jobs_path,
-            utf8_percent_encode(job_id, JOB_ID_SEGMENT)
-        ));
+        url.set_path(&path);
         Ok(url)
     }
 
@@ -607,7 +632,7 @@ impl JobsClient {
                 }
                 let timeout = self.inner.timeout.min(left);
                 let result = self
-                    .send_once(operation, url.clone(), if_none_match, timeout)
+                    .send_once(operation, &url, if_none_match, timeout)
                     .await;
                 drop(slot);
                 let span = tracing::Span::current();
@@ -669,32 +694,32 @@ impl JobsClient {
     async fn send_once(
         &self,
         operation: Operation,
-        url: Url,
+        url: &Url,
         if_none_match: Option<&HeaderValue>,
         timeout: Duration,
     ) -> Result<Result<RawResponse, Failure>, Attempt> {
         let inner = &*self.inner;
-        let mut headers = HeaderMap::new();
-        headers.insert(header::USER_AGENT, inner.user_agent.clone());
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(auth) = &inner.authorization {
-            headers.insert(header::AUTHORIZATION, auth.clone());
-        }
+        let mut request = reqwest::Request::new(operation.method(), url.clone());
+        let headers = request.headers_mut();
+        headers.clone_from(&inner.headers);
         if let Some(etag) = if_none_match {
             headers.insert(header::IF_NONE_MATCH, etag.clone());
         }
-        let mut request = inner
-            .http
-            .request(operation.method(), url.clone())
-            .headers(headers)
-            .timeout(timeout);
         if let Operation::Update(action) = operation {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             let body = serde_json::to_vec(&JobUpdateRequest { action }).unwrap_or_default();
-            request = request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body);
+            *request.body_mut() = Some(body.into());
         }
-        let mut response = request.send().await.map_err(Attempt::transport)?;
+        *request.timeout_mut() = Some(timeout);
+        inner.timer_anchor.hold(timeout);
+        let mut response = inner
+            .http
+            .execute(request)
+            .await
+            .map_err(Attempt::transport)?;
         let head = Head::new(
             response.status().as_u16(),
             response.headers(),
@@ -702,7 +727,7 @@ impl JobsClient {
         );
         // A user-supplied client may follow redirects: an answer from any
         // other URL is not the job's, whatever it says.
-        if response.url() != &url {
+        if response.url() != url {
             return Err(Attempt::Refused(JobsError::Redirected {
                 status: head.status,
             }));
@@ -711,7 +736,7 @@ impl JobsClient {
         head.check_length(limit).map_err(Attempt::Refused)?;
         let mut body = CappedBody::new(&head, limit);
         while let Some(chunk) = response.chunk().await.map_err(Attempt::transport)? {
-            if body.push(&chunk).is_err() {
+            if body.push(chunk).is_err() {
                 // Dropping the response abandons the rest (and the connection).
                 return Err(Attempt::Refused(head.too_large(limit)));
             }

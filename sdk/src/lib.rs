@@ -11,6 +11,7 @@ pub mod retry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod timer_anchor;
 pub mod watch;
 
 pub use client::{JobsClient, JobsClientBuilder};

@@ -12,6 +12,16 @@
 //! schedule, up to [`WatchOptions::max_retry_after`] (default 60 s); the
 //! watch's own [`WatchOptions::timeout`] wins over everything.
 //!
+//! Every delay counts from when the previous poll's answer (or failure)
+//! came, so polls never overlap and never burst to catch up, however slow
+//! the server or however long a poll waited for one of the client's
+//! [concurrency slots](crate::JobsClientBuilder::max_concurrent_requests):
+//! the gap between two polls is the delay plus one round trip. A fixed-rate
+//! schedule (each delay from when the previous poll was due) was tried and
+//! measured worse: 10 000 watches started at once then stay packed in the
+//! part of each second where the first burst was served, while counting
+//! from the answer spreads them (`docs/benchmarks.md`).
+//!
 //! # Any option value is safe
 //! Durations may be anything up to `Duration::MAX` and the time arithmetic
 //! saturates, so nothing panics. Float options are **clamped**, never
@@ -39,6 +49,8 @@
 
 use std::future::Future;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use futures_core::Stream;
 use reqwest::header::HeaderValue;
@@ -246,7 +258,12 @@ impl Poller for JobPoller {
         if raw.status == 304 {
             return Ok(Polled::NotModified);
         }
-        let etag = raw.etag.clone();
+        // A copy: the parsed value shares (and would keep alive) the whole
+        // read buffer of the connection it came from.
+        let etag = raw
+            .etag
+            .as_ref()
+            .and_then(|etag| HeaderValue::from_bytes(etag.as_bytes()).ok());
         let snapshot =
             decode::<JobStatusResponse>(raw).map_err(|e| self.client.redact(e, &self.job_id))?;
         Ok(Polled::Snapshot(Box::new(snapshot), etag))
@@ -263,20 +280,44 @@ enum Step {
     Last(Result<JobStatusResponse, JobsError>),
 }
 
-/// The watch as a state machine: [`Watcher::step`] polls (after the
-/// scheduled delay) until there is something to yield.
+/// What a watch keeps of the last snapshot it yielded: only what change
+/// detection, the schedule and [`JobsError::WaitTimeout`] need. The job as
+/// compact JSON is about a third of the decoded [`Job`] (its strings and
+/// maps are each their own heap chunk), and 10 000 watches each keep one.
+struct LastSeen {
+    /// `serde_json::to_vec(&job)`: equal jobs serialise to equal bytes.
+    job: Bytes,
+    status: JobState,
+}
+
+impl LastSeen {
+    fn new(job: &Job) -> Self {
+        Self {
+            job: serde_json::to_vec(job).unwrap_or_default().into(),
+            status: job.status.clone(),
+        }
+    }
+
+    /// The job again, for [`JobsError::WaitTimeout`].
+    fn job(&self) -> Option<Job> {
+        serde_json::from_slice(&self.job).ok()
+    }
+}
+
+/// The watch as a state machine: [`Watcher::step`] polls (when the next
+/// poll is due) until there is something to yield.
 struct Watcher<P> {
     poller: P,
     options: WatchOptions,
     started: Instant,
     deadline: Option<Instant>,
     etag: Option<HeaderValue>,
-    last: Option<Box<JobStatusResponse>>,
+    last: Option<LastSeen>,
     base_delay: Duration,
     polls: u32,
     consecutive_errors: u32,
-    /// The delay before the next poll; `None` before the first one.
-    next_delay: Option<Duration>,
+    /// When the next poll is due; `None` before the first one.
+    next_at: Option<Instant>,
 }
 
 impl<P: Poller> Watcher<P> {
@@ -298,7 +339,7 @@ impl<P: Poller> Watcher<P> {
             base_delay: options.interval,
             polls: 0,
             consecutive_errors: 0,
-            next_delay: None,
+            next_at: None,
         }
     }
 
@@ -306,28 +347,28 @@ impl<P: Poller> Watcher<P> {
         Step::Last(Err(wait_timeout(
             self.started,
             self.polls,
-            self.last.as_deref(),
+            self.last.as_ref(),
         )))
     }
 
     async fn step(&mut self) -> Step {
         loop {
-            if let Some(delay) = self.next_delay {
+            if let Some(at) = self.next_at {
                 match self.deadline {
                     // The watch's own deadline wins over any Retry-After.
-                    Some(deadline)
-                        if delay >= deadline.saturating_duration_since(Instant::now()) =>
-                    {
+                    Some(deadline) if at >= deadline => {
                         tokio::time::sleep_until(deadline).await;
                         return self.timed_out();
                     }
-                    // `sleep` saturates: a delay of `Duration::MAX` never panics.
-                    _ => tokio::time::sleep(delay).await,
+                    // A time already past returns at once: no catch-up burst.
+                    _ => tokio::time::sleep_until(at).await,
                 }
             }
 
             self.polls = self.polls.saturating_add(1);
-            let poll = self.poller.poll(self.etag.clone());
+            // Boxed: a watch asleep between polls then holds only its own
+            // small state, not room for a whole request in flight.
+            let poll = Box::pin(self.poller.poll(self.etag.clone()));
             let polled = match self.deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, poll).await {
                     Ok(polled) => polled,
@@ -345,18 +386,18 @@ impl<P: Poller> Watcher<P> {
                     self.consecutive_errors = 0;
                     self.etag = new_etag;
                     // Only the job counts: a new timestamp or queueStats alone is no change.
+                    let seen = LastSeen::new(&snapshot.job);
                     let changed = self
                         .last
                         .as_ref()
-                        .is_none_or(|previous| previous.job != snapshot.job);
+                        .is_none_or(|previous| previous.job != seen.job);
                     if changed {
-                        let item = (*snapshot).clone();
                         let terminal = snapshot.job.status.is_terminal();
-                        self.last = Some(snapshot);
+                        self.last = Some(seen);
                         if terminal {
-                            return Step::Last(Ok(item));
+                            return Step::Last(Ok(*snapshot));
                         }
-                        (Observation::Changed, None, Some(Ok(item)))
+                        (Observation::Changed, None, Some(Ok(*snapshot)))
                     } else {
                         (Observation::Unchanged, None, None)
                     }
@@ -373,14 +414,16 @@ impl<P: Poller> Watcher<P> {
                 }
             };
 
-            let status = self.last.as_ref().map(|s| &s.job.status);
+            let status = self.last.as_ref().map(|s| &s.status);
             self.base_delay = next_base_delay(&self.options, self.base_delay, observation, status);
-            self.next_delay = Some(next_delay(
-                &self.options,
-                self.base_delay,
-                retry_after,
-                fastrand::f64(),
-            ));
+            let delay = next_delay(&self.options, self.base_delay, retry_after, fastrand::f64());
+            // A delay beyond 30 years (tokio's far future) is "never": the
+            // same instant as 30 years, neither a panic nor a timer beyond
+            // tokio's horizon (which its paused clock would spin towards).
+            // The delay counts from the answer (see the module docs for why
+            // not from when the poll was due).
+            let now = Instant::now();
+            self.next_at = Some(now.checked_add(delay.min(FOREVER)).unwrap_or(now));
             if let Some(item) = item {
                 return Step::Next(item);
             }
@@ -403,11 +446,11 @@ pub(crate) fn watch<P: Poller>(
     })
 }
 
-fn wait_timeout(started: Instant, polls: u32, last: Option<&JobStatusResponse>) -> JobsError {
+fn wait_timeout(started: Instant, polls: u32, last: Option<&LastSeen>) -> JobsError {
     JobsError::WaitTimeout {
         elapsed: started.elapsed(),
         polls,
-        last: last.map(|s| Box::new(s.job.clone())),
+        last: last.and_then(LastSeen::job).map(Box::new),
     }
 }
 

@@ -25,6 +25,95 @@ struct Args {
     /// Job id to GET.
     #[arg(long, default_value = "job_abc123")]
     job: String,
+    /// Also time the hand-written GET with one of the SDK's ingredients
+    /// added at a time (a per-request timeout, its headers, a chunked capped
+    /// body read), each against the plain one: where the SDK's time goes.
+    #[arg(long)]
+    explain: bool,
+}
+
+/// One ingredient of the SDK's call, added to the hand-written GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ingredient {
+    /// A per-request timeout (`RequestBuilder::timeout`, a tokio timer).
+    Timeout,
+    /// `User-Agent` and `Accept`, as the SDK sends them.
+    Headers,
+    /// The body read chunk by chunk into a capped buffer.
+    ChunkedBody,
+    /// A per-request timeout while another timer, due before it, is
+    /// pending: tokio then need not wake its timer driver to register it.
+    TimeoutBehindEarlierTimer,
+}
+
+async fn by_hand_with(
+    http: &reqwest::Client,
+    url: &str,
+    ingredient: Ingredient,
+) -> Result<JobStatusResponse, String> {
+    let mut request = http.get(url);
+    match ingredient {
+        Ingredient::Timeout | Ingredient::TimeoutBehindEarlierTimer => {
+            request = request.timeout(Duration::from_secs(30));
+        }
+        Ingredient::Headers => {
+            request = request
+                .header(reqwest::header::USER_AGENT, "jobs-sdk/0.1.0")
+                .header(reqwest::header::ACCEPT, "application/json");
+        }
+        Ingredient::ChunkedBody => {}
+    }
+    let mut response = request.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    if ingredient == Ingredient::ChunkedBody {
+        let mut body = Vec::with_capacity(1024);
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            body.extend_from_slice(&chunk);
+        }
+        return serde_json::from_slice(&body).map_err(|e| e.to_string());
+    }
+    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// The median time of `calls` pairs (`a`, `b`, alternating which goes
+/// first), in µs, for each side.
+async fn paired_medians<A, B, FA, FB, T>(
+    calls: u32,
+    mut a: A,
+    mut b: B,
+) -> Result<(f64, f64), String>
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: std::future::Future<Output = Result<T, String>>,
+    FB: std::future::Future<Output = Result<T, String>>,
+{
+    let mut a_times = Vec::with_capacity(calls as usize);
+    let mut b_times = Vec::with_capacity(calls as usize);
+    for i in 0..calls {
+        for side in [i % 2, 1 - i % 2] {
+            let started = Instant::now();
+            if side == 0 {
+                std::hint::black_box(a().await?);
+                a_times.push(started.elapsed());
+            } else {
+                std::hint::black_box(b().await?);
+                b_times.push(started.elapsed());
+            }
+        }
+    }
+    a_times.sort();
+    b_times.sort();
+    let median = |v: &[Duration]| {
+        jobs_bench::quantile(v, 0.5)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e6
+    };
+    Ok((median(&a_times), median(&b_times)))
 }
 
 async fn by_hand(http: &reqwest::Client, url: &str) -> Result<JobStatusResponse, String> {
@@ -54,6 +143,41 @@ async fn main() -> Result<(), String> {
         async move { sdk.get_job(job).await.map_err(|e| e.to_string()) }
     };
     let hand_call = || by_hand(&http, &url);
+    // Before the SDK's first call: its timer anchor (sdk/src/timer_anchor.rs)
+    // would otherwise spare the hand-written timeouts their driver wake-ups.
+    if args.explain {
+        for _ in 0..args.calls / 4 {
+            std::hint::black_box(hand_call().await?);
+        }
+        for ingredient in [
+            Ingredient::Timeout,
+            Ingredient::Headers,
+            Ingredient::ChunkedBody,
+            Ingredient::TimeoutBehindEarlierTimer,
+        ] {
+            let keeper = (ingredient == Ingredient::TimeoutBehindEarlierTimer).then(|| {
+                tokio::spawn(async {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
+                })
+            });
+            let (with, plain) = paired_medians(
+                args.calls,
+                || by_hand_with(&http, &url, ingredient),
+                || by_hand(&http, &url),
+            )
+            .await?;
+            println!(
+                "sdk_vs_reqwest explain ingredient={ingredient:?} with_median_us={with:.2} plain_median_us={plain:.2} \
+                 ratio={:.3}",
+                with / plain
+            );
+            if let Some(keeper) = keeper {
+                keeper.abort();
+            }
+        }
+    }
     // Warm up both: connections, allocator, branch predictors.
     for _ in 0..args.calls / 4 {
         std::hint::black_box(sdk_call().await?);

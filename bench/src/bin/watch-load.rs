@@ -82,6 +82,8 @@ async fn main() -> Result<(), String> {
         .backoff_factor(1.0)
         .jitter(0.0)
         .max_consecutive_errors(u32::MAX);
+    // What one idle stream holds inline (its heap is in the RSS figure).
+    let stream_bytes = std::mem::size_of_val(&client.watch_job("size", options));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.streams);
     for n in 0..args.streams {
@@ -151,7 +153,7 @@ async fn main() -> Result<(), String> {
     let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
     println!(
         "watch start={} streams={} alive={alive} bound={} interval_ms={} rss_kib_before={rss_before} rss_kib_after={rss_after} \
-         kib_per_stream={per_stream_kib:.2} sockets_before={sockets_before} max_sockets={} errors={} first_snapshots={} \
+         kib_per_stream={per_stream_kib:.2} stream_bytes={stream_bytes} sockets_before={sockets_before} max_sockets={} errors={} first_snapshots={} \
          polls={} gaps={} outside_5pct={} max_error_pct={:.2} gap_p50_ms={} gap_p99_ms={} gap_min_ms={} gap_max_ms={}",
         args.start,
         args.streams,

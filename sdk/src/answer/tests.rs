@@ -46,7 +46,7 @@ fn handle(
     head.check_length(limit).map_err(|e| (e, None))?;
     let mut body = CappedBody::new(&head, limit);
     for chunk in chunks {
-        body.push(chunk)
+        body.push(chunk.clone())
             .map_err(|()| (head.too_large(limit), None))?;
     }
     let raw = interpret(head, body.finish()).map_err(|f| (scrub(f.error), f.retry_after))?;

@@ -601,3 +601,86 @@ mod properties {
         }
     }
 }
+
+/// A script whose answers take `latency` to come back.
+struct Slow(Script, Duration);
+
+impl Poller for Slow {
+    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
+        let answer = self.0.poll(etag).await;
+        tokio::time::sleep(self.1).await;
+        answer
+    }
+}
+
+fn unchanged_then_timeout(latency: Duration) -> (Script, Slow) {
+    let mut steps = vec![Step::Snap(snapshot("active", 10, 0), Some("\"r1\""))];
+    steps.extend((0..10).map(|_| Step::NotModified));
+    let script = Script::new(steps);
+    (script.clone(), Slow(script, latency))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_delay_counts_from_the_answer() {
+    let options = exact(S(1), S(1)).timeout(MS(4500));
+    let (script, slow) = unchanged_then_timeout(MS(300));
+    let items: Vec<_> = watch(slow, options).collect().await;
+    // One interval after each answer: never overlapping, never bursting.
+    assert_eq!(script.poll_times(), [MS(0), MS(1300), MS(2600), MS(3900)]);
+    assert!(matches!(
+        items.last(),
+        Some(Err(JobsError::WaitTimeout { polls: 4, .. }))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_answer_delays_the_next_poll_without_a_burst() {
+    let options = exact(S(1), S(1)).timeout(MS(5000));
+    let (script, slow) = unchanged_then_timeout(MS(1500));
+    let _: Vec<_> = watch(slow, options).collect().await;
+    assert_eq!(script.poll_times(), [MS(0), MS(2500)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_failure_the_delay_counts_from_the_failure() {
+    let script = Script::new(vec![
+        Step::Status(503, None),
+        Step::Status(503, None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let items: Vec<_> = watch(Slow(script.clone(), MS(300)), exact(S(1), S(1)))
+        .collect()
+        .await;
+    assert_eq!(script.poll_times(), [MS(0), MS(1300), MS(2600)]);
+    assert_eq!(items.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_counts_from_the_answer() {
+    let script = Script::new(vec![
+        Step::Status(429, Some(S(5))),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let _: Vec<_> = watch(Slow(script.clone(), MS(300)), exact(S(1), S(1)))
+        .collect()
+        .await;
+    assert_eq!(script.poll_times(), [MS(0), MS(5300)]);
+}
+
+#[test]
+fn a_watch_holds_no_request_while_it_sleeps() {
+    // The request in flight is boxed only while it is: a watch between
+    // polls is its own state plus a timer. Printed by the watch load too.
+    let client = JobsClient::new("http://127.0.0.1:1").unwrap();
+    let stream = client.watch_job("job_1", WatchOptions::default());
+    let request = client.execute(Operation::Get, "job_1", None, Retries::Off);
+    let (stream_size, request_size) = (
+        std::mem::size_of_val(&stream),
+        std::mem::size_of_val(&request),
+    );
+    assert!(
+        stream_size < request_size,
+        "watch stream {stream_size} B, one request {request_size} B"
+    );
+    assert!(stream_size <= 768, "watch stream {stream_size} B");
+}
