@@ -31,7 +31,7 @@
 #   BENCH_WATCH_STREAMS watch streams (default 10000)
 #   BENCH_WATCH_SECONDS steady-state seconds of the watch load (default 10)
 #   BENCH_BIG_JOBS      jobs in the big stub (default 1000000)
-#   BENCH_DELETE_JOBS   jobs created for each DELETE run (default 250000)
+#   BENCH_DELETE_JOBS   jobs created for each DELETE run (default 600000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -208,7 +208,7 @@ create_jobs() { # prefix, status, count
   curl -sf "$stub_url/__stub/jobs/$1$(( $3 - 1 ))" -o /dev/null \
     || { echo "bench: only some of the $3 jobs $1* were created in time" >&2; exit 1; }
 }
-delete_count=${BENCH_DELETE_JOBS:-250000}
+delete_count=${BENCH_DELETE_JOBS:-600000}
 
 # ---------------------------------------------------------------------------
 for round in $(seq 1 "$rounds"); do
