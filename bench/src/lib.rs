@@ -9,6 +9,15 @@ use jobs_sdk::{JobData, JobState};
 use jobs_server_stub::engine::JobBuilder;
 use serde_json::json;
 
+/// A `reqwest` client for the loopback servers the programs measure: no
+/// proxy from the environment may sit in between.
+pub fn loopback_http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// A field of `/proc/self/status` in KiB (e.g. `VmRSS`); `None` off Linux.
 pub fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

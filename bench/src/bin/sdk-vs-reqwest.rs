@@ -128,10 +128,7 @@ async fn by_hand(http: &reqwest::Client, url: &str) -> Result<JobStatusResponse,
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = jobs_bench::loopback_http_client()?;
     let sdk = JobsClient::builder(&args.url)
         .http_client(http.clone())
         .build()

@@ -19,10 +19,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = jobs_bench::loopback_http_client()?;
     let mut times = Vec::with_capacity(args.runs);
     let mut to_listening = Vec::with_capacity(args.runs);
     for _ in 0..args.runs {

@@ -58,10 +58,7 @@ async fn main() -> Result<(), String> {
     let args = Args::parse();
     let interval = Duration::from_millis(args.interval_ms);
     let client = build_client(&args).map_err(|e| e.to_string())?;
-    let report_http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let report_http = jobs_bench::loopback_http_client()?;
     let report_url = format!(
         "{}/__polls?interval_ms={}",
         args.url.trim_end_matches('/'),

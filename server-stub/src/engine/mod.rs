@@ -356,6 +356,14 @@ impl Engine {
         self.jobs.get(id).map(|entry| &entry.job)
     }
 
+    /// The stored job and its weak ETag, found with one lookup (the GET
+    /// path needs both).
+    pub fn stored_job_with_etag(&self, id: &str) -> Option<(&StoredJob, String)> {
+        self.jobs
+            .get(id)
+            .map(|entry| (&entry.job, self.etag_of(entry)))
+    }
+
     /// The job's current weak ETag (`W/"…"`, as sent in the header).
     pub fn etag(&self, id: &str) -> Option<String> {
         self.jobs.get(id).map(|entry| self.etag_of(entry))

@@ -113,8 +113,9 @@ pub(crate) async fn get_job(
     // than copying the job (about ten allocations) to write it outside.
     let (etag, mut response) = {
         let engine = state.engine.lock();
-        let job = engine.stored_job(&id).ok_or_else(ApiError::job_not_found)?;
-        let etag = engine.etag(&id).ok_or_else(ApiError::job_not_found)?;
+        let (job, etag) = engine
+            .stored_job_with_etag(&id)
+            .ok_or_else(ApiError::job_not_found)?;
         if if_none_match_matches(&headers, &etag) {
             (etag, StatusCode::NOT_MODIFIED.into_response())
         } else {
