@@ -293,11 +293,11 @@ row('JobsClient::get_job / reqwest + serde_json', [f"r{d['round']} median {float
 every_watch = [kv(l) for l in lines if re.match(r'round=\d+ watch start=', l)]
 watch = [d for d in every_watch if d['start'] == 'burst']
 for d in every_watch:
-    print(f"\nwatch r{d['round']} start={d['start']}: {d['streams']} streams ({bound_note}): {d['kib_per_stream']} KiB/stream, max sockets {d['max_sockets']}, "
+    print(f"\nwatch r{d['round']} start={d['start']}: {d['streams']} streams ({bound_note}): {d['kib_per_stream']} KiB/stream, max connections to the server {d.get('max_connections', '?')} (sockets {d['max_sockets']}, {d['sockets_before']} before), "
           f"errors {d['errors']}, polls {d['polls']}, gaps {d['gaps']} (p50 {d['gap_p50_ms']} ms, p99 {d['gap_p99_ms']} ms, max {d['gap_max_ms']} ms), "
           f"{d['outside_5pct']} outside 5 %, max error {d['max_error_pct']} %")
 row('watch (all start at once): KiB per stream', [f"r{d['round']} {d['kib_per_stream']}" for d in watch], '<= 6 KiB', bool(watch) and max(float(d['kib_per_stream']) for d in watch) <= 6)
-row('watch: max open sockets', [f"r{d['round']} {d['max_sockets']} (bound {d['bound']})" for d in watch], '<= bound', bool(watch) and all(d['bound'] != 'none' and int(d['max_sockets']) <= int(d['bound']) + 1 for d in watch))
+row('watch: max open connections', [f"r{d['round']} {d['max_connections']} (bound {d['bound']})" for d in watch], '<= bound', bool(watch) and all(d['bound'] != 'none' and int(d['max_connections']) <= int(d['bound']) for d in watch))
 row('watch: worst poll vs schedule', [f"r{d['round']} {float(d['max_error_pct']):.1f} % ({d['outside_5pct']} of {d['gaps']} outside 5 %)" for d in watch], 'every poll within 5 %', bool(watch) and all(d['outside_5pct'] == '0' and d['gaps'] != '0' for d in watch))
 row('watch: errors', [f"r{d['round']} {d['errors']}" for d in watch], '0', bool(watch) and all(d['errors'] == '0' for d in watch))
 eng = [kv(l) for l in lines if l.startswith('engine ')]

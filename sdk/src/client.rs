@@ -14,6 +14,7 @@ use tracing::Instrument;
 pub use crate::answer::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::answer::{CappedBody, Head, interpret};
 pub(crate) use crate::answer::{RawResponse, decode};
+use crate::connect_on_demand::{self, ConnectOnDemandLayer, Connections, InUse};
 use crate::error::{JobsError, TransportError};
 use crate::models::{
     JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
@@ -95,6 +96,9 @@ struct Inner {
     max_concurrent_requests: usize,
     /// Keeps arming a request's timeout from waking tokio's timer driver.
     timer_anchor: TimerAnchor,
+    /// What the SDK-built client's connector counts open
+    /// (`connect_on_demand`): requests report what they see close.
+    connections: Arc<Connections>,
 }
 
 impl fmt::Debug for JobsClient {
@@ -229,21 +233,18 @@ impl JobsClientBuilder {
 
     /// Most requests in flight at once for this client, all clones and
     /// watches together (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`], 64;
-    /// at least 1). Callers beyond it wait for a slot, in order, so the
-    /// number of open sockets stays bounded however many tasks call.
+    /// at least 1). Callers beyond it wait for a slot, in order.
     ///
-    /// With the client the SDK builds, the idle pool is bounded by the same
-    /// number, so open connections stay within about twice the bound: at
-    /// most the bound busy and the bound idle (a connect the pool no longer
-    /// needs is closed when it finds the idle pool full). They can pass the
-    /// bound itself: hyper-util's pool starts a new connection when a
-    /// request finds no idle one, even while another request's connection
-    /// is on its way back to the pool (the 10 000-watch load measured 1.0–2.0
-    /// × the bound, `docs/benchmarks.md`). reqwest 0.13
-    /// gives no hook that sees a connection close, so a stricter limit
-    /// (one permit per open connection) cannot be built on it. With
-    /// [`http_client`](Self::http_client), the pool is that client's and so
-    /// are its limits. A request's
+    /// With the client the SDK builds, it also bounds the open connections:
+    /// a new one is opened only for a request that no pooled connection can
+    /// serve, and not while the bound's worth are open. A connection that
+    /// is on its way back to the pool is waited for rather than duplicated
+    /// (10 000 watches with a bound of 256 peaked at 256 connections, and at
+    /// 348 without this, `docs/benchmarks.md`). Connections a server closes
+    /// without saying so are noticed late: a request then waits up to 20 ms
+    /// before a new connection takes the closed one's place, less when it
+    /// keeps happening. With [`http_client`](Self::http_client), the pool is
+    /// that client's and so are its limits. A request's
     /// [`timeout`](Self::timeout) starts when it is sent, not while it waits
     /// for a slot: bound the wait with `tokio::time::timeout` around the call
     /// if you need to.
@@ -303,6 +304,7 @@ impl JobsClientBuilder {
             headers.insert(header::AUTHORIZATION, auth.clone());
         }
 
+        let connections = Arc::new(Connections::new(self.max_concurrent_requests));
         let http = match self.http_client {
             Some(client) => client,
             None => {
@@ -311,7 +313,8 @@ impl JobsClientBuilder {
                 let mut builder = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(self.connect_timeout)
-                    .pool_max_idle_per_host(self.max_concurrent_requests);
+                    .pool_max_idle_per_host(self.max_concurrent_requests)
+                    .connector_layer(ConnectOnDemandLayer::new(connections.clone()));
                 if self.no_proxy {
                     builder = builder.no_proxy();
                 }
@@ -335,6 +338,7 @@ impl JobsClientBuilder {
                 slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
                 max_concurrent_requests: self.max_concurrent_requests,
                 timer_anchor: TimerAnchor::default(),
+                connections,
             }),
         })
     }
@@ -715,11 +719,17 @@ impl JobsClient {
         }
         *request.timeout_mut() = Some(timeout);
         inner.timer_anchor.hold(timeout);
-        let mut response = inner
-            .http
-            .execute(request)
+        let mut response = connect_on_demand::sending(inner.http.execute(request))
             .await
-            .map_err(Attempt::transport)?;
+            .map_err(|error| {
+                // Past its connect, a request that broke took its
+                // connection with it (a timeout may have hit the connect).
+                if !error.is_connect() && !error.is_timeout() {
+                    inner.connections.closed();
+                }
+                Attempt::transport(error)
+            })?;
+        let in_use = InUse::new(&inner.connections, response.version(), response.headers());
         let head = Head::new(
             response.status().as_u16(),
             response.headers(),
@@ -741,6 +751,7 @@ impl JobsClient {
                 return Err(Attempt::Refused(head.too_large(limit)));
             }
         }
+        in_use.answered();
         Ok(interpret(head, body.finish()))
     }
 }

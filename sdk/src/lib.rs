@@ -4,6 +4,7 @@
 mod answer;
 mod backoff;
 pub mod client;
+mod connect_on_demand;
 pub mod contract;
 pub mod error;
 pub mod models;

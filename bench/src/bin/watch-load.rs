@@ -58,7 +58,13 @@ async fn main() -> Result<(), String> {
     let args = Args::parse();
     let interval = Duration::from_millis(args.interval_ms);
     let client = build_client(&args).map_err(|e| e.to_string())?;
-    let report_http = jobs_bench::loopback_http_client()?;
+    // Keeps no connection open: the client's connections to the server are
+    // what is counted.
+    let report_http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| e.to_string())?;
     let report_url = format!(
         "{}/__polls?interval_ms={}",
         args.url.trim_end_matches('/'),
@@ -73,6 +79,11 @@ async fn main() -> Result<(), String> {
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let snapshots = Arc::new(AtomicU64::new(0));
     let max_sockets = Arc::new(AtomicUsize::new(0));
+    let max_connections = Arc::new(AtomicUsize::new(0));
+    let server_port = reqwest::Url::parse(&args.url)
+        .ok()
+        .and_then(|url| url.port_or_known_default())
+        .unwrap_or(0);
     let options = WatchOptions::default()
         .interval(interval)
         .max_interval(interval)
@@ -113,10 +124,14 @@ async fn main() -> Result<(), String> {
     }
     let sampler = {
         let max_sockets = max_sockets.clone();
+        let max_connections = max_connections.clone();
         tokio::spawn(async move {
             loop {
                 if let Some(now) = jobs_bench::open_sockets() {
                     max_sockets.fetch_max(now, Ordering::Relaxed);
+                }
+                if let Some(now) = jobs_bench::open_connections_to(server_port) {
+                    max_connections.fetch_max(now, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -150,13 +165,14 @@ async fn main() -> Result<(), String> {
     let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
     println!(
         "watch start={} streams={} alive={alive} bound={} interval_ms={} rss_kib_before={rss_before} rss_kib_after={rss_after} \
-         kib_per_stream={per_stream_kib:.2} stream_bytes={stream_bytes} sockets_before={sockets_before} max_sockets={} errors={} first_snapshots={} \
+         kib_per_stream={per_stream_kib:.2} stream_bytes={stream_bytes} sockets_before={sockets_before} max_sockets={} max_connections={} errors={} first_snapshots={} \
          polls={} gaps={} outside_5pct={} max_error_pct={:.2} gap_p50_ms={} gap_p99_ms={} gap_min_ms={} gap_max_ms={}",
         args.start,
         args.streams,
         args.max_concurrent,
         args.interval_ms,
         max_sockets.load(Ordering::Relaxed),
+        max_connections.load(Ordering::Relaxed),
         errors.load(Ordering::Relaxed),
         snapshots.load(Ordering::Relaxed),
         field("requests"),
