@@ -21,7 +21,7 @@ pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok,
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buffer`, as chrono's
 /// `to_rfc3339_opts(SecondsFormat::Millis, true)` writes it; `None` where
 /// that writer does something else (years outside 0–9999, leap seconds).
-fn iso_millis<'b>(t: &DateTime<Utc>, buffer: &'b mut [u8; 24]) -> Option<&'b str> {
+pub(crate) fn iso_millis<'b>(t: &DateTime<Utc>, buffer: &'b mut [u8; 24]) -> Option<&'b str> {
     use chrono::{Datelike, Timelike};
     // Once: each of `DateTime`'s own accessors converts to local time again.
     let (date, time) = (t.naive_utc().date(), t.naive_utc().time());
