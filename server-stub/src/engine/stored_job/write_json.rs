@@ -2,7 +2,11 @@
 //! `crate::json_out`), the same bytes as its `Serialize` impl and as the
 //! SDK's `Job` (property tests in `tests.rs` compare all three).
 
-use crate::json_out::{optional_string, optional_timestamp, raw, string, timestamp, unsigned};
+use jobs_sdk::JobMetrics;
+
+use crate::json_out::{
+    Members, optional_string, optional_timestamp, raw, string, timestamp, unsigned,
+};
 
 use super::StoredJob;
 
@@ -13,7 +17,7 @@ impl StoredJob {
     /// # Errors
     ///
     /// Only what `serde_json` itself could report for the job's free-form
-    /// members (`metrics`, the extra members of `data`); writing into a
+    /// members (the extra members of `data` and `metrics`); writing into a
     /// `Vec` does not fail otherwise.
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         raw(out, r#"{"id":"#);
@@ -66,7 +70,7 @@ impl StoredJob {
         }
         if let Some(metrics) = &self.metrics {
             raw(out, r#","metrics":"#);
-            serde_json::to_writer(&mut *out, metrics)?;
+            write_metrics(out, metrics)?;
         }
         raw(out, "}");
         Ok(())
@@ -75,42 +79,50 @@ impl StoredJob {
     /// `data`, as `JobData` writes it: set members only, then `extra`'s.
     fn write_data(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         let data = &self.data;
-        raw(out, "{");
-        let mut first = true;
-        let mut key = |out: &mut Vec<u8>, key: &str| {
-            if !first {
-                raw(out, ",");
-            }
-            first = false;
-            raw(out, key);
-        };
+        let mut members = Members::open(out);
         if let Some(url) = self.data_url() {
-            key(out, r#""url":"#);
-            string(out, url)?;
+            string(members.key(r#""url":"#), url)?;
         }
         if let Some(customer) = &data.customer_id {
-            key(out, r#""customerId":"#);
-            string(out, customer)?;
+            string(members.key(r#""customerId":"#), customer)?;
         }
         if let Some(metadata) = &data.metadata {
-            key(out, r#""metadata":"#);
-            raw(out, metadata.get());
+            raw(members.key(r#""metadata":"#), metadata.get());
         }
         if let Some(total) = data.total_pages {
-            key(out, r#""totalPages":"#);
-            unsigned(out, total);
+            unsigned(members.key(r#""totalPages":"#), total);
         }
         if let Some(processed) = data.processed_pages {
-            key(out, r#""processedPages":"#);
-            unsigned(out, processed);
+            unsigned(members.key(r#""processedPages":"#), processed);
         }
         for (name, value) in data.extra.iter().flat_map(|extra| extra.iter()) {
-            key(out, "");
-            string(out, name)?;
-            raw(out, ":");
-            serde_json::to_writer(&mut *out, value)?;
+            members.entry(name, value)?;
         }
-        raw(out, "}");
+        members.close();
         Ok(())
     }
+}
+
+/// `metrics`, as `JobMetrics` writes it: set members only, then `extra`'s.
+/// A test builds metrics with every member `openapi.yaml` lists, so a
+/// member added there and to the SDK but not here fails it.
+fn write_metrics(out: &mut Vec<u8>, metrics: &JobMetrics) -> serde_json::Result<()> {
+    let mut members = Members::open(out);
+    if let Some(time) = metrics.processing_time {
+        unsigned(members.key(r#""processingTime":"#), time);
+    }
+    if let Some(memory) = &metrics.memory_usage {
+        string(members.key(r#""memoryUsage":"#), memory)?;
+    }
+    if let Some(pages) = metrics.pages_processed {
+        unsigned(members.key(r#""pagesProcessed":"#), pages);
+    }
+    if let Some(errors) = metrics.errors_encountered {
+        unsigned(members.key(r#""errorsEncountered":"#), errors);
+    }
+    for (name, value) in &metrics.extra {
+        members.entry(name, value)?;
+    }
+    members.close();
+    Ok(())
 }
