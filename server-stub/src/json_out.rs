@@ -126,16 +126,15 @@ pub(crate) fn unsigned(out: &mut Vec<u8>, value: u64) {
 #[inline]
 pub(crate) fn timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) -> serde_json::Result<()> {
     let mut buffer = [0u8; 24];
-    match crate::iso_time::iso_millis(t, &mut buffer) {
-        Some(text) => {
-            // Digits and separators only: nothing to escape.
-            out.reserve(text.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
-            Ok(())
-        }
-        None => string(out, &crate::iso_time::format(t)),
+    if crate::iso_time::iso_millis_ascii(t, &mut buffer) {
+        // Digits and separators only: nothing to escape.
+        out.reserve(buffer.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(&buffer);
+        out.push(b'"');
+        Ok(())
+    } else {
+        string(out, &crate::iso_time::format(t))
     }
 }
 
@@ -247,6 +246,21 @@ mod tests {
                 super::needs_escape(&bytes),
                 bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
             );
+        }
+
+        /// Any instant chrono holds (far years and leap seconds take the
+        /// contract writer's path), as the contract writes it.
+        #[test]
+        fn timestamps_are_the_contracts(
+            secs in chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp()..=chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp(),
+            nanos in prop_oneof![0u32..1_000_000_000, 1_000_000_000u32..2_000_000_000],
+        ) {
+            if let Some(t) = chrono::DateTime::from_timestamp(secs, nanos) {
+                prop_assert_eq!(
+                    written(|out| super::timestamp(out, &t)),
+                    serde_json::to_string(&jobs_sdk::contract::format_timestamp(&t)).unwrap()
+                );
+            }
         }
 
         #[test]
