@@ -22,13 +22,25 @@ pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok,
 /// `to_rfc3339_opts(SecondsFormat::Millis, true)` writes it; `None` where
 /// that writer does something else (years outside 0–9999, leap seconds).
 fn iso_millis<'b>(t: &DateTime<Utc>, buffer: &'b mut [u8; 24]) -> Option<&'b str> {
+    if iso_millis_ascii(t, buffer) {
+        std::str::from_utf8(&buffer[..]).ok()
+    } else {
+        None
+    }
+}
+
+/// [`iso_millis`] as ASCII bytes, for writers that take bytes (the GET
+/// body): whether `buffer` was filled.
+pub(crate) fn iso_millis_ascii(t: &DateTime<Utc>, buffer: &mut [u8; 24]) -> bool {
     use chrono::{Datelike, Timelike};
     // Once: each of `DateTime`'s own accessors converts to local time again.
     let (date, time) = (t.naive_utc().date(), t.naive_utc().time());
-    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    let Some(year) = u32::try_from(date.year()).ok().filter(|y| *y <= 9999) else {
+        return false;
+    };
     let nanos = time.nanosecond();
     if nanos >= 1_000_000_000 {
-        return None;
+        return false;
     }
     let seconds = time.num_seconds_from_midnight();
     let mut put = |at: usize, value: u32, digits: usize| {
@@ -57,7 +69,7 @@ fn iso_millis<'b>(t: &DateTime<Utc>, buffer: &'b mut [u8; 24]) -> Option<&'b str
     ] {
         buffer[at] = separator;
     }
-    std::str::from_utf8(&buffer[..]).ok()
+    true
 }
 
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {

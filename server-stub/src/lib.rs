@@ -19,6 +19,7 @@ pub mod faults;
 mod http;
 mod iso_time;
 mod json_body;
+mod json_out;
 pub mod logging;
 mod parse_error_answers;
 mod server;

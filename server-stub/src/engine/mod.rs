@@ -32,6 +32,7 @@ mod actions;
 mod audit;
 mod builder;
 mod counts;
+mod etag;
 mod job_map;
 mod shared;
 mod simulation;
@@ -49,6 +50,7 @@ use jobs_sdk::{Job, JobState, JobStatusResponse, QueueStats};
 pub use actions::{ActionError, DeleteError};
 pub use audit::{AuditEntry, AuditOperation, AuditOutcome};
 pub use builder::{JobBuilder, JobPlan};
+pub use etag::{JOB_ETAG_MAX_LEN, JobEtag};
 pub use shared::SharedEngine;
 pub use simulation::TickReport;
 pub use stored_job::StoredJob;
@@ -340,7 +342,7 @@ impl Engine {
         self.jobs.get(id).map(|entry| JobSnapshot {
             job: entry.job.to_job(),
             queue_stats: self.counts.queue_stats(),
-            etag: self.etag_of(entry),
+            etag: self.etag_of(entry).to_string(),
             read_at: self.now(),
         })
     }
@@ -358,7 +360,7 @@ impl Engine {
 
     /// The stored job and its weak ETag, found with one lookup (the GET
     /// path needs both).
-    pub fn stored_job_with_etag(&self, id: &str) -> Option<(&StoredJob, String)> {
+    pub fn stored_job_with_etag(&self, id: &str) -> Option<(&StoredJob, JobEtag)> {
         self.jobs
             .get(id)
             .map(|entry| (&entry.job, self.etag_of(entry)))
@@ -366,7 +368,9 @@ impl Engine {
 
     /// The job's current weak ETag (`W/"…"`, as sent in the header).
     pub fn etag(&self, id: &str) -> Option<String> {
-        self.jobs.get(id).map(|entry| self.etag_of(entry))
+        self.jobs
+            .get(id)
+            .map(|entry| self.etag_of(entry).to_string())
     }
 
     /// The queue's counters, exact and O(1).
@@ -397,10 +401,11 @@ impl Engine {
         }
     }
 
-    fn etag_of(&self, entry: &Entry) -> String {
-        // Weak: it names the job, while the body also carries `queueStats`
-        // and `timestamp`, which move without it (RFC 9110 §8.8.1).
-        format!("W/\"{:08x}-{:x}\"", self.epoch, entry.revision)
+    fn etag_of(&self, entry: &Entry) -> JobEtag {
+        JobEtag {
+            epoch: self.epoch,
+            revision: entry.revision,
+        }
     }
 
     /// Applies `change` to a job and keeps the books: a new revision, the

@@ -17,7 +17,8 @@
 //! [`StoredJob::to_job`] gives the `Job` back exactly (a property test
 //! round-trips arbitrary jobs), and `StoredJob` serialises to the same JSON
 //! bytes as the `Job` (another test compares them), so the GET handler
-//! writes its body straight from the stored job without building a `Job`.
+//! writes its body straight from the stored job without building a `Job`
+//! ([`StoredJob::write_json`], the same bytes written by hand).
 //!
 //! [`JobBuilder::url`]: super::JobBuilder::url
 
@@ -337,6 +338,8 @@ impl Serialize for Timestamp<'_> {
         crate::iso_time::serialize(self.0, serializer)
     }
 }
+
+mod write_json;
 
 #[cfg(test)]
 mod tests;

@@ -57,10 +57,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
 /// §13.1.2 and §8.8.3.2): `W/"x"` and `"x"` match each other, `*` matches
 /// any existing job.
 fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
-    let opaque = |tag: &str| {
+    fn opaque(tag: &str) -> &str {
         let tag = tag.trim();
-        tag.strip_prefix("W/").unwrap_or(tag).to_owned()
-    };
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
     let ours = opaque(etag);
     headers
         .get_all(header::IF_NONE_MATCH)
@@ -111,55 +111,67 @@ pub(crate) async fn get_job(
     // One lock: the job, its ETag and the counters are one snapshot. The
     // body is written straight from the stored job, under the lock: cheaper
     // than copying the job (about ten allocations) to write it outside.
+    let mut etag_text = [0; crate::engine::JOB_ETAG_MAX_LEN];
     let (etag, mut response) = {
         let engine = state.engine.lock();
         let (job, etag) = engine
             .stored_job_with_etag(&id)
             .ok_or_else(ApiError::job_not_found)?;
-        if if_none_match_matches(&headers, &etag) {
+        let etag = etag.write(&mut etag_text);
+        // Most GETs send no `If-None-Match`: skip the comparison then.
+        if !headers.is_empty() && if_none_match_matches(&headers, etag) {
             (etag, StatusCode::NOT_MODIFIED.into_response())
         } else {
-            let body = GetBody {
-                job,
-                queue_stats: engine.queue_stats(),
-                timestamp: engine.now(),
-            };
-            (etag, json_response(&body)?)
+            let mut body = Vec::with_capacity(1024);
+            write_get_body(&mut body, job, engine.queue_stats(), &engine.now()).map_err(|err| {
+                tracing::error!(%err, "cannot serialise a job");
+                ApiError::unavailable(Operation::Get)
+            })?;
+            (etag, json_response(body))
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         response.headers_mut().insert(header::ETAG, value);
     }
     Ok(response)
 }
 
-/// The body of a GET, borrowing the stored job: the same JSON as
-/// [`JobStatusResponse`] (a unit test compares them byte for byte).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct GetBody<'a> {
-    job: &'a crate::engine::StoredJob,
-    queue_stats: jobs_sdk::QueueStats,
-    #[serde(serialize_with = "crate::iso_time::serialize")]
-    timestamp: chrono::DateTime<chrono::Utc>,
+/// The body of a GET, written from the stored job: the same JSON as
+/// [`JobStatusResponse`] (unit tests compare them byte for byte), written
+/// by hand (`crate::json_out`) because it is the answer pollers ask for.
+fn write_get_body(
+    out: &mut Vec<u8>,
+    job: &crate::engine::StoredJob,
+    stats: jobs_sdk::QueueStats,
+    timestamp: &chrono::DateTime<chrono::Utc>,
+) -> serde_json::Result<()> {
+    use crate::json_out::{raw, unsigned};
+    raw(out, r#"{"job":"#);
+    job.write_json(out)?;
+    raw(out, r#","queueStats":{"waiting":"#);
+    unsigned(out, stats.waiting);
+    raw(out, r#","active":"#);
+    unsigned(out, stats.active);
+    raw(out, r#","completed":"#);
+    unsigned(out, stats.completed);
+    raw(out, r#","failed":"#);
+    unsigned(out, stats.failed);
+    raw(out, r#"},"timestamp":"#);
+    crate::json_out::timestamp(out, timestamp)?;
+    raw(out, "}");
+    Ok(())
 }
 
-/// `200 OK` with `body` as `application/json`.
-fn json_response(body: &impl serde::Serialize) -> Result<Response, ApiError> {
-    // A typical job is 600–900 bytes of JSON: one allocation, no regrowth.
-    let mut bytes = Vec::with_capacity(1024);
-    serde_json::to_writer(&mut bytes, body).map_err(|err| {
-        tracing::error!(%err, "cannot serialise a job");
-        ApiError::unavailable(Operation::Get)
-    })?;
-    Ok((
+/// `200 OK` with `body` (JSON text) as `application/json`.
+fn json_response(body: Vec<u8>) -> Response {
+    (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        bytes,
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Pause, resume or cancel a job.
@@ -264,12 +276,15 @@ mod tests {
 
     /// The GET body of job `id`, written as the handler writes it.
     fn get_body(engine: &crate::engine::Engine, id: &str) -> String {
-        let body = GetBody {
-            job: engine.stored_job(id).unwrap(),
-            queue_stats: engine.queue_stats(),
-            timestamp: engine.now(),
-        };
-        serde_json::to_string(&body).unwrap()
+        let mut out = Vec::new();
+        write_get_body(
+            &mut out,
+            engine.stored_job(id).unwrap(),
+            engine.queue_stats(),
+            &engine.now(),
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     fn status_response(engine: &crate::engine::Engine, id: &str) -> String {

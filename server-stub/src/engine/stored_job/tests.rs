@@ -27,6 +27,18 @@ fn assert_kept(job: &Job) {
         serde_json::to_string(job).unwrap(),
         "a stored job's JSON must be the Job's, byte for byte"
     );
+    assert_eq!(
+        hand_written(&stored),
+        serde_json::to_string(job).unwrap(),
+        "write_json must write the Job's JSON, byte for byte"
+    );
+}
+
+/// What [`StoredJob::write_json`] writes.
+fn hand_written(stored: &StoredJob) -> String {
+    let mut out = Vec::new();
+    stored.write_json(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -180,10 +192,9 @@ proptest! {
     fn any_job_round_trips_exactly(job in job()) {
         let stored = store(&job);
         prop_assert_eq!(&stored.to_job(), &job);
-        prop_assert_eq!(
-            serde_json::to_string(&stored).unwrap(),
-            serde_json::to_string(&job).unwrap()
-        );
+        let expected = serde_json::to_string(&job).unwrap();
+        prop_assert_eq!(&serde_json::to_string(&stored).unwrap(), &expected);
+        prop_assert_eq!(hand_written(&stored), expected);
     }
 }
 
@@ -276,4 +287,50 @@ fn a_stored_job_is_a_fraction_of_a_job() {
     // The boxed entry: 328 bytes is a 336-byte chunk for glibc's malloc.
     let entry = size_of::<super::super::Entry>();
     assert!(entry <= 328, "the engine's Entry is {entry} bytes");
+}
+
+/// The hand-written JSON (`write_json`) knows every member the contract
+/// gives `JobMetrics` and `JobData`: a job with each of them set, as the
+/// SDK reads them from `openapi.yaml`'s property lists, writes the SDK's
+/// bytes. A member added to the contract and the SDK but not to
+/// `write_json` fails here.
+#[test]
+fn every_member_the_contract_lists_is_written() {
+    let spec: Value = yaml_serde::from_str(crate::OPENAPI_YAML).unwrap();
+    let object_with_every_property = |schema: &str| {
+        let properties = spec["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} has properties in openapi.yaml"));
+        let mut object = Map::new();
+        for (name, property) in properties {
+            let types = match &property["type"] {
+                Value::Array(types) => types.clone(),
+                one => vec![one.clone()],
+            };
+            let value = if types.contains(&json!("integer")) {
+                json!(7)
+            } else if types.contains(&json!("string")) {
+                json!("7 \"seven\"")
+            } else {
+                json!({"key": "value"})
+            };
+            object.insert(name.clone(), value);
+        }
+        object.insert("notInTheContract".into(), json!([true, null]));
+        Value::Object(object)
+    };
+    let metrics_json = object_with_every_property("JobMetrics");
+    let data_json = object_with_every_property("JobData");
+    let mut job = Job::new(
+        "every-member",
+        JobType::MultiPage,
+        JobState::Completed,
+        serde_json::from_value(data_json.clone()).unwrap(),
+        DateTime::<Utc>::UNIX_EPOCH,
+    );
+    job.metrics = Some(serde_json::from_value(metrics_json.clone()).unwrap());
+    assert_kept(&job);
+    let written: Value = serde_json::from_str(&hand_written(&store(&job))).unwrap();
+    assert_eq!(written["metrics"], metrics_json);
+    assert_eq!(written["data"], data_json);
 }
