@@ -122,18 +122,22 @@ async fn main() -> Result<(), String> {
             }
         }));
     }
+    // A thread of its own: reading /proc takes a millisecond or two, which
+    // on a runtime worker would delay the polls it measures.
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
         let max_sockets = max_sockets.clone();
         let max_connections = max_connections.clone();
-        tokio::spawn(async move {
-            loop {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
                 if let Some(now) = jobs_bench::open_sockets() {
                     max_sockets.fetch_max(now, Ordering::Relaxed);
                 }
                 if let Some(now) = jobs_bench::open_connections_to(server_port) {
                     max_connections.fetch_max(now, Ordering::Relaxed);
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                std::thread::sleep(Duration::from_millis(200));
             }
         })
     };
@@ -157,7 +161,8 @@ async fn main() -> Result<(), String> {
     let report: serde_json::Value =
         serde_json::from_slice(&report_bytes).map_err(|e| e.to_string())?;
     let alive = tasks.iter().filter(|t| !t.is_finished()).count();
-    sampler.abort();
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.join();
     for task in &tasks {
         task.abort();
     }
