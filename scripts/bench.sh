@@ -294,7 +294,7 @@ every_watch = [kv(l) for l in lines if re.match(r'round=\d+ watch start=', l)]
 watch = [d for d in every_watch if d['start'] == 'burst']
 for d in every_watch:
     print(f"\nwatch r{d['round']} start={d['start']}: {d['streams']} streams ({bound_note}): {d['kib_per_stream']} KiB/stream, max connections to the server {d.get('max_connections', '?')} (sockets {d['max_sockets']}, {d['sockets_before']} before), "
-          f"errors {d['errors']}, polls {d['polls']}, gaps {d['gaps']} (p50 {d['gap_p50_ms']} ms, p99 {d['gap_p99_ms']} ms, max {d['gap_max_ms']} ms), "
+          f"errors {d['errors']}, first round answered in {d.get('first_round_ms', '?')} ms, polls {d['polls']}, gaps {d['gaps']} (p50 {d['gap_p50_ms']} ms, p99 {d['gap_p99_ms']} ms, max {d['gap_max_ms']} ms), "
           f"{d['outside_5pct']} outside 5 %, max error {d['max_error_pct']} %")
 row('watch (all start at once): KiB per stream', [f"r{d['round']} {d['kib_per_stream']}" for d in watch], '<= 6 KiB', bool(watch) and max(float(d['kib_per_stream']) for d in watch) <= 6)
 row('watch: max open connections', [f"r{d['round']} {d['max_connections']} (bound {d['bound']})" for d in watch], '<= bound', bool(watch) and all(d['bound'] != 'none' and int(d['max_connections']) <= int(d['bound']) for d in watch))

@@ -93,6 +93,10 @@ async fn main() -> Result<(), String> {
     // What one idle stream holds inline (its heap is in the RSS figure).
     let stream_bytes = std::mem::size_of_val(&client.watch_job("size", options));
     let started = Instant::now();
+    // When the last stream had its first snapshot: how long the first round
+    // of polls took to answer (under the burst, the window every later
+    // second's polls stay packed in).
+    let last_first_snapshot_us = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(args.streams);
     for n in 0..args.streams {
         let stream = client.watch_job(&format!("job_{n}"), options);
@@ -105,13 +109,20 @@ async fn main() -> Result<(), String> {
         let errors = errors.clone();
         let first_error = first_error.clone();
         let snapshots = snapshots.clone();
+        let last_first_snapshot_us = last_first_snapshot_us.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(start_at).await;
             let mut stream = std::pin::pin!(stream);
+            let mut first = true;
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(_) => {
                         snapshots.fetch_add(1, Ordering::Relaxed);
+                        if std::mem::take(&mut first) {
+                            let us =
+                                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            last_first_snapshot_us.fetch_max(us, Ordering::Relaxed);
+                        }
                     }
                     Err(err) => {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -170,7 +181,7 @@ async fn main() -> Result<(), String> {
     let field = |k: &str| report.get(k).cloned().unwrap_or(serde_json::Value::Null);
     println!(
         "watch start={} streams={} alive={alive} bound={} interval_ms={} rss_kib_before={rss_before} rss_kib_after={rss_after} \
-         kib_per_stream={per_stream_kib:.2} stream_bytes={stream_bytes} sockets_before={sockets_before} max_sockets={} max_connections={} errors={} first_snapshots={} \
+         kib_per_stream={per_stream_kib:.2} stream_bytes={stream_bytes} sockets_before={sockets_before} max_sockets={} max_connections={} errors={} first_snapshots={} first_round_ms={:.1} \
          polls={} gaps={} outside_5pct={} max_error_pct={:.2} gap_p50_ms={} gap_p99_ms={} gap_min_ms={} gap_max_ms={}",
         args.start,
         args.streams,
@@ -180,6 +191,7 @@ async fn main() -> Result<(), String> {
         max_connections.load(Ordering::Relaxed),
         errors.load(Ordering::Relaxed),
         snapshots.load(Ordering::Relaxed),
+        last_first_snapshot_us.load(Ordering::Relaxed) as f64 / 1000.0,
         field("requests"),
         field("gaps"),
         field("outside_5pct"),
