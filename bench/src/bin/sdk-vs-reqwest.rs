@@ -30,6 +30,12 @@ struct Args {
     /// body read), each against the plain one: where the SDK's time goes.
     #[arg(long)]
     explain: bool,
+    /// Only `calls` calls of one side (`sdk`, `hand`, or the hand-written
+    /// GET with one ingredient: `hand+timeout`, `hand+headers`,
+    /// `hand+chunked`), then their median: for running one side under
+    /// `strace -c` or `perf stat`.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// One ingredient of the SDK's call, added to the hand-written GET.
@@ -142,6 +148,39 @@ async fn main() -> Result<(), String> {
     let hand_call = || by_hand(&http, &url);
     // Before the SDK's first call: its timer anchor (sdk/src/timer_anchor.rs)
     // would otherwise spare the hand-written timeouts their driver wake-ups.
+    if let Some(side) = &args.only {
+        let mut times = Vec::with_capacity(args.calls as usize);
+        for _ in 0..args.calls {
+            let started = Instant::now();
+            let ingredient = match side.as_str() {
+                "sdk" | "hand" => None,
+                "hand+timeout" => Some(Ingredient::Timeout),
+                "hand+headers" => Some(Ingredient::Headers),
+                "hand+chunked" => Some(Ingredient::ChunkedBody),
+                other => {
+                    return Err(format!(
+                        "--only takes sdk, hand, hand+timeout, hand+headers or hand+chunked, not {other:?}"
+                    ));
+                }
+            };
+            match (side.as_str(), ingredient) {
+                ("sdk", _) => std::hint::black_box(sdk_call().await?),
+                (_, Some(ingredient)) => {
+                    std::hint::black_box(by_hand_with(&http, &url, ingredient).await?)
+                }
+                _ => std::hint::black_box(hand_call().await?),
+            };
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let median = jobs_bench::quantile(&times, 0.5).unwrap_or_default();
+        println!(
+            "sdk_vs_reqwest only={side} calls={} median_us={:.2}",
+            args.calls,
+            median.as_secs_f64() * 1e6
+        );
+        return Ok(());
+    }
     if args.explain {
         for _ in 0..args.calls / 4 {
             std::hint::black_box(hand_call().await?);
