@@ -154,7 +154,6 @@ impl Connections {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Whether a connection may still be on its way back to the pool.
     /// Whether a connection may still be on its way back to the pool: one
     /// started back less than `window` ago.
     fn one_may_be_on_its_way(&self, window: Duration) -> bool {
@@ -764,5 +763,73 @@ mod tests {
         let error = tokio::spawn(connect).await.unwrap().unwrap_err();
         assert!(error.is::<ConnectAbandoned>(), "{error}");
         assert_eq!(connector.calls.load(Ordering::SeqCst), 0);
+    }
+
+    fn headers(connection: Option<&'static str>) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(value) = connection {
+            headers.insert(
+                reqwest::header::CONNECTION,
+                reqwest::header::HeaderValue::from_static(value),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn which_answers_leave_their_connection_open() {
+        use reqwest::Version;
+        let cases = [
+            (Version::HTTP_11, None, Some(true)),
+            (Version::HTTP_11, Some("keep-alive"), Some(true)),
+            (Version::HTTP_11, Some("close"), Some(false)),
+            (Version::HTTP_11, Some("Upgrade, CLOSE"), Some(false)),
+            (Version::HTTP_10, None, Some(false)),
+            (Version::HTTP_10, Some("Keep-Alive"), Some(true)),
+            (Version::HTTP_2, Some("close"), None),
+        ];
+        for (version, connection, expected) in cases {
+            assert_eq!(
+                stays_open(version, &headers(connection)),
+                expected,
+                "{version:?} with Connection: {connection:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_a_request_sees_of_its_connection_is_counted() {
+        let connections = Arc::new(Connections::new(4));
+        for _ in 0..3 {
+            connections.try_reserve().unwrap().keep();
+        }
+        assert_eq!(connections.open(), 3);
+
+        // A whole answer that keeps the connection: it comes back.
+        InUse::new(&connections, reqwest::Version::HTTP_11, &headers(None)).answered();
+        assert_eq!(connections.open(), 3);
+        assert!(connections.one_may_be_on_its_way(Duration::from_secs(3600)));
+        // One that says it closes.
+        InUse::new(
+            &connections,
+            reqwest::Version::HTTP_11,
+            &headers(Some("close")),
+        )
+        .answered();
+        assert_eq!(connections.open(), 2);
+        // One dropped before its body was read (hyper closes the connection).
+        drop(InUse::new(
+            &connections,
+            reqwest::Version::HTTP_11,
+            &headers(None),
+        ));
+        assert_eq!(connections.open(), 1);
+        // HTTP/2 shares its connection: nothing counted either way.
+        drop(InUse::new(
+            &connections,
+            reqwest::Version::HTTP_2,
+            &headers(None),
+        ));
+        assert_eq!(connections.open(), 1);
     }
 }
