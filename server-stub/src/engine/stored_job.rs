@@ -5,7 +5,10 @@
 //! inline, `JobData` and `JobMetrics` with their `extra` maps, `returnvalue`
 //! as a `serde_json::Value`), and its `metadata` is an `IndexMap` with a
 //! heap chunk per key and value: two keys cost ~512 bytes. Here:
-//! - strings are `Box<str>` (no spare capacity, 16 bytes inline);
+//! - strings are `Box<str>` (no spare capacity, 16 bytes inline), but the
+//!   id is a `CompactString`, inline up to 24 bytes: no heap chunk for
+//!   typical ids, and a lookup that compares ids reads no other memory
+//!   than the entry's (575 → 559 bytes per job at a million jobs);
 //! - free-form JSON (`metadata`, `returnvalue`) is kept as its compact text
 //!   (`serde_json::value::RawValue`): one heap chunk, written verbatim;
 //! - rarely set groups (logs, metrics, the `extra` members of `data`) are
@@ -23,6 +26,7 @@
 //! [`JobBuilder::url`]: super::JobBuilder::url
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
@@ -41,7 +45,7 @@ use super::status::Status;
 /// [`StoredJob::to_job`] for those).
 #[derive(Debug, Clone)]
 pub struct StoredJob {
-    pub(super) id: Box<str>,
+    pub(super) id: CompactString,
     pub(super) job_type: JobType,
     pub(super) url: Option<Box<str>>,
     pub(super) progress: Option<f64>,
@@ -113,7 +117,7 @@ impl StoredJob {
         } = data;
         let url_is_job_url = data_url.is_some() && data_url == url;
         Self {
-            id: id.into_boxed_str(),
+            id: CompactString::from(id),
             job_type,
             url: url.map(String::into_boxed_str),
             progress,
