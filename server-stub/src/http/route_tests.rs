@@ -1,0 +1,132 @@
+//! The served API routes against the stub's OpenAPI document: every
+//! documented operation is answered by its handler behind the guards, and
+//! every other method by the guarded `405` (see [`super::guarded_api`]:
+//! the routes are built by hand, so nothing else ties them to the document).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use jobs_sdk::JobState;
+use tower::ServiceExt;
+
+use super::{AuthToken, JOB_PATH, MISSING_ID_PATH};
+use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
+use crate::faults::Faults;
+use crate::state::{AppState, Settings};
+use crate::{DEFAULT_BODY_READ_TIMEOUT, ManualClock};
+
+const TOKEN: &str = "s3cret";
+
+fn app() -> super::App {
+    let clock = ManualClock::at("2024-01-01T00:00:00Z".parse().expect("valid time"));
+    let mut engine = Engine::new(Arc::new(clock.clone()), EngineConfig::default());
+    engine
+        .insert(JobBuilder::new("job_1").status(JobState::Active))
+        .expect("insert");
+    let state = AppState::new(
+        SharedEngine::new(engine),
+        Faults::new(),
+        Settings {
+            auth_token: Some(AuthToken::new(TOKEN.to_owned())),
+            rate_limiter: None,
+            manual_clock: Some(clock),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+        },
+    );
+    crate::server::app(state, false)
+}
+
+/// The status and `Allow` header of `method` on `path`, with or without the
+/// bearer token.
+async fn answer(method: &Method, path: &str, token: bool) -> (StatusCode, Option<String>) {
+    let mut request = Request::builder().method(method.clone()).uri(path);
+    if token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    }
+    if *method == Method::PUT {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = if *method == Method::PUT {
+        Body::from(r#"{"action":"pause"}"#)
+    } else {
+        Body::empty()
+    };
+    let Ok(response) = app()
+        .oneshot(request.body(body).expect("valid request"))
+        .await;
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .map(|v| v.to_str().expect("ASCII").to_owned());
+    (response.status(), allow)
+}
+
+/// The methods the stub's document lists for `path`.
+fn documented(path: &str) -> Vec<Method> {
+    let doc = super::api_doc();
+    let item = doc.paths.paths.get(path).expect("documented path");
+    [
+        (Method::GET, item.get.is_some()),
+        (Method::PUT, item.put.is_some()),
+        (Method::DELETE, item.delete.is_some()),
+        (Method::POST, item.post.is_some()),
+        (Method::PATCH, item.patch.is_some()),
+        (Method::OPTIONS, item.options.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(method, listed)| listed.then_some(method))
+    .collect()
+}
+
+#[test]
+fn the_served_path_is_the_documented_one() {
+    let doc = super::api_doc();
+    let paths: Vec<&String> = doc.paths.paths.keys().collect();
+    assert_eq!(paths, [JOB_PATH]);
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served_behind_the_guards() {
+    let methods = documented(JOB_PATH);
+    assert_eq!(methods, [Method::GET, Method::PUT, Method::DELETE]);
+    for method in &methods {
+        assert_eq!(
+            answer(method, "/api/jobs/job_1", false).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{method} without the token"
+        );
+        let (status, allow) = answer(method, "/api/jobs/job_1", true).await;
+        assert!(status.is_success(), "{method} with the token: {status}");
+        assert_eq!(allow, None, "{method}");
+        // Without an id: the contract's 400, behind the guards too.
+        assert_eq!(
+            answer(method, MISSING_ID_PATH, false).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            answer(method, MISSING_ID_PATH, true).await.0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
+
+#[tokio::test]
+async fn other_methods_get_the_guarded_405_with_allow() {
+    for path in ["/api/jobs/job_1", MISSING_ID_PATH] {
+        for method in [Method::POST, Method::PATCH, Method::OPTIONS] {
+            let (status, allow) = answer(&method, path, false).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            // axum's 405 adds `Allow` to the fallback's answer, refused or not.
+            assert_eq!(allow.as_deref(), Some("GET,HEAD,PUT,DELETE"));
+            let (status, allow) = answer(&method, path, true).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_eq!(allow.as_deref(), Some("GET,HEAD,PUT,DELETE"));
+        }
+        // HEAD goes to GET's handler, behind the same guards.
+        assert_eq!(
+            answer(&Method::HEAD, path, false).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
