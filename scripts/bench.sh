@@ -28,6 +28,9 @@
 #   BENCH_ROUNDS        rounds (default 3)
 #   BENCH_DURATION      wrk duration per measurement (default 4s)
 #   BENCH_CONNECTIONS   wrk connections (default 32; one wrk thread)
+#   BENCH_PAUSE         idle seconds before each wrk measurement (default 3):
+#                       a run right after another loses ~5 % on this VM
+#                       (docs/benchmarks.md), so each starts from idle
 #   BENCH_WATCH_STREAMS watch streams (default 10000)
 #   BENCH_WATCH_SECONDS steady-state seconds of the watch load (default 10)
 #   BENCH_BIG_JOBS      jobs in the big stub (default 1000000)
@@ -39,6 +42,7 @@ root=$(pwd)
 rounds=${BENCH_ROUNDS:-3}
 duration=${BENCH_DURATION:-4s}
 connections=${BENCH_CONNECTIONS:-32}
+pause=${BENCH_PAUSE:-3}
 watch_streams=${BENCH_WATCH_STREAMS:-10000}
 watch_seconds=${BENCH_WATCH_SECONDS:-10}
 big_jobs=${BENCH_BIG_JOBS:-1000000}
@@ -198,6 +202,7 @@ run_wrk() { # label, url, script, [script args...]
   local args=()
   [[ $# -gt 0 ]] && args=(-- "$@")
   local out
+  sleep "$pause"
   out=$(wrk -t1 -c"$connections" -d"$duration" --timeout 5s -s "$script" "$url" "${args[@]}" | grep '^rate=')
   record "wrk $label $out"
 }
