@@ -85,17 +85,6 @@ bin=$root/target/release
 
 # ---------------------------------------------------------------------------
 # Servers. Each prints its URL on the first stdout line that says "listening on".
-url_of() { # log file, pid
-  local log=$1 pid=$2
-  for _ in $(seq 1 600); do
-    if url=$(grep -m1 -Eo 'listening on http://[0-9.:]+' "$log" 2>/dev/null | awk '{print $3}') && [[ -n $url ]]; then
-      echo "$url"; return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || { echo "bench: server exited:" >&2; cat "$log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "bench: server did not start:" >&2; cat "$log" >&2; return 1
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 step "start the stub, capture its answers, start the baseline and Prism"

@@ -26,15 +26,6 @@ duration=${BENCH_DURATION:-4s}
 work=$(mktemp -d)
 unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY
 
-url_of() { # log, pid
-  for _ in $(seq 1 100); do
-    grep -m1 -Eo 'listening on http://[0-9.:]+' "$1" 2>/dev/null | awk '{print $3}' && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; return 1; }
-    sleep 0.1
-  done
-  return 1
-}
-
 declare -A url pid
 names=()
 for spec in "${specs[@]}"; do

@@ -27,15 +27,6 @@ out=target/get-instructions
 mkdir -p "$out"
 unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY
 
-url_of() { # log, pid
-  for _ in $(seq 1 300); do
-    grep -m1 -Eo 'listening on http://[0-9.:]+' "$1" 2>/dev/null | awk '{print $3}' && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; return 1; }
-    sleep 0.1
-  done
-  return 1
-}
-
 measure() { # name, command...
   local name=$1
   shift

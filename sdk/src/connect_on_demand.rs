@@ -483,6 +483,18 @@ mod tests {
         SENDING.sync_scope((), || service.call("127.0.0.1:1"))
     }
 
+    /// Polls `connect` `polls` times for a request (as hyper-util's select
+    /// does), each time asserting it is still pending.
+    async fn assert_stays_pending<F: Future + Unpin>(connect: &mut F, polls: usize, why: &str) {
+        for _ in 0..polls {
+            let pending = sending(std::future::poll_fn(|cx| {
+                Poll::Ready(Pin::new(&mut *connect).poll(cx).is_pending())
+            }))
+            .await;
+            assert!(pending, "{why}");
+        }
+    }
+
     /// A patience no test outlasts: waiting is told by polls, not time.
     const LONG: Duration = Duration::from_secs(3600);
 
@@ -541,6 +553,18 @@ mod tests {
         opened: Arc<AtomicUsize>,
     }
 
+    impl SlowConnector {
+        /// The connector, and what releases its one pending connect.
+        fn new() -> (Self, tokio::sync::oneshot::Sender<()>) {
+            let (release, released) = tokio::sync::oneshot::channel();
+            let connector = Self {
+                released: Arc::new(tokio::sync::Mutex::new(Some(released))),
+                opened: Arc::default(),
+            };
+            (connector, release)
+        }
+    }
+
     impl Service<&'static str> for SlowConnector {
         type Response = &'static str;
         type Error = BoxError;
@@ -564,22 +588,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_connect_moved_while_connecting_is_pooled_within_the_count() {
-        let (release, released) = tokio::sync::oneshot::channel();
-        let connector = SlowConnector {
-            released: Arc::new(tokio::sync::Mutex::new(Some(released))),
-            opened: Arc::default(),
-        };
+        let (connector, release) = SlowConnector::new();
         let connections = Arc::new(Connections::new(4));
         let mut service = ConnectOnDemandLayer::new(connections.clone()).layer(connector.clone());
         let mut connect = call_for_a_request(&mut service);
         // Polled for the request past its one turn, into the connect.
-        for _ in 0..3 {
-            let pending = sending(std::future::poll_fn(|cx| {
-                Poll::Ready(connect.as_mut().poll(cx).is_pending())
-            }))
-            .await;
-            assert!(pending, "the connect finished before it was released");
-        }
+        assert_stays_pending(
+            &mut connect,
+            3,
+            "the connect finished before it was released",
+        )
+        .await;
         // Then the request is served by a pooled connection and hyper-util
         // finishes the connect in a background task.
         let finishing = tokio::spawn(connect);
@@ -601,20 +620,15 @@ mod tests {
         sending(async { counted.call("127.0.0.1:1").await })
             .await
             .unwrap();
-        let (release, released) = tokio::sync::oneshot::channel();
-        let connector = SlowConnector {
-            released: Arc::new(tokio::sync::Mutex::new(Some(released))),
-            opened: Arc::default(),
-        };
+        let (connector, release) = SlowConnector::new();
         let mut service = ConnectOnDemandLayer::new(connections.clone()).layer(connector.clone());
         let mut connect = call_for_a_request(&mut service);
-        for _ in 0..3 {
-            let pending = sending(std::future::poll_fn(|cx| {
-                Poll::Ready(connect.as_mut().poll(cx).is_pending())
-            }))
-            .await;
-            assert!(pending, "the connect finished before it was released");
-        }
+        assert_stays_pending(
+            &mut connect,
+            3,
+            "the connect finished before it was released",
+        )
+        .await;
         let finishing = tokio::spawn(connect);
         release.send(()).unwrap();
         let error = finishing.await.unwrap().unwrap_err();
@@ -679,13 +693,7 @@ mod tests {
         // A second request needs a connection while the first is counted:
         // its connect waits (turn after turn) instead of opening a socket...
         let mut connect = call_for_a_request(&mut service);
-        for _ in 0..50 {
-            let pending = sending(std::future::poll_fn(|cx| {
-                Poll::Ready(connect.as_mut().poll(cx).is_pending())
-            }))
-            .await;
-            assert!(pending, "a connect went past the bound at once");
-        }
+        assert_stays_pending(&mut connect, 50, "a connect went past the bound at once").await;
         // ...until the pooled connection serves the request, which moves the
         // connect away: it is given up, nothing opened.
         let error = tokio::spawn(connect).await.unwrap().unwrap_err();
@@ -753,13 +761,12 @@ mod tests {
         let mut service = ConnectOnDemandLayer::new(connections.clone()).layer(connector.clone());
         connections.returning();
         let mut connect = call_for_a_request(&mut service);
-        for _ in 0..50 {
-            let pending = sending(std::future::poll_fn(|cx| {
-                Poll::Ready(connect.as_mut().poll(cx).is_pending())
-            }))
-            .await;
-            assert!(pending, "connected while a connection was coming back");
-        }
+        assert_stays_pending(
+            &mut connect,
+            50,
+            "connected while a connection was coming back",
+        )
+        .await;
         let error = tokio::spawn(connect).await.unwrap().unwrap_err();
         assert!(error.is::<ConnectAbandoned>(), "{error}");
         assert_eq!(connector.calls.load(Ordering::SeqCst), 0);
