@@ -1,7 +1,7 @@
 //! Connections of a client built by the SDK against a loopback server that
 //! counts the connections it accepts and how many are open at once: many
 //! more callers than the concurrency bound, keep-alive and closing servers.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
