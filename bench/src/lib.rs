@@ -31,43 +31,6 @@ pub fn proc_status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
-/// This process's open TCP connections to `port` (any local address): the
-/// sockets of `/proc/self/fd` found in `/proc/self/net/tcp{,6}` with that
-/// remote port, listeners and other peers left out. `None` off Linux.
-pub fn open_connections_to(port: u16) -> Option<usize> {
-    let inodes: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
-        .filter_map(|target| {
-            let target = target.to_string_lossy();
-            Some(
-                target
-                    .strip_prefix("socket:[")?
-                    .strip_suffix(']')?
-                    .to_owned(),
-            )
-        })
-        .collect();
-    let port_hex = format!("{port:04X}");
-    let mut count = 0;
-    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        // sl local_address rem_address st ... uid timeout inode
-        count += text
-            .lines()
-            .skip(1)
-            .map(|line| line.split_whitespace().collect::<Vec<_>>())
-            .filter(|fields| fields.len() > 9)
-            .filter(|fields| fields[2].rsplit(':').next() == Some(port_hex.as_str()))
-            .filter(|fields| inodes.contains(fields[9]))
-            .count();
-    }
-    Some(count)
-}
-
 /// Open sockets of this process: entries of `/proc/self/fd` that link to
 /// `socket:[…]` (listeners included). `None` off Linux.
 pub fn open_sockets() -> Option<usize> {

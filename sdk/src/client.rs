@@ -247,7 +247,9 @@ impl JobsClientBuilder {
     /// that client's and so are its limits. A request's
     /// [`timeout`](Self::timeout) starts when it is sent, not while it waits
     /// for a slot: bound the wait with `tokio::time::timeout` around the call
-    /// if you need to.
+    /// if you need to. A [watch](crate::watch) whose poll waited for a slot
+    /// moves its next poll back by that wait, so watches started together
+    /// spread out rather than queue again every interval.
     pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
         self.max_concurrent_requests = limit.clamp(1, Semaphore::MAX_PERMITS);
         self
@@ -597,6 +599,21 @@ impl JobsClient {
         if_none_match: Option<&HeaderValue>,
         retries: Retries,
     ) -> Result<RawResponse, Failure> {
+        let mut queued = Duration::ZERO;
+        self.execute_queued(operation, job_id, if_none_match, retries, &mut queued)
+            .await
+    }
+
+    /// [`execute`](Self::execute), adding to `queued` the time it waited
+    /// for a concurrency slot (a watch spreads its next poll by it).
+    pub(crate) async fn execute_queued(
+        &self,
+        operation: Operation,
+        job_id: &str,
+        if_none_match: Option<&HeaderValue>,
+        retries: Retries,
+        queued: &mut Duration,
+    ) -> Result<RawResponse, Failure> {
         let url = self.job_url(job_id)?;
         let policy = match retries {
             Retries::Policy => self.inner.retry,
@@ -620,12 +637,20 @@ impl JobsClient {
             let mut first_sent: Option<Instant> = None;
             let mut last_failure: Option<Failure> = None;
             loop {
-                let slot = self
-                    .inner
-                    .slots
-                    .acquire()
-                    .await
-                    .map_err(|_| closed_slots())?;
+                let slot = match self.inner.slots.try_acquire() {
+                    Ok(slot) => slot,
+                    Err(_) => {
+                        let waiting = Instant::now();
+                        let slot = self
+                            .inner
+                            .slots
+                            .acquire()
+                            .await
+                            .map_err(|_| closed_slots())?;
+                        *queued = queued.saturating_add(waiting.elapsed());
+                        slot
+                    }
+                };
                 let started = Instant::now();
                 let budget_start = *first_sent.get_or_insert(started);
                 let left = policy.max_elapsed.saturating_sub(budget_start.elapsed());
@@ -829,6 +854,35 @@ mod tests {
             assert_eq!(url.query(), None);
             assert_eq!(url.fragment(), None);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_for_a_concurrency_slot_is_counted() {
+        // Nothing listens on port 1: each request fails fast, after its slot.
+        let c = JobsClient::builder("http://127.0.0.1:1")
+            .max_concurrent_requests(1)
+            .build()
+            .unwrap();
+        let mut queued = Duration::ZERO;
+        let _ = c
+            .execute_queued(Operation::Get, "j1", None, Retries::Off, &mut queued)
+            .await;
+        assert_eq!(queued, Duration::ZERO, "a free slot is no wait");
+
+        let held = c.inner.slots.clone().acquire_owned().await.unwrap();
+        let waiting = tokio::spawn({
+            let c = c.clone();
+            async move {
+                let mut queued = Duration::ZERO;
+                let _ = c
+                    .execute_queued(Operation::Get, "j1", None, Retries::Off, &mut queued)
+                    .await;
+                queued
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+        assert_eq!(waiting.await.unwrap(), Duration::from_millis(300));
     }
 
     #[test]

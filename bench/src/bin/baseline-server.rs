@@ -5,13 +5,19 @@
 //!
 //! With `--record-polls` it also notes, per job id, the gap between
 //! consecutive GETs, answers `If-None-Match` with 304, and reports the gaps
-//! at `GET /__polls` (the watch load's schedule figures).
+//! at `GET /__polls` (the watch load's schedule figures), with the most
+//! connections it had open at once (counted as it accepts and drops them:
+//! exact, and free for the client, which reading `/proc/self/net/tcp` 5
+//! times a second was not: it took a tenth of the watch load's CPU).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -58,15 +64,111 @@ fn json(body: &Bytes) -> Response {
 #[derive(Default)]
 struct Polls {
     last: HashMap<String, Instant>,
-    /// Gaps between consecutive GETs of one id, in microseconds.
-    gaps_us: Vec<u64>,
+    /// Gaps between consecutive GETs of one id, in microseconds, each with
+    /// when (since `since`) the later GET arrived.
+    gaps_us: Vec<(Duration, u64)>,
     requests: u64,
+    /// The last report (or the first GET).
+    since: Option<Instant>,
 }
 
 #[derive(Clone)]
 struct Recording {
     bodies: Bodies,
     polls: Arc<Mutex<Polls>>,
+    connections: Arc<Connections>,
+}
+
+/// Connections open now, and the most open at once since the last reset.
+#[derive(Debug, Default)]
+struct Connections {
+    open: AtomicUsize,
+    max: AtomicUsize,
+    /// Accepted since the last reset: more than `max` means connections
+    /// were closed and opened again.
+    accepted: AtomicUsize,
+}
+
+/// The listener, counting the connections it accepts until each is dropped.
+struct CountingListener {
+    inner: tokio::net::TcpListener,
+    connections: Arc<Connections>,
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = Counted;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        let open = self.connections.open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.connections.accepted.fetch_add(1, Ordering::Relaxed);
+        self.connections.max.fetch_max(open, Ordering::Relaxed);
+        let connections = self.connections.clone();
+        (
+            Counted {
+                stream,
+                connections,
+            },
+            addr,
+        )
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted connection, counted as open until dropped.
+struct Counted {
+    stream: tokio::net::TcpStream,
+    connections: Arc<Connections>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.connections.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 async fn recorded_get(
@@ -80,7 +182,8 @@ async fn recorded_get(
         polls.requests += 1;
         if let Some(previous) = polls.last.insert(id, now) {
             let gap = now.duration_since(previous).as_micros() as u64;
-            polls.gaps_us.push(gap);
+            let since = *polls.since.get_or_insert(now);
+            polls.gaps_us.push((now.duration_since(since), gap));
         }
     }
     if headers.get(header::IF_NONE_MATCH) == Some(&state.bodies.etag) {
@@ -98,7 +201,8 @@ async fn recorded_get(
 }
 
 /// `GET /__polls?interval_ms=1000`: the gap figures since the last call,
-/// then forgets them.
+/// then forgets them; and the most connections open at once since the
+/// last call with `reset_connections=true` (the caller's own counted too).
 async fn poll_report(
     State(state): State<Recording>,
     axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
@@ -107,15 +211,44 @@ async fn poll_report(
         .get("interval_ms")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000.0);
-    let (mut gaps, requests, ids) = {
+    let connections = &state.connections;
+    let (max_open_connections, accepted_connections) =
+        if query.get("reset_connections").map(String::as_str) == Some("true") {
+            (
+                connections
+                    .max
+                    .swap(connections.open.load(Ordering::Relaxed), Ordering::Relaxed),
+                connections.accepted.swap(0, Ordering::Relaxed),
+            )
+        } else {
+            (
+                connections.max.load(Ordering::Relaxed),
+                connections.accepted.load(Ordering::Relaxed),
+            )
+        };
+    let (timed_gaps, requests, ids) = {
         let mut polls = state.polls.lock().unwrap_or_else(|e| e.into_inner());
         let gaps = std::mem::take(&mut polls.gaps_us);
+        polls.since = Some(Instant::now());
         let requests = std::mem::take(&mut polls.requests);
         (gaps, requests, polls.last.len())
     };
-    gaps.sort_unstable();
     let interval_us = interval_ms * 1000.0;
     let error = |gap: u64| (gap as f64 - interval_us).abs() / interval_us * 100.0;
+    // When the polls off schedule came: a count per second since the last
+    // report.
+    let mut outside_per_second = Vec::new();
+    for (at, gap) in &timed_gaps {
+        if error(*gap) > 5.0 {
+            let second = at.as_secs() as usize;
+            if outside_per_second.len() <= second {
+                outside_per_second.resize(second + 1, 0_u64);
+            }
+            outside_per_second[second] += 1;
+        }
+    }
+    let mut gaps: Vec<u64> = timed_gaps.into_iter().map(|(_, gap)| gap).collect();
+    gaps.sort_unstable();
     let late = gaps.iter().filter(|&&g| error(g) > 5.0).count();
     let max_err = gaps.iter().map(|&g| error(g)).fold(0.0, f64::max);
     let q = |q: f64| jobs_bench::quantile(&gaps, q).unwrap_or(0) as f64 / 1000.0;
@@ -124,11 +257,15 @@ async fn poll_report(
         "ids": ids,
         "gaps": gaps.len(),
         "outside_5pct": late,
+        "outside_5pct_per_second": outside_per_second,
         "max_error_pct": max_err,
         "gap_p50_ms": q(0.5),
         "gap_p99_ms": q(0.99),
         "gap_max_ms": q(1.0),
         "gap_min_ms": q(0.0),
+        "max_open_connections": max_open_connections,
+        "open_connections": connections.open.load(Ordering::Relaxed),
+        "accepted_connections": accepted_connections,
     }))
     .into_response()
 }
@@ -143,6 +280,7 @@ async fn main() -> std::io::Result<()> {
         delete: Bytes::from(std::fs::read(&args.delete_body)?),
         etag,
     };
+    let connections = Arc::new(Connections::default());
     let app = if args.record_polls {
         let put = bodies.put.clone();
         let delete = bodies.delete.clone();
@@ -157,6 +295,7 @@ async fn main() -> std::io::Result<()> {
             .with_state(Recording {
                 bodies,
                 polls: Arc::default(),
+                connections: connections.clone(),
             })
     } else {
         // The limit: constant bytes, nothing else.
@@ -183,6 +322,15 @@ async fn main() -> std::io::Result<()> {
         "baseline-server listening on http://{}",
         listener.local_addr()?
     );
-    // Stopped by a signal (the script kills it); nothing to drain.
-    axum::serve(listener, app).await
+    // Stopped by a signal (the script kills it); nothing to drain. Only the
+    // poll recorder counts connections: the limit stays bare.
+    if args.record_polls {
+        let listener = CountingListener {
+            inner: listener,
+            connections,
+        };
+        axum::serve(listener, app).await
+    } else {
+        axum::serve(listener, app).await
+    }
 }

@@ -2,8 +2,10 @@
 //! baseline server (run with `--record-polls`, so it answers 304 to the
 //! client's `If-None-Match` and notes the gap between consecutive polls of
 //! each job). Prints: resident memory per stream, the most sockets this
-//! process had open (from `/proc/self/fd`), errors, and the server's poll
-//! gap figures (a poll is "on schedule" within 5 % of the interval).
+//! process had open (from `/proc/self/fd`), the most connections the
+//! server had open from it (the server counts them), errors, and the
+//! server's poll gap figures (a poll is "on schedule" within 5 % of the
+//! interval).
 //!
 //! Each stream uses a fixed interval (no backoff, no jitter), so every poll
 //! has a schedule: one interval after the previous answer. `--start burst`
@@ -58,11 +60,11 @@ async fn main() -> Result<(), String> {
     let args = Args::parse();
     let interval = Duration::from_millis(args.interval_ms);
     let client = build_client(&args).map_err(|e| e.to_string())?;
-    // Keeps no connection open: the client's connections to the server are
-    // what is counted.
+    // One connection, opened by the first report and kept open to the end:
+    // the server counts it with the client's, so it is taken off.
     let report_http = reqwest::Client::builder()
         .no_proxy()
-        .pool_max_idle_per_host(0)
+        .pool_max_idle_per_host(1)
         .build()
         .map_err(|e| e.to_string())?;
     let report_url = format!(
@@ -79,11 +81,12 @@ async fn main() -> Result<(), String> {
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let snapshots = Arc::new(AtomicU64::new(0));
     let max_sockets = Arc::new(AtomicUsize::new(0));
-    let max_connections = Arc::new(AtomicUsize::new(0));
-    let server_port = reqwest::Url::parse(&args.url)
-        .ok()
-        .and_then(|url| url.port_or_known_default())
-        .unwrap_or(0);
+    // From here the server counts the most connections open at once.
+    report_http
+        .get(format!("{report_url}&reset_connections=true"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let options = WatchOptions::default()
         .interval(interval)
         .max_interval(interval)
@@ -94,8 +97,9 @@ async fn main() -> Result<(), String> {
     let stream_bytes = std::mem::size_of_val(&client.watch_job("size", options));
     let started = Instant::now();
     // When the last stream had its first snapshot: how long the first round
-    // of polls took to answer (under the burst, the window every later
-    // second's polls stay packed in).
+    // of polls took to answer (under the burst, the window the second
+    // round's polls would stay packed in, were they not moved back by their
+    // waits for a slot: `jobs_sdk::watch`).
     let last_first_snapshot_us = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(args.streams);
     for n in 0..args.streams {
@@ -133,20 +137,16 @@ async fn main() -> Result<(), String> {
             }
         }));
     }
-    // A thread of its own: reading /proc takes a millisecond or two, which
-    // on a runtime worker would delay the polls it measures.
+    // A thread of its own: reading /proc takes a while, which on a runtime
+    // worker would delay the polls it measures.
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
         let max_sockets = max_sockets.clone();
-        let max_connections = max_connections.clone();
         let sampling = sampling.clone();
         std::thread::spawn(move || {
             while sampling.load(Ordering::Relaxed) {
                 if let Some(now) = jobs_bench::open_sockets() {
                     max_sockets.fetch_max(now, Ordering::Relaxed);
-                }
-                if let Some(now) = jobs_bench::open_connections_to(server_port) {
-                    max_connections.fetch_max(now, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -188,7 +188,10 @@ async fn main() -> Result<(), String> {
         args.max_concurrent,
         args.interval_ms,
         max_sockets.load(Ordering::Relaxed),
-        max_connections.load(Ordering::Relaxed),
+        // The report's own connection off.
+        field("max_open_connections")
+            .as_u64()
+            .map_or(-1, |n| n as i64 - 1),
         errors.load(Ordering::Relaxed),
         snapshots.load(Ordering::Relaxed),
         last_first_snapshot_us.load(Ordering::Relaxed) as f64 / 1000.0,
@@ -200,6 +203,12 @@ async fn main() -> Result<(), String> {
         field("gap_p99_ms"),
         field("gap_min_ms"),
         field("gap_max_ms"),
+    );
+    println!(
+        "watch start={} connections_opened={} outside_5pct_per_second={}",
+        args.start,
+        field("accepted_connections"),
+        field("outside_5pct_per_second")
     );
     if let Some(err) = first_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
         println!("watch first_error={err:?}");

@@ -56,7 +56,7 @@ impl Script {
 }
 
 impl Poller for Script {
-    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
+    async fn poll(&self, etag: Option<HeaderValue>, _: &mut Duration) -> Result<Polled, Failure> {
         let started = self.started.lock().unwrap().unwrap();
         let etag = etag.map(|e| e.to_str().unwrap().to_owned());
         self.polls.lock().unwrap().push((started.elapsed(), etag));
@@ -348,7 +348,7 @@ async fn deadline_yields_wait_timeout() {
 struct Hanging;
 
 impl Poller for Hanging {
-    async fn poll(&self, _: Option<HeaderValue>) -> Result<Polled, Failure> {
+    async fn poll(&self, _: Option<HeaderValue>, _: &mut Duration) -> Result<Polled, Failure> {
         std::future::pending().await
     }
 }
@@ -606,8 +606,12 @@ mod properties {
 struct Slow(Script, Duration);
 
 impl Poller for Slow {
-    async fn poll(&self, etag: Option<HeaderValue>) -> Result<Polled, Failure> {
-        let answer = self.0.poll(etag).await;
+    async fn poll(
+        &self,
+        etag: Option<HeaderValue>,
+        queued: &mut Duration,
+    ) -> Result<Polled, Failure> {
+        let answer = self.0.poll(etag, queued).await;
         tokio::time::sleep(self.1).await;
         answer
     }
@@ -639,6 +643,45 @@ async fn a_slow_answer_delays_the_next_poll_without_a_burst() {
     let (script, slow) = unchanged_then_timeout(MS(1500));
     let _: Vec<_> = watch(slow, options).collect().await;
     assert_eq!(script.poll_times(), [MS(0), MS(2500)]);
+}
+
+/// A script whose polls each wait `wait` for a concurrency slot, then are
+/// answered at once.
+struct Queued(Script, Duration);
+
+impl Poller for Queued {
+    async fn poll(
+        &self,
+        etag: Option<HeaderValue>,
+        queued: &mut Duration,
+    ) -> Result<Polled, Failure> {
+        tokio::time::sleep(self.1).await;
+        *queued += self.1;
+        self.0.poll(etag, queued).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_that_queued_for_a_slot_moves_the_next_one_back_by_that_wait() {
+    let (script, _) = unchanged_then_timeout(Duration::ZERO);
+    let options = exact(S(1), S(1)).timeout(MS(5000));
+    let _: Vec<_> = watch(Queued(script.clone(), MS(300)), options)
+        .collect()
+        .await;
+    // Each poll is sent after its 300 ms in the queue, answered at once,
+    // and the next is due 1 s + 300 ms after that answer: watches started
+    // together spread out instead of queueing again every interval.
+    assert_eq!(script.poll_times(), [MS(300), MS(1900), MS(3500)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_queue_wait_at_most_doubles_the_delay() {
+    let (script, _) = unchanged_then_timeout(Duration::ZERO);
+    let options = exact(S(1), S(1)).timeout(MS(9000));
+    let _: Vec<_> = watch(Queued(script.clone(), S(3)), options).collect().await;
+    // 3 s in the queue, then 1 s + 1 s (the delay, and the wait capped at
+    // the delay) before the next poll's own 3 s in the queue.
+    assert_eq!(script.poll_times(), [S(3), S(8)]);
 }
 
 #[tokio::test(start_paused = true)]
