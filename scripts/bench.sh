@@ -287,6 +287,7 @@ for r in range(1, rounds + 1):
 row('GET, 1M jobs / 1k jobs', [f"r{i+1} {x:.2f}x" for i, x in enumerate(sizes)], '>= 0.9x', bool(sizes) and min(sizes) >= 0.9)
 sdk = [kv(l) for l in lines if 'sdk_vs_reqwest summary' in l]
 row('JobsClient::get_job / reqwest + serde_json', [f"r{d['round']} median {float(d['ratio_median']):.3f}x (min {float(d['ratio_min']):.3f}, max {float(d['ratio_max']):.3f})" for d in sdk], '<= 1.03x', bool(sdk) and max(float(d['ratio_median']) for d in sdk) <= 1.03)
+row('JobsClient::get_job / reqwest with its per-request timeout + serde_json (same run)', [f"r{d['round']} median {float(d['timeout_ratio_median']):.3f}x" for d in sdk if 'timeout_ratio_median' in d], '(no target)', None)
 every_watch = [kv(l) for l in lines if re.match(r'round=\d+ watch start=', l)]
 watch = [d for d in every_watch if d['start'] == 'burst']
 for d in every_watch:
