@@ -238,7 +238,12 @@ async fn poll_report(
     // When the polls off schedule came: a count per second since the last
     // report.
     let mut outside_per_second = Vec::new();
+    // Where in the interval the polls arrive, in tenths of it: 10 equal
+    // counts when spread evenly, a few large ones when packed.
+    let mut per_tenth = [0_u64; 10];
     for (at, gap) in &timed_gaps {
+        let phase = (at.as_micros() as f64 / interval_us).fract();
+        per_tenth[((phase * 10.0) as usize).min(9)] += 1;
         if error(*gap) > 5.0 {
             let second = at.as_secs() as usize;
             if outside_per_second.len() <= second {
@@ -258,6 +263,7 @@ async fn poll_report(
         "gaps": gaps.len(),
         "outside_5pct": late,
         "outside_5pct_per_second": outside_per_second,
+        "polls_per_tenth_of_interval": per_tenth,
         "max_error_pct": max_err,
         "gap_p50_ms": q(0.5),
         "gap_p99_ms": q(0.99),

@@ -183,7 +183,7 @@ async fn main() -> Result<(), String> {
         "watch start={} streams={} alive={alive} bound={} interval_ms={} rss_kib_before={rss_before} rss_kib_after={rss_after} \
          kib_per_stream={per_stream_kib:.2} stream_bytes={stream_bytes} sockets_before={sockets_before} max_sockets={} max_connections={} errors={} first_snapshots={} first_round_ms={:.1} \
          polls={} gaps={} outside_5pct={} max_error_pct={:.2} gap_p50_ms={} gap_p99_ms={} gap_min_ms={} gap_max_ms={} \
-         connections_opened={} outside_5pct_per_second={}",
+         connections_opened={} outside_5pct_per_second={} polls_per_tenth_of_interval={}",
         args.start,
         args.streams,
         args.max_concurrent,
@@ -206,6 +206,7 @@ async fn main() -> Result<(), String> {
         field("gap_max_ms"),
         field("accepted_connections"),
         field("outside_5pct_per_second"),
+        field("polls_per_tenth_of_interval"),
     );
     if let Some(err) = first_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
         println!("watch first_error={err:?}");
