@@ -12,11 +12,14 @@
 #       baseline  a minimal axum server answering the stub's own bytes from
 #                 a constant (bench/src/bin/baseline-server.rs): the limit;
 #       prism     Prism from the pinned npm tools mocking the same openapi.yaml.
+#     GET measures stub and baseline twice each, in ABBA order (their mean);
 #     PUT alternates pause/resume over jobs created for the run through the
 #     stub's control surface; DELETE cancels jobs created for the run.
-#   - GET on a stub holding 1 000 jobs vs one holding 1 000 000 (random ids),
-#     and the engine's resident memory per job at 1 000 000;
-#   - JobsClient::get_job vs hand-written reqwest + serde_json, same client;
+#   - GET on a stub holding 1 000 jobs vs one holding 1 000 000 (random ids,
+#     two pairs in ABBA order), and the engine's resident memory per job at
+#     1 000 000;
+#   - JobsClient::get_job vs hand-written reqwest + serde_json, same client
+#     (and vs the hand-written GET with reqwest's per-request timeout);
 #   - 10 000 watch_job streams on one client (memory, sockets, schedule);
 #   - embedded StubServer::start() to first answer.
 #
@@ -207,9 +210,12 @@ delete_count=${BENCH_DELETE_JOBS:-600000}
 # ---------------------------------------------------------------------------
 for round in $(seq 1 "$rounds"); do
   step "round $round of $rounds"
-  # Rotate the order each round.
-  if (( round % 2 == 1 )); then order=(stub baseline prism); else order=(prism baseline stub); fi
-  for target in "${order[@]}"; do
+  # Rotate the order each round. GET, the row with targets, measures stub
+  # and baseline twice each, in ABBA order: one pair moved ±10 % between
+  # runs; the round's figure is the mean of the two.
+  if (( round % 2 == 1 )); then order=(stub baseline prism); get_order=(stub baseline prism baseline stub)
+  else order=(prism baseline stub); get_order=(prism baseline stub stub baseline); fi
+  for target in "${get_order[@]}"; do
     case $target in stub) u=$stub_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
     run_wrk "round=$round op=GET target=$target" "$u" "$work/get.lua"
   done
@@ -247,12 +253,21 @@ import re, sys
 path, rounds, prism_version, bound_note = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 lines = open(path).read().splitlines()
 kv = lambda line: dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
-wrk, random_gets = {}, []
+runs, random_gets = {}, []
 for line in lines:
     if line.startswith('wrk '):
-        d = kv(line); wrk[(int(d['round']), d['op'], d['target'])] = d
+        d = kv(line); runs.setdefault((int(d['round']), d['op'], d['target']), []).append(d)
         if d['op'] == 'GET-random': random_gets.append(d)
-def fig(d): return f"{float(d['rate']):,.0f}/s (p50 {float(d['p50_ms']):.2f} ms, p99 {float(d['p99_ms']):.2f} ms)"
+# A target measured twice in a round (GET's stub and baseline): the mean
+# rate and p50, the worse p99, the errors of both.
+def merged(ds):
+    mean = lambda k: sum(float(d[k]) for d in ds) / len(ds)
+    total = lambda k: sum(int(d[k]) for d in ds)
+    return {'rate': mean('rate'), 'p50_ms': mean('p50_ms'), 'p99_ms': max(float(d['p99_ms']) for d in ds),
+            'non2xx': total('non2xx'), 'socket_errors': total('socket_errors'), 'runs': len(ds)}
+wrk = {key: merged(ds) for key, ds in runs.items()}
+def fig(d): return (f"{float(d['rate']):,.0f}/s (p50 {float(d['p50_ms']):.2f} ms, p99 {float(d['p99_ms']):.2f} ms"
+                   + (f", mean of {d['runs']} runs)" if d.get('runs', 1) > 1 else ")"))
 def bad(d): return int(d['non2xx']) + int(d['socket_errors'])
 rows = []
 def row(figure, per_round, target, ok):
