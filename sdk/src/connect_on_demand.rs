@@ -586,24 +586,32 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_connect_moved_while_connecting_is_pooled_within_the_count() {
+    /// A slow connect, polled for its request past its one turn into the
+    /// connect; then the request is served by a pooled connection and
+    /// hyper-util finishes the connect in a background task: its outcome
+    /// there, and the connector.
+    async fn connect_moved_while_connecting(
+        connections: &Arc<Connections>,
+    ) -> (Result<&'static str, BoxError>, SlowConnector) {
         let (connector, release) = SlowConnector::new();
-        let connections = Arc::new(Connections::new(4));
         let mut service = ConnectOnDemandLayer::new(connections.clone()).layer(connector.clone());
         let mut connect = call_for_a_request(&mut service);
-        // Polled for the request past its one turn, into the connect.
         assert_stays_pending(
             &mut connect,
             3,
             "the connect finished before it was released",
         )
         .await;
-        // Then the request is served by a pooled connection and hyper-util
-        // finishes the connect in a background task.
         let finishing = tokio::spawn(connect);
         release.send(()).unwrap();
-        assert_eq!(finishing.await.unwrap().unwrap(), "socket");
+        (finishing.await.unwrap(), connector)
+    }
+
+    #[tokio::test]
+    async fn a_connect_moved_while_connecting_is_pooled_within_the_count() {
+        let connections = Arc::new(Connections::new(4));
+        let (finished, connector) = connect_moved_while_connecting(&connections).await;
+        assert_eq!(finished.unwrap(), "socket");
         assert_eq!(connector.opened.load(Ordering::SeqCst), 1);
         assert_eq!(connections.open(), 1, "pooled, and counted");
     }
@@ -620,18 +628,8 @@ mod tests {
         sending(async { counted.call("127.0.0.1:1").await })
             .await
             .unwrap();
-        let (connector, release) = SlowConnector::new();
-        let mut service = ConnectOnDemandLayer::new(connections.clone()).layer(connector.clone());
-        let mut connect = call_for_a_request(&mut service);
-        assert_stays_pending(
-            &mut connect,
-            3,
-            "the connect finished before it was released",
-        )
-        .await;
-        let finishing = tokio::spawn(connect);
-        release.send(()).unwrap();
-        let error = finishing.await.unwrap().unwrap_err();
+        let (finished, connector) = connect_moved_while_connecting(&connections).await;
+        let error = finished.unwrap_err();
         assert!(error.is::<ConnectAbandoned>(), "{error}");
         assert_eq!(
             connector.opened.load(Ordering::SeqCst),
