@@ -22,6 +22,7 @@
 
 use std::collections::HashSet;
 use std::hint::black_box;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -198,6 +199,31 @@ fn bench_engine(c: &mut Criterion) {
     for s in &engines {
         bench_ids(&mut group, s.jobs, &s.any, |id| {
             black_box(s.engine.get(id).unwrap());
+        });
+    }
+    group.finish();
+
+    // Lookups one after another, each id chosen from the job the previous
+    // lookup found, over all the engine's jobs: a lookup's reads cannot
+    // overlap with the next one's, as in a server, where each request's
+    // lookup sits between much other work. The latency of the reads a
+    // lookup chains (`engine/get` lets the CPU overlap them).
+    let mut group = c.benchmark_group("engine/dependent_lookup");
+    for s in &engines {
+        group.bench_function(BenchmarkId::from_parameter(s.jobs), |b| {
+            let mut next = 1usize;
+            let mut id = Vec::with_capacity(24);
+            b.iter(|| {
+                id.clear();
+                write!(id, "job_{}", next % s.jobs).unwrap();
+                let job = s
+                    .engine
+                    .stored_job(std::str::from_utf8(&id).unwrap())
+                    .unwrap();
+                next = next
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(job.id().len());
+            });
         });
     }
     group.finish();

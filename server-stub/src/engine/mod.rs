@@ -2,7 +2,7 @@
 //! workers, `queueStats` counters and the audit log. No HTTP here.
 //!
 //! Every read and write is O(1) in the number of jobs (amortised): jobs live
-//! in a `HashMap`, per-state counters are updated on each transition, and the
+//! in a hash table (`job_map`), per-state counters are updated on each transition, and the
 //! waiting queue and the stall index are FIFO queues pruned lazily (an entry
 //! whose job has moved on is skipped when it reaches the front). A million
 //! jobs cost memory, not time.
@@ -58,7 +58,7 @@ pub use worker::WorkerError;
 
 use crate::Clock;
 use counts::StateCounts;
-use job_map::JobMap;
+use job_map::{Full, JobMap, Keyed};
 use simulation::SimWorker;
 use status::Status;
 
@@ -105,6 +105,10 @@ pub enum InsertError {
     /// Progress must be a number from 0 to 100.
     #[error("progress must be a number from 0 to 100, got {0}")]
     InvalidProgress(f64),
+    /// The engine holds as many jobs as it can index (2³² − 2); no machine
+    /// has the memory to get here.
+    #[error("the engine holds its maximum number of jobs")]
+    Full,
 }
 
 /// A job and the queue's counters, read at the same instant.
@@ -152,6 +156,12 @@ struct Entry {
     failed_attempts: u32,
     /// The simulated worker stopped reporting (see [`JobPlan::stall_at_progress`]).
     silenced: bool,
+}
+
+impl Keyed for Entry {
+    fn key(&self) -> &str {
+        &self.job.id
+    }
 }
 
 /// What a modification may need: the time and the per-job log bound.
@@ -223,10 +233,8 @@ fn valid_progress(progress: f64) -> bool {
 pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    /// Boxed entries keyed by their own `job.id` (see [`JobMap`]): a hash
-    /// table keeps spare slots (up to half of them at a million jobs), and
-    /// an inline entry would make each slot ~330 bytes.
-    jobs: JobMap,
+    /// Entries keyed by their own `job.id` (see [`JobMap`]).
+    jobs: JobMap<Entry>,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
     waiting: VecDeque<(u64, Box<str>)>,
@@ -293,7 +301,8 @@ impl Engine {
     /// # Errors
     ///
     /// [`InsertError`] when the id is taken or empty, the state cannot be
-    /// stored (`cancelled`, unknown) or progress is outside 0–100.
+    /// stored (`cancelled`, unknown) or progress is outside 0–100, and
+    /// [`InsertError::Full`] at 2³² − 2 jobs.
     pub fn insert(&mut self, builder: JobBuilder) -> Result<Job, InsertError> {
         let now = self.now();
         let max_attempts = builder.max_attempts.unwrap_or(self.config.max_attempts);
@@ -324,7 +333,7 @@ impl Engine {
             failed_attempts: 0,
         };
         let inserted = entry.job.to_job();
-        self.jobs.insert(Box::new(entry));
+        self.jobs.insert(entry).map_err(|Full| InsertError::Full)?;
         self.counts.add(status);
         match status {
             Status::Waiting => self.enqueue(&id),
