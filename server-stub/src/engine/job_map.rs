@@ -30,7 +30,6 @@ pub(super) trait Keyed {
 }
 
 /// Entries by id; see the [module docs](self).
-#[derive(Debug)]
 pub(super) struct JobMap<T, S = RandomState> {
     /// `EMPTY`, or `(hash bits << 32) | (index + 1)`. The hash bits are the
     /// top 32 bits of the key's hash; their low bits are the slot the key
@@ -65,6 +64,16 @@ fn slot_for(hash_bits: u32, index: usize) -> u64 {
 /// The slot where a key with these hash bits starts probing.
 fn home(hash_bits: u32, mask: usize) -> usize {
     hash_bits as usize & mask
+}
+
+impl<T: std::fmt::Debug, S> std::fmt::Debug for JobMap<T, S> {
+    /// The entries, and the slot count rather than the slots' raw numbers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobMap")
+            .field("slots", &self.slots.len())
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T, S: Default> Default for JobMap<T, S> {
