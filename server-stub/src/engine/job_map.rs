@@ -46,7 +46,11 @@ pub(super) struct Full;
 
 const EMPTY: u64 = 0;
 /// Indexes are stored plus one (zero is `EMPTY`), in 32 bits.
+#[cfg(not(test))]
 const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+/// Low enough for a test to reach.
+#[cfg(test)]
+const MAX_ENTRIES: usize = 5_000;
 const MIN_SLOTS: usize = 16;
 
 fn hash_bits(slot: u64) -> u32 {

@@ -2,10 +2,10 @@
 //! workers, `queueStats` counters and the audit log. No HTTP here.
 //!
 //! Every read and write is O(1) in the number of jobs (amortised): jobs live
-//! in a hash table (`job_map`), per-state counters are updated on each transition, and the
-//! waiting queue and the stall index are FIFO queues pruned lazily (an entry
-//! whose job has moved on is skipped when it reaches the front). A million
-//! jobs cost memory, not time.
+//! in a hash table (`job_map`), per-state counters are updated on each
+//! transition, and the waiting queue and the stall index are FIFO queues
+//! pruned lazily (an entry whose job has moved on is skipped when it reaches
+//! the front). A million jobs cost memory, not time.
 //!
 //! Time comes from a [`Clock`]; nothing in here sleeps. Tests drive the
 //! engine with explicit worker events ([`Engine::claim`],

@@ -175,3 +175,21 @@ fn an_empty_map_finds_nothing() {
     assert!(map.remove("job_0").is_none());
     assert!(!map.contains_key(""));
 }
+
+#[test]
+fn a_full_map_refuses_new_keys_but_still_replaces() {
+    let mut map: JobMap<Value> = JobMap::default();
+    for i in 0..MAX_ENTRIES {
+        map.insert(Value { key: key(i), n: 0 }).unwrap();
+    }
+    let one_more = Value {
+        key: key(MAX_ENTRIES),
+        n: 0,
+    };
+    assert_eq!(map.insert(one_more), Err(Full));
+    assert_eq!(map.len(), MAX_ENTRIES);
+    assert!(map.get(&key(MAX_ENTRIES)).is_none());
+    assert_eq!(map.insert(Value { key: key(7), n: 9 }), Ok(()));
+    assert_eq!(map.get(&key(7)).map(|v| v.n), Some(9));
+    check_invariants(&map);
+}
