@@ -26,10 +26,11 @@
 //! their waits, they spread over the interval within a poll or two and
 //! then wait for nothing. With 10 000 watches on 2 cores, up to 7 369 of
 //! a run's ~100 000 polls came more than 5 % late without this. With it,
-//! 14 of 17 runs had none; in the other three (1 514, 522 and 30) the late
-//! polls came in one to three seconds, during stalls of the machine (`docs/benchmarks.md`). A
-//! fixed-rate schedule (each delay from when the previous poll was due)
-//! was measured worse still: its polls all fall due at once.
+//! 21 of 26 runs had none. In the other five (30 to 11 307 late polls)
+//! they came within one to five seconds, during stalls of the machine that
+//! no schedule escapes (`docs/benchmarks.md`). A fixed-rate schedule (each
+//! delay from when the previous poll was due) was measured worse still:
+//! its polls all fall due at once.
 //!
 //! # Any option value is safe
 //! Durations may be anything up to `Duration::MAX` and the time arithmetic
