@@ -1,11 +1,12 @@
 //! What `openapi.yaml` fixes verbatim: the messages of the answers, the job-id
 //! pattern and the timestamp format.
 //!
-//! The server stub writes these, the [`testing`](crate::testing) kit's canned
-//! bodies use them, and the contract tests check them against the spec, so
-//! each lives here once. Match on [`JobsError`](crate::JobsError) variants in
-//! your code rather than on these strings; they are here for servers and
-//! tests that must produce the contract's exact bodies.
+//! The server stub writes these, the canned bodies of the `testing` kit
+//! (feature `testing`) use them, and the contract tests check them against
+//! the spec, so each lives here once. Match on
+//! [`JobsError`](crate::JobsError) variants in your code rather than on these
+//! strings; they are here for servers and tests that must produce the
+//! contract's exact bodies.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
