@@ -113,10 +113,14 @@ impl<T: Keyed, S: BuildHasher> JobMap<T, S> {
 
     /// The slot holding `key`, if it is stored.
     fn position(&self, key: &str) -> Option<usize> {
+        self.find(key, self.hash(key))
+    }
+
+    /// [`position`](Self::position), given the key's hash bits.
+    fn find(&self, key: &str, bits: u32) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let bits = self.hash(key);
         let mask = self.mask();
         let mut at = home(bits, mask);
         loop {
@@ -143,7 +147,8 @@ impl<T: Keyed, S: BuildHasher> JobMap<T, S> {
 
     /// Stores `value` under its key, replacing any value with that key.
     pub(super) fn insert(&mut self, value: T) -> Result<(), Full> {
-        if let Some(at) = self.position(value.key()) {
+        let bits = self.hash(value.key());
+        if let Some(at) = self.find(value.key(), bits) {
             self.entries[index_of(self.slots[at])] = value;
             return Ok(());
         }
@@ -154,7 +159,6 @@ impl<T: Keyed, S: BuildHasher> JobMap<T, S> {
         if (self.entries.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let bits = self.hash(value.key());
         let index = self.entries.len();
         self.entries.push(value);
         self.place(slot_for(bits, index));
