@@ -26,7 +26,7 @@
 //! their waits, they spread over the interval within a poll or two and
 //! then wait for nothing. With 10 000 watches on 2 cores, up to 7 369 of
 //! a run's ~100 000 polls came more than 5 % late without this. With it,
-//! 21 of 26 runs had none. In the other five (30 to 11 307 late polls)
+//! 23 of 29 runs had none. In the other six (30 to 11 307 late polls)
 //! they came within one to five seconds, during stalls of the machine that
 //! no schedule escapes (`docs/benchmarks.md`). A fixed-rate schedule (each
 //! delay from when the previous poll was due) was measured worse still:
