@@ -9,8 +9,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
-use crate::client::Failure;
-use crate::error::{JobsError, snippet};
+use crate::error::{Failure, JobsError, snippet};
 use crate::retry::parse_retry_after;
 
 /// Default [`max_response_bytes`](crate::JobsClientBuilder::max_response_bytes):

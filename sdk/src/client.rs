@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use tokio::sync::Semaphore;
@@ -14,13 +13,12 @@ use tracing::Instrument;
 pub use crate::answer::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::answer::{CappedBody, Head, interpret};
 pub(crate) use crate::answer::{RawResponse, decode};
-use crate::connect_on_demand::{self, ConnectOnDemandLayer, Connections, InUse};
+pub(crate) use crate::error::Failure;
 use crate::error::{JobsError, TransportError};
 use crate::models::{
     JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy};
-use crate::timer_anchor::TimerAnchor;
 
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,14 +31,6 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 /// The path template of every operation, as logged (ids are sensitive, so
 /// spans carry the template, never the id).
 const PATH_TEMPLATE: &str = "/api/jobs/{jobId}";
-
-/// Everything but RFC 3986's unreserved characters is escaped, so an id
-/// such as `a/b c?d#e` stays one path segment and adds no query or fragment.
-pub(crate) const JOB_ID_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// A typed async client for the Job Status API.
 ///
@@ -94,11 +84,6 @@ struct Inner {
     /// One permit per request in flight, shared by every clone and watch.
     slots: Arc<Semaphore>,
     max_concurrent_requests: usize,
-    /// Keeps arming a request's timeout from waking tokio's timer driver.
-    timer_anchor: TimerAnchor,
-    /// What the SDK-built client's connector counts open
-    /// (`connect_on_demand`): requests report what they see close.
-    connections: Arc<Connections>,
 }
 
 impl fmt::Debug for JobsClient {
@@ -235,16 +220,11 @@ impl JobsClientBuilder {
     /// watches together (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`], 64;
     /// at least 1). Callers beyond it wait for a slot, in order.
     ///
-    /// With the client the SDK builds, it also bounds the open connections:
-    /// a new one is opened only for a request that no pooled connection can
-    /// serve, and not while the bound's worth are open. A connection that
-    /// is on its way back to the pool is waited for rather than duplicated
-    /// (10 000 watches with a bound of 256 peaked at 256 connections, and at
-    /// 348 without this, `docs/benchmarks.md`). Connections a server closes
-    /// without saying so are noticed late: a request then waits up to 20 ms
-    /// before a new connection takes the closed one's place, less when it
-    /// keeps happening. With [`http_client`](Self::http_client), the pool is
-    /// that client's and so are its limits. A request's
+    /// With the client the SDK builds, it also bounds the open connections
+    /// to twice the limit: one per request in flight, plus reqwest's pool
+    /// keeping at most the limit's worth idle (`pool_max_idle_per_host`).
+    /// With [`http_client`](Self::http_client), the pool is that client's
+    /// and so are its limits. A request's
     /// [`timeout`](Self::timeout) starts when it is sent, not while it waits
     /// for a slot: bound the wait with `tokio::time::timeout` around the call
     /// if you need to. A [watch](crate::watch) whose poll waited for a slot
@@ -306,7 +286,6 @@ impl JobsClientBuilder {
             headers.insert(header::AUTHORIZATION, auth.clone());
         }
 
-        let connections = Arc::new(Connections::new(self.max_concurrent_requests));
         let http = match self.http_client {
             Some(client) => client,
             None => {
@@ -315,8 +294,8 @@ impl JobsClientBuilder {
                 let mut builder = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(self.connect_timeout)
-                    .pool_max_idle_per_host(self.max_concurrent_requests)
-                    .connector_layer(ConnectOnDemandLayer::new(connections.clone()));
+                    // In flight (the slots) plus idle: at most twice the bound.
+                    .pool_max_idle_per_host(self.max_concurrent_requests);
                 if self.no_proxy {
                     builder = builder.no_proxy();
                 }
@@ -339,8 +318,6 @@ impl JobsClientBuilder {
                 max_response_bytes: self.max_response_bytes,
                 slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
                 max_concurrent_requests: self.max_concurrent_requests,
-                timer_anchor: TimerAnchor::default(),
-                connections,
             }),
         })
     }
@@ -405,23 +382,6 @@ impl Operation {
             Self::Get => "getJob",
             Self::Update(_) => "updateJob",
             Self::Delete => "deleteJob",
-        }
-    }
-}
-
-/// A failed call, with the server's `Retry-After` (429 or 5xx) for callers
-/// that schedule their own retries.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) error: JobsError,
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl From<JobsError> for Failure {
-    fn from(error: JobsError) -> Self {
-        Self {
-            error,
-            retry_after: None,
         }
     }
 }
@@ -583,7 +543,7 @@ impl JobsClient {
         }
         let mut path = String::with_capacity(self.inner.jobs_path.len() + job_id.len() * 3);
         path.push_str(&self.inner.jobs_path);
-        path.extend(utf8_percent_encode(job_id, JOB_ID_SEGMENT));
+        path.extend(crate::path_segment::encode(job_id));
         let mut url = self.inner.base_url.clone();
         url.set_path(&path);
         Ok(url)
@@ -743,18 +703,11 @@ impl JobsClient {
             *request.body_mut() = Some(body.into());
         }
         *request.timeout_mut() = Some(timeout);
-        inner.timer_anchor.hold(timeout);
-        let mut response = connect_on_demand::sending(inner.http.execute(request))
+        let mut response = inner
+            .http
+            .execute(request)
             .await
-            .map_err(|error| {
-                // Past its connect, a request that broke took its
-                // connection with it (a timeout may have hit the connect).
-                if !error.is_connect() && !error.is_timeout() {
-                    inner.connections.closed();
-                }
-                Attempt::transport(error)
-            })?;
-        let in_use = InUse::new(&inner.connections, response.version(), response.headers());
+            .map_err(Attempt::transport)?;
         let head = Head::new(
             response.status().as_u16(),
             response.headers(),
@@ -776,7 +729,6 @@ impl JobsClient {
                 return Err(Attempt::Refused(head.too_large(limit)));
             }
         }
-        in_use.answered();
         Ok(interpret(head, body.finish()))
     }
 }

@@ -8,7 +8,7 @@
 //! strings; they are here for servers and tests that must produce the
 //! contract's exact bodies.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::models::JobAction;
 
@@ -23,7 +23,7 @@ pub const INVALID_BODY: &str = "Invalid request body";
 /// 404 of `DELETE`: the job is unknown or cannot be cancelled.
 pub const CANCEL_FAILED: &str = "Failed to cancel job or job not found";
 /// 200 of `DELETE`.
-pub const DELETE_SUCCEEDED: &str = "Job cancelled successfully";
+pub const DELETE_SUCCEEDED: &str = crate::models::DELETE_SUCCEEDED;
 /// 401's `error`.
 pub const UNAUTHORIZED: &str = "Unauthorized";
 /// 401's `details`.
@@ -35,11 +35,7 @@ pub const QUEUE_UNAVAILABLE: &str = "Queue system temporarily unavailable";
 
 /// `message` of a successful `PUT` with `action`.
 pub fn action_succeeded(action: JobAction) -> &'static str {
-    match action {
-        JobAction::Pause => "Job paused successfully",
-        JobAction::Resume => "Job resumed successfully",
-        JobAction::Cancel => "Job cancelled successfully",
-    }
+    action.succeeded_message()
 }
 
 /// `error` of a 400 when `action` is not allowed in the job's state, e.g.
@@ -75,7 +71,7 @@ pub const JOB_ID_PATTERN: &str =
 /// A timestamp as the contract writes it: JavaScript's `toISOString()`,
 /// milliseconds and `Z` (`2024-01-01T00:05:00.000Z`).
 pub fn format_timestamp(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::models::format_timestamp(t)
 }
 
 #[cfg(test)]

@@ -403,8 +403,7 @@ impl JobsError {
     /// them into a message or body must not make them leak through our
     /// `Display`, `Debug` or logs.
     pub(crate) fn redact(mut self, job_id: &str, token: Option<&str>) -> Self {
-        let encoded = percent_encoding::utf8_percent_encode(job_id, crate::client::JOB_ID_SEGMENT)
-            .to_string();
+        let encoded = crate::path_segment::encode(job_id).to_string();
         let mut secrets = vec![(job_id, REDACTED_ID), (encoded.as_str(), REDACTED_ID)];
         if let Some(token) = token {
             secrets.push((token, REDACTED_TOKEN));
@@ -521,6 +520,23 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A failed call, with the server's `Retry-After` (429 or 5xx) for callers
+/// that schedule their own retries.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: JobsError,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl From<JobsError> for Failure {
+    fn from(error: JobsError) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
 }
 
 #[cfg(test)]

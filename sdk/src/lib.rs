@@ -4,15 +4,14 @@
 mod answer;
 mod backoff;
 pub mod client;
-mod connect_on_demand;
 pub mod contract;
 pub mod error;
 pub mod models;
+mod path_segment;
 pub mod retry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-mod timer_anchor;
 pub mod watch;
 
 pub use client::{JobsClient, JobsClientBuilder};

@@ -188,6 +188,29 @@ impl JobAction {
     }
 }
 
+impl JobAction {
+    /// `message` of a successful `PUT` with this action (re-exported as
+    /// [`contract::action_succeeded`](crate::contract::action_succeeded)).
+    pub(crate) fn succeeded_message(self) -> &'static str {
+        match self {
+            Self::Pause => "Job paused successfully",
+            Self::Resume => "Job resumed successfully",
+            Self::Cancel => DELETE_SUCCEEDED,
+        }
+    }
+}
+
+/// `message` of a successful `DELETE` (and of a `cancel`).
+pub(crate) const DELETE_SUCCEEDED: &str = "Job cancelled successfully";
+
+/// A timestamp as the contract writes it: JavaScript's `toISOString()`,
+/// milliseconds and `Z` (`2024-01-01T00:05:00.000Z`). The one writer of the
+/// format: the models' serde, [`contract::format_timestamp`](crate::contract::format_timestamp)
+/// and the server stub all use it.
+pub(crate) fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 impl fmt::Display for JobAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -340,7 +363,7 @@ impl JobUpdateResponse {
     pub fn new(action: JobAction, job: UpdatedJob, timestamp: DateTime<Utc>) -> Self {
         Self {
             success: true,
-            message: crate::contract::action_succeeded(action).to_owned(),
+            message: action.succeeded_message().to_owned(),
             job,
             timestamp,
         }
@@ -364,7 +387,7 @@ impl JobDeleteResponse {
     pub fn new(job_id: impl Into<String>, timestamp: DateTime<Utc>) -> Self {
         Self {
             success: true,
-            message: crate::contract::DELETE_SUCCEEDED.to_owned(),
+            message: DELETE_SUCCEEDED.to_owned(),
             job_id: job_id.into(),
             timestamp,
         }
@@ -602,7 +625,7 @@ mod timestamp {
     use serde_json::Value;
 
     pub(super) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::contract::format_timestamp(t))
+        s.serialize_str(&super::format_timestamp(t))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {

@@ -369,10 +369,7 @@ impl std::fmt::Debug for MockJobsMount<'_> {
 }
 
 fn job_path(job_id: &str) -> String {
-    format!(
-        "/api/jobs/{}",
-        percent_encoding::utf8_percent_encode(job_id, crate::client::JOB_ID_SEGMENT)
-    )
+    format!("/api/jobs/{}", crate::path_segment::encode(job_id))
 }
 
 /// Answers by HTTP method.

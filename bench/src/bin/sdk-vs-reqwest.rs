@@ -149,8 +149,6 @@ async fn main() -> Result<(), String> {
         async move { sdk.get_job(job).await.map_err(|e| e.to_string()) }
     };
     let hand_call = || by_hand(&http, &url);
-    // Before the SDK's first call: its timer anchor (sdk/src/timer_anchor.rs)
-    // would otherwise spare the hand-written timeouts their driver wake-ups.
     if let Some(side) = &args.only {
         let mut times = Vec::with_capacity(args.calls as usize);
         for _ in 0..args.calls {
