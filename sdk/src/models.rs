@@ -619,16 +619,28 @@ mod openapi_schemas {
 /// Timestamps: written as JavaScript's `toISOString()` does
 /// (`2024-01-01T00:05:00.000Z`); read from any RFC 3339 string, or from a
 /// number of milliseconds since the epoch as BullMQ stores them.
-mod timestamp {
+/// The contract's timestamps for serde (`#[serde(with = "jobs_sdk::timestamp")]`):
+/// written as JavaScript's `toISOString()` (`2024-01-01T00:05:00.000Z`), read
+/// from RFC 3339 text or a millisecond number (as BullMQ stores them). The
+/// models use it; so can a server that must write the same format.
+pub mod timestamp {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     use serde_json::Value;
 
-    pub(super) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes `t` in the contract's format.
+    ///
+    /// # Errors
+    /// Only the serializer's own.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::format_timestamp(t))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    /// Reads RFC 3339 text or a millisecond number.
+    ///
+    /// # Errors
+    /// Any other value, or a timestamp out of range.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         from_value(Value::deserialize(d)?).map_err(D::Error::custom)
     }
 
@@ -645,10 +657,15 @@ mod timestamp {
         }
     }
 
-    pub(super) mod option {
+    /// The same for `Option<DateTime<Utc>>`: `null` is `None`.
+    pub mod option {
         use super::*;
 
-        pub(in crate::models) fn serialize<S: Serializer>(
+        /// Writes `t` in the contract's format, or `null`.
+        ///
+        /// # Errors
+        /// Only the serializer's own.
+        pub fn serialize<S: Serializer>(
             t: &Option<DateTime<Utc>>,
             s: S,
         ) -> Result<S::Ok, S::Error> {
@@ -658,7 +675,11 @@ mod timestamp {
             }
         }
 
-        pub(in crate::models) fn deserialize<'de, D: Deserializer<'de>>(
+        /// Reads `null`, RFC 3339 text or a millisecond number.
+        ///
+        /// # Errors
+        /// Any other value, or a timestamp out of range.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<Option<DateTime<Utc>>, D::Error> {
             match Value::deserialize(d)? {

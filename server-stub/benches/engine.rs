@@ -1,7 +1,7 @@
 //! How the in-memory engine scales: the cost of one read or one event on an
-//! engine holding 1 000, 100 000 and 1 000 000 jobs (issue 3: O(1) lookup,
-//! O(1) `queueStats`, a million jobs in memory). The figures should stay
-//! flat as the job count grows 1000×; `docs/benchmarks.md` records a run.
+//! engine holding 1 000, 100 000 and 1 000 000 jobs (O(1) lookup, O(1)
+//! `queueStats`, a million jobs in memory). The figures should stay flat as
+//! the job count grows 1000×.
 //!
 //! Each engine is built once, before any measurement, with jobs in a mix of
 //! states. Every measured call picks its job from a pre-drawn random sample
@@ -22,14 +22,13 @@
 
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
 use jobs_sdk::{Job, JobAction, JobData, JobState};
 use jobs_server_stub::SystemClock;
-use jobs_server_stub::engine::{Engine, EngineConfig, JobBuilder, JobPlan, StoredJob};
+use jobs_server_stub::engine::{Engine, EngineConfig, JobBuilder, JobPlan};
 use serde_json::json;
 
 /// Ids drawn per operation. Large enough that the touched jobs of the big
@@ -135,10 +134,9 @@ fn build(jobs: usize, touched: &HashSet<usize>, memory: bool) -> Engine {
         let grown = after.saturating_sub(before);
         println!(
             "engine: RSS {before} KiB -> {after} KiB for {plain} jobs: +{} MiB, ~{} bytes/job \
-             (size_of StoredJob = {} B, Job = {} B, JobPlan = {} B)",
+             (size_of Job = {} B, JobPlan = {} B)",
             grown / 1024,
             grown * 1024 / plain as u64,
-            std::mem::size_of::<StoredJob>(),
             std::mem::size_of::<Job>(),
             std::mem::size_of::<JobPlan>(),
         );
@@ -203,73 +201,18 @@ fn bench_engine(c: &mut Criterion) {
     }
     group.finish();
 
-    // Lookups one after another, each id chosen from the job the previous
-    // lookup found, over all the engine's jobs: a lookup's reads cannot
-    // overlap with the next one's, as in a server, where each request's
-    // lookup sits between much other work. The latency of the reads a
-    // lookup chains (`engine/get` lets the CPU overlap them).
-    let mut group = c.benchmark_group("engine/dependent_lookup");
-    for s in &engines {
-        group.bench_function(BenchmarkId::from_parameter(s.jobs), |b| {
-            let mut next = 1usize;
-            let mut id = Vec::with_capacity(24);
-            b.iter(|| {
-                id.clear();
-                write!(id, "job_{}", next % s.jobs).unwrap();
-                let job = s
-                    .engine
-                    .stored_job(std::str::from_utf8(&id).unwrap())
-                    .unwrap();
-                next = next
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(job.id().len());
-            });
-        });
-    }
-    group.finish();
-
-    // What `GET /api/jobs/{id}` does under the engine lock: find the job
-    // and write the response body from the stored job (no copy).
+    // What `GET /api/jobs/{id}` does: the snapshot under the engine lock,
+    // then its JSON by serde_json.
     let mut group = c.benchmark_group("engine/get_body");
     for s in &engines {
         let mut body = Vec::with_capacity(1024);
         bench_ids(&mut group, s.jobs, &s.any, |id| {
             body.clear();
-            let job = s.engine.stored_job(id).unwrap();
-            write_body(&mut body, job, &s.engine);
+            let snapshot = s.engine.get(id).unwrap();
+            serde_json::to_writer(&mut body, &snapshot.into_response()).unwrap();
             black_box(&body);
         });
     }
-    group.finish();
-
-    // The JSON of one typical job, from the stored job (serde_json, and
-    // written by hand as the GET does) and from the SDK's `Job` (what the
-    // GET wrote before the engine stored jobs compactly).
-    let mut group = c.benchmark_group("engine/job_json");
-    let mut engine = Engine::new(Arc::new(SystemClock), EngineConfig::default());
-    engine.insert(job(0)).unwrap();
-    let stored = engine.stored_job("job_0").unwrap();
-    let as_job = stored.to_job();
-    let mut body = Vec::with_capacity(1024);
-    group.bench_function("stored_job", |b| {
-        b.iter(|| {
-            body.clear();
-            serde_json::to_writer(&mut body, black_box(stored)).unwrap();
-        });
-    });
-    group.bench_function("stored_job_write_json", |b| {
-        b.iter(|| {
-            body.clear();
-            black_box(stored).write_json(&mut body).unwrap();
-        });
-    });
-    group.bench_function("sdk_job", |b| {
-        b.iter(|| {
-            body.clear();
-            serde_json::to_writer(&mut body, black_box(&as_job)).unwrap();
-        });
-    });
-    group.bench_function("to_job", |b| b.iter(|| black_box(stored.to_job())));
     group.finish();
 
     let mut group = c.benchmark_group("engine/queue_stats");
@@ -320,23 +263,6 @@ fn bench_engine(c: &mut Criterion) {
         assert_eq!(counted, built, "queueStats drifted at {} jobs", s.jobs);
         assert_eq!(s.engine.len(), s.jobs, "a job went missing");
     }
-}
-
-/// The body of a GET as the handler writes it (`http/jobs.rs`: the job by
-/// `StoredJob::write_json`; the counters and timestamp here by serde_json,
-/// a few dozen bytes).
-fn write_body(out: &mut Vec<u8>, job: &StoredJob, engine: &Engine) {
-    out.extend_from_slice(br#"{"job":"#);
-    job.write_json(out).unwrap();
-    out.extend_from_slice(br#","queueStats":"#);
-    serde_json::to_writer(&mut *out, &engine.queue_stats()).unwrap();
-    out.extend_from_slice(br#","timestamp":"#);
-    serde_json::to_writer(
-        &mut *out,
-        &jobs_sdk::contract::format_timestamp(&engine.now()),
-    )
-    .unwrap();
-    out.push(b'}');
 }
 
 /// Measures `op` on the sampled ids in turn.

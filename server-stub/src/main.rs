@@ -106,6 +106,11 @@ async fn main() -> ExitCode {
     wait_for_signal().await;
     tracing::info!("shutting down");
     stub.shutdown().await;
+    // On stderr: stdout is what did not keep up.
+    let dropped = jobs_server_stub::logging::dropped_lines();
+    if dropped > 0 {
+        eprintln!("jobs-server-stub: {dropped} log lines dropped (stdout did not keep up)");
+    }
     ExitCode::SUCCESS
 }
 

@@ -100,7 +100,7 @@ fn json_answer(head: &ErrorHead<'_>) -> Vec<u8> {
     answer.extend_from_slice(
         b"content-type: application/json\r\nconnection: close\r\ncontent-length: ",
     );
-    answer.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    answer.extend_from_slice(body.len().to_string().as_bytes());
     answer.extend_from_slice(b"\r\n");
     if let Some(date) = head.date {
         answer.extend_from_slice(b"date: ");

@@ -19,7 +19,7 @@ use crate::state::AppState;
 #[serde(rename_all = "camelCase")]
 pub struct ClockState {
     /// The engine's current time.
-    #[serde(with = "crate::iso_time")]
+    #[serde(with = "jobs_sdk::timestamp")]
     #[schema(value_type = String, format = DateTime)]
     pub now: DateTime<Utc>,
     /// Whether it is a manual clock that `/__stub/clock/advance` can move.

@@ -48,7 +48,7 @@ pub struct AuditEntry {
     /// were dropped.
     pub seq: u64,
     /// When the action was requested.
-    #[serde(with = "crate::iso_time")]
+    #[serde(with = "jobs_sdk::timestamp")]
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// The job it targeted.

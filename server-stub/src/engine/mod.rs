@@ -2,7 +2,7 @@
 //! workers, `queueStats` counters and the audit log. No HTTP here.
 //!
 //! Every read and write is O(1) in the number of jobs (amortised): jobs live
-//! in a hash table (`job_map`), per-state counters are updated on each
+//! in a `HashMap` as the SDK's [`Job`], per-state counters are updated on each
 //! transition, and the waiting queue and the stall index are FIFO queues
 //! pruned lazily (an entry whose job has moved on is skipped when it reaches
 //! the front). A million jobs cost memory, not time.
@@ -32,15 +32,12 @@ mod actions;
 mod audit;
 mod builder;
 mod counts;
-mod etag;
-mod job_map;
 mod shared;
 mod simulation;
 mod status;
-mod stored_job;
 mod worker;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,15 +47,12 @@ use jobs_sdk::{Job, JobState, JobStatusResponse, QueueStats};
 pub use actions::{ActionError, DeleteError};
 pub use audit::{AuditEntry, AuditOperation, AuditOutcome};
 pub use builder::{JobBuilder, JobPlan};
-pub use etag::{JOB_ETAG_MAX_LEN, JobEtag};
 pub use shared::SharedEngine;
 pub use simulation::TickReport;
-pub use stored_job::StoredJob;
 pub use worker::WorkerError;
 
 use crate::Clock;
 use counts::StateCounts;
-use job_map::{Full, JobMap, Keyed};
 use simulation::SimWorker;
 use status::Status;
 
@@ -105,10 +99,6 @@ pub enum InsertError {
     /// Progress must be a number from 0 to 100.
     #[error("progress must be a number from 0 to 100, got {0}")]
     InvalidProgress(f64),
-    /// The engine holds as many jobs as it can index (2³² − 2); no machine
-    /// has the memory to get here.
-    #[error("the engine holds its maximum number of jobs")]
-    Full,
 }
 
 /// A job and the queue's counters, read at the same instant.
@@ -133,10 +123,13 @@ impl JobSnapshot {
     }
 }
 
-/// A stored job (its state included) and the engine's bookkeeping about it.
+/// A stored job and the engine's bookkeeping about it.
 #[derive(Debug)]
 struct Entry {
-    job: StoredJob,
+    /// The job as the API shows it (`job.status` kept equal to `status`).
+    job: Job,
+    /// The job's state, as the engine's one-byte form.
+    status: Status,
     /// Engine-wide revision of the last change: the (weak) ETag.
     revision: u64,
     /// `None` for the default plan (most jobs): saves the plan's ~170
@@ -158,12 +151,6 @@ struct Entry {
     silenced: bool,
 }
 
-impl Keyed for Entry {
-    fn key(&self) -> &str {
-        &self.job.id
-    }
-}
-
 /// What a modification may need: the time and the per-job log bound.
 struct Ctx {
     now: DateTime<Utc>,
@@ -179,16 +166,23 @@ impl Entry {
     }
 
     fn status(&self) -> Status {
-        self.job.status
+        self.status
     }
 
     fn set_status(&mut self, status: Status) {
-        self.job.status = status;
+        self.status = status;
+        self.job.status = status.to_wire();
     }
 
+    /// Appends a log line, keeping at most the newest `ctx.log_lines`.
     fn log(&mut self, ctx: &Ctx, line: impl std::fmt::Display) {
-        let line = format!("[{}] {line}", crate::iso_time::format(&ctx.now));
-        self.job.push_log(line, ctx.log_lines);
+        let now = jobs_sdk::contract::format_timestamp(&ctx.now);
+        let logs = self.job.logs.get_or_insert_with(Vec::new);
+        logs.push(format!("[{now}] {line}"));
+        if logs.len() > ctx.log_lines {
+            let excess = logs.len() - ctx.log_lines;
+            logs.drain(..excess);
+        }
     }
 
     /// Sets progress and the page count that follows from it.
@@ -233,8 +227,8 @@ fn valid_progress(progress: f64) -> bool {
 pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    /// Entries keyed by their own `job.id` (see [`JobMap`]).
-    jobs: JobMap<Entry>,
+    /// Entries by job id.
+    jobs: HashMap<String, Entry>,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
     waiting: VecDeque<(u64, Box<str>)>,
@@ -257,7 +251,7 @@ impl Engine {
             clock,
             audit: audit::AuditLog::new(config.audit_capacity),
             config,
-            jobs: JobMap::default(),
+            jobs: HashMap::new(),
             counts: StateCounts::default(),
             waiting: VecDeque::new(),
             heartbeats: VecDeque::new(),
@@ -301,8 +295,7 @@ impl Engine {
     /// # Errors
     ///
     /// [`InsertError`] when the id is taken or empty, the state cannot be
-    /// stored (`cancelled`, unknown) or progress is outside 0–100, and
-    /// [`InsertError::Full`] at 2³² − 2 jobs.
+    /// stored (`cancelled`, unknown) or progress is outside 0–100.
     pub fn insert(&mut self, builder: JobBuilder) -> Result<Job, InsertError> {
         let now = self.now();
         let max_attempts = builder.max_attempts.unwrap_or(self.config.max_attempts);
@@ -323,7 +316,8 @@ impl Engine {
         self.next_revision += 1;
         let entry = Entry {
             sim_progress: job.progress.unwrap_or(0.0),
-            job: StoredJob::new(job, status),
+            job: job.clone(),
+            status,
             revision: self.next_revision,
             plan,
             max_attempts,
@@ -332,8 +326,7 @@ impl Engine {
             sim_stepped_at: now,
             failed_attempts: 0,
         };
-        let inserted = entry.job.to_job();
-        self.jobs.insert(entry).map_err(|Full| InsertError::Full)?;
+        self.jobs.insert(id.clone(), entry);
         self.counts.add(status);
         match status {
             Status::Waiting => self.enqueue(&id),
@@ -343,43 +336,27 @@ impl Engine {
             }
             _ => {}
         }
-        Ok(inserted)
+        Ok(job)
     }
 
     /// The job and the counters at this instant, with the job's ETag.
     pub fn get(&self, id: &str) -> Option<JobSnapshot> {
         self.jobs.get(id).map(|entry| JobSnapshot {
-            job: entry.job.to_job(),
+            job: entry.job.clone(),
             queue_stats: self.counts.queue_stats(),
-            etag: self.etag_of(entry).to_string(),
+            etag: self.etag_of(entry),
             read_at: self.now(),
         })
     }
 
-    /// A copy of the stored job, as the SDK's type.
+    /// A copy of the stored job.
     pub fn job(&self, id: &str) -> Option<Job> {
-        self.stored_job(id).map(StoredJob::to_job)
-    }
-
-    /// The stored job, without copying it: serialise it (with `serde_json`)
-    /// for the job's JSON, or read it with [`StoredJob::to_job`].
-    pub fn stored_job(&self, id: &str) -> Option<&StoredJob> {
-        self.jobs.get(id).map(|entry| &entry.job)
-    }
-
-    /// The stored job and its weak ETag, found with one lookup (the GET
-    /// path needs both).
-    pub fn stored_job_with_etag(&self, id: &str) -> Option<(&StoredJob, JobEtag)> {
-        self.jobs
-            .get(id)
-            .map(|entry| (&entry.job, self.etag_of(entry)))
+        self.jobs.get(id).map(|entry| entry.job.clone())
     }
 
     /// The job's current weak ETag (`W/"…"`, as sent in the header).
     pub fn etag(&self, id: &str) -> Option<String> {
-        self.jobs
-            .get(id)
-            .map(|entry| self.etag_of(entry).to_string())
+        self.jobs.get(id).map(|entry| self.etag_of(entry))
     }
 
     /// The queue's counters, exact and O(1).
@@ -410,11 +387,10 @@ impl Engine {
         }
     }
 
-    fn etag_of(&self, entry: &Entry) -> JobEtag {
-        JobEtag {
-            epoch: self.epoch,
-            revision: entry.revision,
-        }
+    /// `W/"<engine epoch>-<revision>"`: changes whenever any field of the
+    /// job does; the epoch makes tags of an earlier run never match.
+    fn etag_of(&self, entry: &Entry) -> String {
+        format!("W/\"{:08x}-{:x}\"", self.epoch, entry.revision)
     }
 
     /// Applies `change` to a job and keeps the books: a new revision, the
@@ -463,7 +439,7 @@ impl Engine {
         if self.waiting.len() > 1024 + 2 * live {
             let jobs = &self.jobs;
             self.waiting.retain(|(t, id)| {
-                jobs.get(id)
+                jobs.get(&**id)
                     .is_some_and(|e| e.status() == Status::Waiting && e.ticket == *t)
             });
         }
@@ -474,7 +450,7 @@ impl Engine {
         while let Some((ticket, id)) = self.waiting.pop_front() {
             let current = self
                 .jobs
-                .get(&id)
+                .get(&*id)
                 .is_some_and(|e| e.status() == Status::Waiting && e.ticket == ticket);
             if current {
                 return Some(id);
@@ -495,7 +471,7 @@ impl Engine {
         if self.heartbeats.len() > 1024 + 2 * live {
             let jobs = &self.jobs;
             self.heartbeats.retain(|(_, t, id)| {
-                jobs.get(id)
+                jobs.get(&**id)
                     .is_some_and(|e| e.status() == Status::Active && e.ticket == *t)
             });
         }

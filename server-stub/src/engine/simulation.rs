@@ -77,7 +77,11 @@ impl Engine {
     /// Hands a freshly inserted active job to the idle simulated worker its
     /// `processedOn` names, if any.
     pub(super) fn adopt(&mut self, id: &str) {
-        let Some(worker_id) = self.jobs.get(id).and_then(|e| e.job.processed_on()) else {
+        let Some(worker_id) = self
+            .jobs
+            .get(id)
+            .and_then(|e| e.job.processed_on.as_deref())
+        else {
             return;
         };
         if let Some(worker) = self
@@ -142,7 +146,7 @@ impl Engine {
             };
             let current = self
                 .jobs
-                .get(&id)
+                .get(&*id)
                 .is_some_and(|e| e.status() == Status::Active && e.ticket == ticket);
             if !current {
                 continue;

@@ -53,18 +53,6 @@ impl Status {
         }
     }
 
-    /// The wire value, e.g. `waiting`.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting",
-            Self::Active => "active",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Paused => "paused",
-            Self::Stuck => "stuck",
-        }
-    }
-
     /// `completed` and `failed`: the job will not run again.
     pub(crate) fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed)
@@ -80,7 +68,6 @@ mod tests {
         for (i, status) in Status::ALL.into_iter().enumerate() {
             assert_eq!(status.index(), i);
             assert_eq!(Status::from_wire(&status.to_wire()), Some(status));
-            assert_eq!(status.as_str(), status.to_wire().as_str());
         }
         assert_eq!(Status::from_wire(&JobState::Cancelled), None);
         assert_eq!(Status::from_wire(&JobState::from("delayed")), None);

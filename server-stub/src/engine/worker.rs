@@ -150,7 +150,7 @@ impl Engine {
             let job = &mut entry.job;
             job.finished_at = Some(ctx.now);
             let pages = job.data.processed_pages;
-            job.set_returnvalue(&value.unwrap_or_else(|| match pages {
+            job.returnvalue = Some(value.unwrap_or_else(|| match pages {
                 Some(pages) => json!({ "success": true, "pagesProcessed": pages }),
                 None => json!({ "success": true }),
             }));

@@ -12,8 +12,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::time::Instant;
 
-use crate::logging::access_line::{self, AccessLine};
-
 /// The route a request matched, carried on its response to the access log
 /// (the router sets [`MatchedPath`] only after the outer layers ran).
 #[derive(Debug, Clone)]
@@ -42,27 +40,12 @@ pub(crate) fn log(method: &Method, started: Instant, response: &Response) {
         .extensions()
         .get::<Route>()
         .map_or("(no route)", |Route(route)| route.as_str());
-    let line = AccessLine {
-        method: method.as_str(),
-        route,
-        status: response.status().as_u16(),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    };
-    // The binary's own logging takes the line as is; anywhere else it is a
-    // `tracing` event like any other.
-    if !access_line::write(&line) {
-        event(&line);
-    }
-}
-
-/// The access line as a `tracing` event (the fast path writes the same line).
-pub(crate) fn event(line: &AccessLine<'_>) {
     tracing::info!(
         target: "jobs_server_stub::access",
-        method = %line.method,
-        route = line.route,
-        status = line.status,
-        elapsed_ms = line.elapsed_ms,
+        method = %method,
+        route,
+        status = response.status().as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "request"
     );
 }

@@ -12,7 +12,7 @@ use jobs_sdk::{
 
 use super::ClientIdentity;
 use super::openapi::{TooManyRequests, Unauthorized, UriTooLong};
-use crate::api_error::{ApiError, Operation};
+use crate::api_error::ApiError;
 use crate::engine::{ActionError, DeleteError};
 use crate::json_body::read_action;
 use crate::state::AppState;
@@ -31,26 +31,6 @@ fn job_id(
         return Err(ApiError::job_id_required());
     }
     Ok(id)
-}
-
-/// The request's `If-None-Match` values only. axum's `HeaderMap` extractor
-/// copies every header of the request, an allocation per GET that the
-/// profile showed; this copies nothing when the header is absent.
-pub(crate) struct IfNoneMatch(HeaderMap);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let mut headers = HeaderMap::new();
-        for value in parts.headers.get_all(header::IF_NONE_MATCH) {
-            headers.append(header::IF_NONE_MATCH, value.clone());
-        }
-        Ok(Self(headers))
-    }
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, RFC 9110
@@ -105,76 +85,21 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    IfNoneMatch(headers): IfNoneMatch,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    // One lock: the job, its ETag and the counters are one snapshot. The
-    // body is written straight from the stored job, under the lock: cheaper
-    // than copying the job (about ten allocations) to write it outside.
-    let mut etag_text = [0; crate::engine::JOB_ETAG_MAX_LEN];
-    let (etag, mut response) = {
-        let engine = state.engine.lock();
-        let (job, etag) = engine
-            .stored_job_with_etag(&id)
-            .ok_or_else(ApiError::job_not_found)?;
-        let etag = etag.write(&mut etag_text);
-        // Most GETs send no `If-None-Match`: skip the comparison then.
-        if !headers.is_empty() && if_none_match_matches(&headers, etag) {
-            (etag, StatusCode::NOT_MODIFIED.into_response())
-        } else {
-            let mut body = Vec::with_capacity(1024);
-            write_get_body(&mut body, job, engine.queue_stats(), &engine.now()).map_err(|err| {
-                tracing::error!(%err, "cannot serialise a job");
-                ApiError::unavailable(Operation::Get)
-            })?;
-            (etag, json_response(body))
-        }
+    // One lock: the job, its ETag and the counters are one snapshot.
+    let snapshot = state.engine.get(&id).ok_or_else(ApiError::job_not_found)?;
+    let etag = HeaderValue::from_str(&snapshot.etag).ok();
+    let mut response = if if_none_match_matches(&headers, &snapshot.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Json(snapshot.into_response()).into_response()
     };
-    if let Ok(value) = HeaderValue::from_str(etag) {
-        response.headers_mut().insert(header::ETAG, value);
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
     }
     Ok(response)
-}
-
-/// The body of a GET, written from the stored job: the same JSON as
-/// [`JobStatusResponse`] (unit tests compare them byte for byte), written
-/// by hand (`crate::json_out`) because it is the answer pollers ask for.
-fn write_get_body(
-    out: &mut Vec<u8>,
-    job: &crate::engine::StoredJob,
-    stats: jobs_sdk::QueueStats,
-    timestamp: &chrono::DateTime<chrono::Utc>,
-) -> serde_json::Result<()> {
-    use crate::json_out::{raw, unsigned};
-    raw(out, r#"{"job":"#);
-    job.write_json(out)?;
-    raw(out, r#","queueStats":{"waiting":"#);
-    unsigned(out, stats.waiting);
-    raw(out, r#","active":"#);
-    unsigned(out, stats.active);
-    raw(out, r#","completed":"#);
-    unsigned(out, stats.completed);
-    raw(out, r#","failed":"#);
-    unsigned(out, stats.failed);
-    raw(out, r#"},"timestamp":"#);
-    crate::json_out::timestamp(out, timestamp)?;
-    raw(out, "}");
-    Ok(())
-}
-
-/// `200 OK` with `body` (JSON text) as `application/json`.
-///
-/// Built directly rather than as `([(CONTENT_TYPE, …)], body)`: that sets
-/// `application/octet-stream` first, then replaces it (two header inserts,
-/// ~600 instructions per GET in the profile, `docs/benchmarks.md`). The
-/// headers are the same, in the same order.
-fn json_response(body: Vec<u8>) -> Response {
-    let mut response = Response::new(axum::body::Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 /// Pause, resume or cancel a job.
@@ -277,39 +202,16 @@ pub(crate) async fn missing_job_id() -> ApiError {
 mod tests {
     use super::*;
 
-    /// The GET body of job `id`, written as the handler writes it.
+    /// The GET body of job `id`, as the handler writes it.
     fn get_body(engine: &crate::engine::Engine, id: &str) -> String {
-        let mut out = Vec::new();
-        write_get_body(
-            &mut out,
-            engine.stored_job(id).unwrap(),
-            engine.queue_stats(),
-            &engine.now(),
-        )
-        .unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    fn status_response(engine: &crate::engine::Engine, id: &str) -> String {
         serde_json::to_string(&engine.get(id).unwrap().into_response()).unwrap()
     }
 
+    /// A job with every part (metadata, extras, logs, metrics,
+    /// returnvalue) comes back from a GET as it was stored: key order,
+    /// escapes, non-ASCII, nested values.
     #[test]
-    fn get_body_is_byte_for_byte_the_status_response() {
-        let clock = crate::ManualClock::at("2024-01-01T00:05:00.123Z".parse().unwrap());
-        let mut engine = crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
-        crate::demo::seed(&mut engine).unwrap();
-        assert_eq!(
-            get_body(&engine, "job_abc123"),
-            status_response(&engine, "job_abc123")
-        );
-    }
-
-    /// Everything the engine keeps compactly (metadata as text, boxed
-    /// extras, logs, metrics, returnvalue) is written as the SDK's type
-    /// writes it: key order, escapes, non-ASCII, nested values.
-    #[test]
-    fn get_body_of_a_job_with_every_part_is_the_status_response() {
+    fn get_body_of_a_job_with_every_part_loses_nothing() {
         use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
         use serde_json::json;
 
@@ -353,7 +255,6 @@ mod tests {
         engine.append_log("job_ünïcode", "one more").unwrap();
 
         let body = get_body(&engine, "job_ünïcode");
-        assert_eq!(body, status_response(&engine, "job_ünïcode"));
         let parsed: jobs_sdk::JobStatusResponse = serde_json::from_str(&body).unwrap();
         job.logs
             .as_mut()
