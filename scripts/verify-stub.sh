@@ -16,7 +16,7 @@ work=target/jobs-verify
 mkdir -p "$work"
 
 cargo build -p jobs-server-stub --bin jobs-server-stub
-cargo build -p jobs-contract-tests --bin jobs-verify
+cargo build -p jobs-verify --bin jobs-verify
 bin=${CARGO_TARGET_DIR:-target}/debug
 
 # shellcheck source=scripts/lib/background.sh

@@ -33,4 +33,4 @@ pub use server::{
 };
 
 /// The contract this stub implements, verbatim.
-pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");

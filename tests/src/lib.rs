@@ -1,12 +1,7 @@
 //! Cross-crate contract tests for the Job Status API; the tests live in
 //! `tests/tests/`. This library holds what several of them share: loading
 //! `openapi.yaml` and validating values against its schemas.
-//!
-//! It also holds [`verify`], the library behind the `jobs-verify` binary,
-//! which checks any deployment of the API against the contract.
 #![allow(clippy::expect_used)] // test support: a failed load is a failed test
-
-pub mod verify;
 
 pub mod spec {
     //! `openapi.yaml` as JSON, and validation of values against its schemas
@@ -16,7 +11,7 @@ pub mod spec {
 
     use serde_json::Value;
 
-    use crate::verify::schema::Document;
+    use jobs_verify::schema::Document;
 
     /// The workspace's root directory.
     pub fn workspace_root() -> PathBuf {

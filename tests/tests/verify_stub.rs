@@ -5,10 +5,10 @@
 
 mod support;
 
-use jobs_contract_tests::verify::{self, Config, FatalKind, Outcome, Report, exit, output};
 use jobs_sdk::JobState;
 use jobs_server_stub::engine::{AuditOutcome, JobBuilder};
 use jobs_server_stub::{ManualClock, StubServer};
+use jobs_verify::{self as verify, Config, FatalKind, Outcome, Report, exit, output};
 use support::{DISPOSABLE_JOB, DONE_JOB, READ_JOB, TOKEN};
 
 /// The demo stub on a manual clock, so its jobs stay where the seed puts

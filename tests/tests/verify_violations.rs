@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use jobs_contract_tests::verify::{self, Config, Outcome, Report, exit, output};
 use jobs_server_stub::StubServer;
+use jobs_verify::{self as verify, Config, Outcome, Report, exit, output};
 use serde_json::{Value, json};
 use support::{DISPOSABLE_JOB, DONE_JOB, Exchange, OnResponse, READ_JOB, Reply, Rule};
 

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// `docs/reference.html`: Redocly's page for `openapi.yaml`, self-contained
 /// (Redoc inlined). Built and checked by `scripts/build-docs.sh`.
-const REFERENCE_HTML: &str = include_str!("../../../docs/reference.html");
+const REFERENCE_HTML: &str = include_str!("../../docs/reference.html");
 
 /// `openapi.yaml` as JSON, parsed once.
 static OPENAPI_JSON: LazyLock<Result<Value, String>> =

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::expect::{self, Details};
 use super::{BLANK_ID, Verifier};
-use crate::verify::report::Check;
-use crate::verify::wire::{Answer, Request};
+use crate::report::Check;
+use crate::wire::{Answer, Request};
 
 /// States in which the contract refuses a pause (so probing one writes
 /// nothing to a job that honours the contract).

@@ -2,12 +2,14 @@
 //! contract: `openapi.yaml`'s schemas *and* the seed's meaning (messages,
 //! status codes, the pause/resume/cancel state table).
 //!
-//! The binary (`src/bin/jobs-verify.rs`) is a thin shell over [`verify`];
-//! tests call it in-process:
+//! Install the command with `cargo install jobs-verify` (or `cargo install
+//! --path verify` from the repository) and run `jobs-verify --url URL --job ID`.
+//! The binary (`src/main.rs`) is a thin shell over [`verify`]; tests call it
+//! in-process:
 //!
 //! ```no_run
 //! # async fn run() {
-//! use jobs_contract_tests::verify::{self, Config};
+//! use jobs_verify::{self as verify, Config};
 //!
 //! let config = Config::new("http://127.0.0.1:3000", "job_abc123").disposable("job_ghi789");
 //! let report = verify::verify(&config).await;
@@ -26,7 +28,7 @@
 pub(crate) mod checks;
 pub mod output;
 pub mod report;
-pub(crate) mod schema;
+pub mod schema;
 pub(crate) mod wire;
 
 use std::time::Duration;

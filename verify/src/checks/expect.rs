@@ -4,8 +4,8 @@
 use jobs_sdk::JobUpdateResponse;
 use serde_json::Value;
 
-use crate::verify::schema::{self, Schemas};
-use crate::verify::wire::{Answer, NoAnswer};
+use crate::schema::{self, Schemas};
+use crate::wire::{Answer, NoAnswer};
 
 /// How many schema errors a report line shows before "(N more)".
 const SHOWN_ERRORS: usize = 3;

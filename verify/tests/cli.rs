@@ -2,13 +2,41 @@
 //! failed, 2 usage, 3 cannot verify, 4 report not written), its outputs
 //! (table, `--json`, `--junit FILE`) and redaction on stdout and stderr.
 
-mod support;
+// A test: a failed step is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Output;
 
-use jobs_server_stub::{Fault, StubServer, Trigger};
+use jobs_sdk::JobState;
+use jobs_server_stub::engine::JobBuilder;
+use jobs_server_stub::{Fault, ManualClock, StubBuilder, StubServer, Trigger};
 use serde_json::Value;
-use support::{DISPOSABLE_JOB, READ_JOB, TOKEN};
+
+/// The read-only job: active at 40 %.
+const READ_JOB: &str = "job-secret-read-7f3a";
+/// The lifecycle's job: waiting.
+const DISPOSABLE_JOB: &str = "job-secret-disposable-b9e2";
+/// A bearer token for the stubs that require one.
+const TOKEN: &str = "tok-secret-9b2c51";
+
+/// A stub on a manual clock (nothing moves by itself) holding the jobs
+/// above and a completed one.
+async fn stub(builder: StubBuilder) -> StubServer {
+    let clock = ManualClock::at("2024-01-01T00:05:00Z".parse().unwrap());
+    let stub = builder.manual_clock(clock).start().await.unwrap();
+    stub.insert(
+        JobBuilder::new(READ_JOB)
+            .status(JobState::Active)
+            .progress(40.0)
+            .processed_on("worker-node-1"),
+    )
+    .unwrap();
+    stub.insert(JobBuilder::new("job-secret-done-41c8").status(JobState::Completed))
+        .unwrap();
+    stub.insert(JobBuilder::new(DISPOSABLE_JOB).status(JobState::Waiting))
+        .unwrap();
+    stub
+}
 
 /// Runs the binary with `args` (and extra environment) to completion.
 async fn run(args: Vec<String>, env: Vec<(&'static str, String)>) -> (i32, String, String) {
@@ -35,7 +63,7 @@ fn args(list: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_conforming_stub_exits_0_with_table_json_and_junit() {
-    let stub = support::stub(StubServer::builder().auth_token(TOKEN)).await;
+    let stub = stub(StubServer::builder().auth_token(TOKEN)).await;
     let dir = std::env::temp_dir().join(format!("jobs-verify-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let junit = dir.join("report.xml");
@@ -97,7 +125,7 @@ async fn a_conforming_stub_exits_0_with_table_json_and_junit() {
 
 #[tokio::test]
 async fn a_broken_deployment_exits_1_and_names_the_check() {
-    let stub = support::stub(StubServer::builder()).await;
+    let stub = stub(StubServer::builder()).await;
     // The first request (the read of --job) answers 500.
     stub.faults()
         .inject(Fault::Unavailable, Trigger::Next(1))
@@ -178,7 +206,7 @@ async fn an_unreachable_server_exits_3_and_still_writes_the_junit_file() {
 
 #[tokio::test]
 async fn an_unwritable_junit_file_exits_4() {
-    let stub = support::stub(StubServer::builder()).await;
+    let stub = stub(StubServer::builder()).await;
     let (code, _, stderr) = run(
         args(&[
             "--url",

@@ -3,7 +3,7 @@
 
 use super::Verifier;
 use super::expect::schema_valid;
-use crate::verify::report::Check;
+use crate::report::Check;
 
 /// Judges every error answer recorded so far.
 pub(crate) fn run(v: &mut Verifier<'_>) {
@@ -39,12 +39,7 @@ pub(crate) fn run(v: &mut Verifier<'_>) {
     v.push(verdict(body, total, &wrong_body, "ErrorBody"));
 }
 
-fn verdict(
-    check: crate::verify::report::Pending,
-    total: usize,
-    wrong: &[String],
-    what: &str,
-) -> Check {
+fn verdict(check: crate::report::Pending, total: usize, wrong: &[String], what: &str) -> Check {
     if wrong.is_empty() {
         check.pass(format!("{total} error answers, all {what}"))
     } else {

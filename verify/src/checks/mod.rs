@@ -19,10 +19,10 @@ pub(crate) mod refusals;
 
 use jobs_sdk::JobsClient;
 
-use crate::verify::Config;
-use crate::verify::report::Check;
-use crate::verify::schema::Schemas;
-use crate::verify::wire::Wire;
+use crate::Config;
+use crate::report::Check;
+use crate::schema::Schemas;
+use crate::wire::Wire;
 
 /// What every check needs: the options, both clients and the schemas.
 #[derive(Debug)]

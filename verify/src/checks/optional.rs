@@ -6,8 +6,8 @@ use reqwest::header::{self, HeaderValue};
 
 use super::Verifier;
 use super::expect::{self, describe_error};
-use crate::verify::report::Check;
-use crate::verify::wire::{self, Answer, Auth, NoAnswer, Request};
+use crate::report::Check;
+use crate::wire::{self, Answer, Auth, NoAnswer, Request};
 
 /// Conditional GETs tried before giving up on a job that changes between
 /// requests (a running job's progress moves its ETag).

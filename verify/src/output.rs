@@ -165,7 +165,7 @@ pub fn junit(report: &Report) -> Result<String, quick_junit::SerializeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::report::{Check, Fatal, FatalKind};
+    use crate::report::{Check, Fatal, FatalKind};
 
     fn sample() -> Report {
         Report {

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::Verifier;
 use super::expect::{describe_error, schema_valid};
-use crate::verify::report::Check;
-use crate::verify::wire::Answer;
+use crate::report::Check;
+use crate::wire::Answer;
 
 /// The checks a GET answer can fail when it is not a 200 JSON body.
 const NEEDS_BODY: &str = "no 200 JSON answer to read (see get.ok)";

@@ -1,5 +1,5 @@
 //! `jobs-verify`: prove that a deployment of the Job Status API honours the
-//! contract (see `jobs_contract_tests::verify` and the README's "Verify
+//! contract (see the `jobs_verify` library and the README's "Verify
 //! your deployment").
 //!
 //! ```text
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use jobs_contract_tests::verify::{self, Config, exit, output};
+use jobs_verify::{self as verify, Config, exit, output};
 
 /// Prove that a deployment of the Job Status API honours the contract
 /// (openapi.yaml and the seed's messages, status codes and state table).

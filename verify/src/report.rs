@@ -265,7 +265,7 @@ impl Redactor {
         if secret.trim().is_empty() {
             return self;
         }
-        let encoded = crate::verify::wire::encode_segment(secret);
+        let encoded = crate::wire::encode_segment(secret);
         if encoded != secret {
             self.secrets.push((encoded, placeholder));
         }

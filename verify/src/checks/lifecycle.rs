@@ -10,8 +10,8 @@ use jobs_sdk::{JobAction, JobState, JobsError};
 
 use super::Verifier;
 use super::expect::{self, Details};
-use crate::verify::report::Check;
-use crate::verify::wire::Request;
+use crate::report::Check;
+use crate::wire::Request;
 
 /// Every lifecycle check, in order, with what it expects.
 pub(crate) const STEPS: [(&str, &str); 10] = [
@@ -45,7 +45,7 @@ pub(crate) const STEPS: [(&str, &str); 10] = [
     ),
 ];
 
-fn check(index: usize) -> crate::verify::report::Pending {
+fn check(index: usize) -> crate::report::Pending {
     let (name, expected) = STEPS[index];
     Check::required(name, expected)
 }

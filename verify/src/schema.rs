@@ -1,15 +1,17 @@
 //! The response schemas of `openapi.yaml`, compiled into validators.
 //!
-//! The document is the repository's own file, embedded at build time
-//! (`include_str!`), so the verifier checks deployments against exactly the
-//! contract it was built with; no copy can drift. `$ref`s into
+//! The document is embedded at build time (`include_str!`), so the
+//! verifier checks deployments against exactly the contract it was built
+//! with. The crate's `openapi.yaml` is a copy of the repository's root
+//! file, so that the crate packages on its own; a test checks that the two
+//! are identical. `$ref`s into
 //! `#/components/schemas` resolve against the whole document.
 
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Value, json};
 
 /// `openapi.yaml`, as built into this binary.
-pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
 
 /// The URI a document is registered under, so `#/components/...` refs
 /// inside any of its schemas resolve against it.
@@ -19,13 +21,16 @@ const SPEC_URI: &str = "urn:jobs-contract-tests:openapi";
 /// resource, from which a validator for any schema in it can be built.
 /// The contract tests' `spec::SpecSchemas` uses it too.
 #[derive(Debug)]
-pub(crate) struct Document {
+pub struct Document {
     registry: Registry<'static>,
 }
 
 impl Document {
     /// Registers `doc` (the whole OpenAPI document).
-    pub(crate) fn new(doc: Value) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// The document cannot be registered as a JSON Schema resource.
+    pub fn new(doc: Value) -> Result<Self, String> {
         let registry = Registry::new()
             .draft(Draft::Draft202012)
             .add(SPEC_URI, Draft::Draft202012.create_resource(doc))
@@ -38,7 +43,10 @@ impl Document {
     /// A validator for the schema at `pointer` (e.g.
     /// `/components/schemas/ErrorBody`). Formats (`date-time`, `uri`) are
     /// asserted, not just annotated.
-    pub(crate) fn validator(&self, pointer: &str) -> Result<Validator, String> {
+    ///
+    /// # Errors
+    /// No schema at `pointer`, or it does not compile.
+    pub fn validator(&self, pointer: &str) -> Result<Validator, String> {
         let schema = json!({ "$ref": format!("{SPEC_URI}#{}", fragment(pointer)) });
         jsonschema::options()
             .with_draft(Draft::Draft202012)
