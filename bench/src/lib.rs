@@ -1,5 +1,5 @@
 //! Shared pieces of the benchmark programs that `scripts/bench.sh` runs
-//! (see `docs/benchmarks.md`). Each program prints its figures as one line
+//! (`docs/benchmarks.md` says what each measures). Each program prints its figures as one line
 //! of `key=value` pairs, which the script collects into one table. Nothing
 //! here asserts a time: these are measurements, not tests.
 

@@ -2,7 +2,6 @@
 //! [`JobStatusResponse`] (what [`JobsClient::get_job`] does with every
 //! answer), serializing it back, decoding the seed's `PUT` answer, and a
 //! whole `get_job` against a local wiremock server, for scale.
-//! `docs/benchmarks.md` records a run.
 //!
 //! The bodies are read from the seed document itself (its first `json` block
 //! is the `GET` example), so the bench decodes exactly what the seed shows,

@@ -24,13 +24,9 @@
 //! answer alone keeps them packed, at full load every interval, where any
 //! stall of the machine makes every poll behind it late. Moved back by
 //! their waits, they spread over the interval within a poll or two and
-//! then wait for nothing. With 10 000 watches on 2 cores, up to 7 369 of
-//! a run's ~100 000 polls came more than 5 % late without this. With it,
-//! 23 of 29 runs had none. In the other six (30 to 11 307 late polls)
-//! they came within one to five seconds, during stalls of the machine that
-//! no schedule escapes (`docs/benchmarks.md`). A fixed-rate schedule (each
-//! delay from when the previous poll was due) was measured worse still:
-//! its polls all fall due at once.
+//! then wait for nothing. A fixed-rate schedule (each delay from when the
+//! previous poll was due) would do worse: after a stall its polls all fall
+//! due at once.
 //!
 //! # Any option value is safe
 //! Durations may be anything up to `Duration::MAX` and the time arithmetic

@@ -22,8 +22,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -54,9 +52,7 @@ enum Expired {
 /// What the deadlines are computed from, shared by the socket wrapper (bytes
 /// arriving) and the service (requests starting and ending).
 ///
-/// Nothing here wakes the deadline timer: the per-request wake-up (a
-/// `Notify` and a timer reset on every request) was visible in the GET
-/// profile (`docs/benchmarks.md`). Instead the timer is *lazily re-armed*
+/// Requests do not wake the deadline timer: it is *lazily re-armed*
 /// (see [`Activity::expired`]): it never sleeps further ahead than the
 /// shortest timeout, so no change of state can bring a deadline before it,
 /// and it re-reads the state when it fires.
@@ -223,14 +219,6 @@ impl AsyncWrite for Watched {
 /// half-sent open after a graceful shutdown, so it is dropped after this.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
-/// Why the server closes a connection that is still open.
-enum Closing {
-    /// A deadline passed.
-    Expired(Expired),
-    /// The server is shutting down.
-    Shutdown,
-}
-
 /// The connection was dropped on purpose (fault injection).
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped by fault injection")]
@@ -272,20 +260,9 @@ pub(crate) async fn serve_connection(
         activity: Arc::clone(&activity),
     }));
     let mut connection = pin!(builder.serve_connection(io, service));
-    // The deadline timer and the shutdown signal, each polled only when its
-    // own waker fired: in a plain `select!` both were polled on every
-    // wake-up of the connection (each request's bytes), ~500 instructions
-    // per GET in the profile (`docs/benchmarks.md`).
-    let mut reasons: FuturesUnordered<Pin<Box<dyn Future<Output = Closing> + Send + '_>>> =
-        FuturesUnordered::new();
-    reasons.push(Box::pin(async {
-        Closing::Expired(activity.expired(timeouts).await)
-    }));
-    reasons.push(Box::pin(async {
-        // A dropped sender ends the server too.
-        let _ = shutdown.changed().await;
-        Closing::Shutdown
-    }));
+    let expired = activity.expired(timeouts);
+    // A dropped sender ends the server too.
+    let shutting_down = shutdown.changed();
     let closing = tokio::select! {
         result = connection.as_mut() => {
             if let Err(err) = result {
@@ -293,21 +270,18 @@ pub(crate) async fn serve_connection(
             }
             return;
         }
-        Some(reason) = reasons.next() => match reason {
-            Closing::Expired(why) => {
-                let timeout = match why {
-                    Expired::HeaderRead => timeouts.header_read,
-                    Expired::Idle => timeouts.idle,
-                };
-                tracing::debug!(%peer, reason = ?why, ?timeout, "closing connection");
-                Some(CLOSE_GRACE)
-            }
-            // Requests in flight finish; a connection with none (idle, or a
-            // head half-sent) has nothing to wait for.
-            Closing::Shutdown => activity.deadline(timeouts).map(|_| CLOSE_GRACE),
-        },
+        why = expired => {
+            let timeout = match why {
+                Expired::HeaderRead => timeouts.header_read,
+                Expired::Idle => timeouts.idle,
+            };
+            tracing::debug!(%peer, reason = ?why, ?timeout, "closing connection");
+            Some(CLOSE_GRACE)
+        }
+        // Requests in flight finish; a connection with none (idle, or a
+        // head half-sent) has nothing to wait for.
+        _ = shutting_down => activity.deadline(timeouts).map(|_| CLOSE_GRACE),
     };
-    drop(reasons);
     connection.as_mut().graceful_shutdown();
     let finished = async {
         if let Err(err) = connection.as_mut().await {

@@ -9,6 +9,7 @@
 //! - [`clock`]: injectable time.
 //! - [`logging`]: the binary's log setup, for programs that embed the stub.
 
+mod access;
 mod api_error;
 pub mod clock;
 mod connection;

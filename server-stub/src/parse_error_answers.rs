@@ -15,10 +15,9 @@
 //! bytes before it closes. Every answer the application writes carries
 //! `content-type` (JSON errors included), so it can never match.
 //!
-//! This is also what lets hyper keep its default header parse buffer (100
-//! fields, an uninitialised array on the stack) instead of a 1,024-entry
-//! heap buffer filled on every request (`docs/benchmarks.md`): a request with
-//! more fields gets the same JSON 431 from here as from the application.
+//! No crate or hyper option replaces hyper's own error answers, and the
+//! contract promises JSON for every answer, so this part stays
+//! hand-written (`docs/contract-decisions.md`).
 
 use std::io;
 use std::pin::Pin;

@@ -12,11 +12,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::access::{AuthToken, RateLimiter};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::connection::{ConnectionTimeouts, serve_connection};
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
-use crate::http::{App, AuthToken, RateLimiter};
+use crate::http::App;
 use crate::state::{AppState, Settings};
 
 /// Default [`StubBuilder::header_read_timeout`].
@@ -232,18 +233,14 @@ impl StubBuilder {
 /// middleware that keeps every answer JSON (unknown routes included) and
 /// writes the access log.
 pub(crate) fn app(state: AppState, with_control: bool) -> App {
-    use crate::http::{access_log, json_errors};
-    use axum::middleware::from_fn;
-
-    // Every matched route tags its answer with its template for the access
-    // log (the public API's in its guards layer); the fallback has none.
     let mut app = crate::http::router(&state);
     if with_control {
-        app = app.merge(crate::control::router().route_layer(from_fn(access_log::tag_route)));
+        app = app.merge(crate::control::router());
     }
-    let wants_peer = state.settings.auth_token.is_some();
-    let router = app.fallback(json_errors::route_not_found).with_state(state);
-    App::new(router, wants_peer)
+    let router = app
+        .fallback(crate::http::json_errors::route_not_found)
+        .with_state(state);
+    App::new(crate::http::with_outer_layers(router))
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer

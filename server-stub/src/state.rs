@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::ManualClock;
+use crate::access::{AuthToken, RateLimiter};
 use crate::engine::SharedEngine;
 use crate::faults::Faults;
-use crate::http::{AuthToken, RateLimiter};
 
 /// Server-wide settings the handlers read.
 #[derive(Debug)]

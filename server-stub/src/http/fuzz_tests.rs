@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::ServiceExt;
 
-use super::{AuthToken, RateLimiter};
+use crate::access::{AuthToken, RateLimiter};
 use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
 use crate::faults::Faults;
 use crate::server::app as router;

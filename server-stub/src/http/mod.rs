@@ -17,7 +17,7 @@ mod openapi;
 mod route_tests;
 
 use axum::Router;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub(crate) use guards::{AuthToken, ClientIdentity, DropConnection, RateLimiter};
+pub(crate) use guards::{ClientIdentity, DropConnection};
 
 /// The public operations, as utoipa-axum routes: the router and the
 /// document come from the same handlers, so they cannot disagree.
@@ -47,10 +47,9 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
 /// The public API behind its guards (rate limit, then auth, then faults),
 /// and the contract documents.
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    // The API's guards record the route for the access log; the documents
-    // need a layer for it.
-    let docs = docs::router().route_layer(from_fn(access_log::tag_route));
-    Router::new().merge(guarded_api(state)).merge(docs)
+    Router::new()
+        .merge(guarded_api(state))
+        .merge(docs::router())
 }
 
 /// The path of the public operations ([`public_api`] documents the same).
@@ -58,94 +57,59 @@ const JOB_PATH: &str = "/api/jobs/{jobId}";
 /// The same path without an id: the contract's 400 for every method.
 const MISSING_ID_PATH: &str = "/api/jobs/";
 
-/// The routes of [`public_api`], each handler behind [`guards::Guards`], and
-/// so is the `405` of a method neither route has (as `Router::layer` would
-/// put them).
-///
-/// Not `Router::layer`: that wraps each route in a second boxed route,
-/// cloned per request (a boxed service clone, a boxed future, one more
-/// route future level: ~1,000 instructions per GET in the profile,
-/// `docs/benchmarks.md`). A handler's own layer sits inside its one boxed
-/// route. A unit test checks these routes answer every operation of the
-/// stub's OpenAPI document.
+/// The routes of [`public_api`], each behind the guards (`route_layer`, so
+/// the `405` of a method neither route has is guarded too, and an unknown
+/// path is not). A unit test checks these routes answer every operation of
+/// the stub's OpenAPI document.
 fn guarded_api(state: &AppState) -> Router<AppState> {
-    use axum::handler::Handler as _;
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse as _;
-
-    let guards = guards::Guards::layer(state.clone());
-    // axum's own answer for a method the route lacks (it adds `Allow`).
-    let method_not_allowed = tower::Layer::layer(
-        &guards,
-        tower::service_fn(|_: axum::extract::Request| {
-            std::future::ready(Ok::<_, std::convert::Infallible>(
-                StatusCode::METHOD_NOT_ALLOWED.into_response(),
-            ))
-        }),
-    );
-    let job = get(jobs::get_job.layer(guards.clone()))
-        .put(jobs::update_job.layer(guards.clone()))
-        .delete(jobs::delete_job.layer(guards.clone()))
-        .fallback_service(method_not_allowed.clone());
-    let missing_id = get(jobs::missing_job_id.layer(guards.clone()))
-        .put(jobs::missing_job_id.layer(guards.clone()))
-        .delete(jobs::missing_job_id.layer(guards))
-        .fallback_service(method_not_allowed);
+    let job = get(jobs::get_job)
+        .put(jobs::update_job)
+        .delete(jobs::delete_job);
+    let missing_id = get(jobs::missing_job_id)
+        .put(jobs::missing_job_id)
+        .delete(jobs::missing_job_id);
     Router::new()
         .route(JOB_PATH, job)
         .route(MISSING_ID_PATH, missing_id)
+        .route_layer(from_fn_with_state(state.clone(), guards::guard))
 }
 
-/// The whole application with the outer middleware of every request, both
-/// surfaces, outermost first: the access line, the header limits (431
-/// JSON), then, around the router, non-JSON error answers rewritten as
-/// `ErrorBody`.
-///
-/// Not an axum layer: the connection calls [`App::answer`] directly, so
-/// this costs no boxed service clone, `Next` or boxed future per request
-/// (a `from_fn` layer's price, visible in the GET profile,
-/// `docs/benchmarks.md`).
+/// The outer middleware of every request, both surfaces, outermost first:
+/// the access line, the header limits (431 JSON), then non-JSON error
+/// answers rewritten as `ErrorBody`.
+pub(crate) fn with_outer_layers(router: Router) -> Router {
+    router
+        .layer(from_fn(json_errors::middleware))
+        .layer(from_fn(header_limits::middleware))
+        .layer(from_fn(access_log::middleware))
+}
+
+/// The whole application as the connection calls it.
 #[derive(Clone)]
 pub(crate) struct App {
     router: Router,
-    /// Whether requests carry the client's address (`ConnectInfo`): only
-    /// the audit log of authenticated requests uses it.
-    wants_peer: bool,
 }
 
 impl App {
-    pub(crate) fn new(router: Router, wants_peer: bool) -> Self {
-        Self { router, wants_peer }
+    pub(crate) fn new(router: Router) -> Self {
+        Self { router }
     }
 
-    /// Answers `request`, which came from `peer` (if known).
+    /// Answers `request`, which came from `peer` (if known; the audit log
+    /// of authenticated requests names it).
     pub(crate) async fn answer(
-        mut self,
+        self,
         mut request: axum::extract::Request,
         peer: Option<std::net::SocketAddr>,
     ) -> axum::response::Response {
-        use axum::response::IntoResponse;
-        use tower::Service;
+        use tower::ServiceExt as _;
 
-        let started = tokio::time::Instant::now();
-        if self.wants_peer
-            && let Some(peer) = peer
-        {
+        if let Some(peer) = peer {
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
         }
-        let method = request.method().clone();
-        // A `Uri` clone shares its bytes: no allocation on the success path.
-        let uri = request.uri().clone();
-        let response = match header_limits::check(request.headers()) {
-            Err(refusal) => refusal.into_response(),
-            Ok(()) => {
-                let Ok(response) = self.router.call(request).await;
-                json_errors::rewrite(&method, &uri, response).await
-            }
-        };
-        access_log::log(&method, started, &response);
+        let Ok(response) = self.router.oneshot(request).await;
         response
     }
 }

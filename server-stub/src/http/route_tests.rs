@@ -10,7 +10,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use jobs_sdk::JobState;
 use tower::ServiceExt;
 
-use super::{AuthToken, JOB_PATH, MISSING_ID_PATH};
+use super::{JOB_PATH, MISSING_ID_PATH};
+use crate::access::AuthToken;
 use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
 use crate::faults::Faults;
 use crate::state::{AppState, Settings};
