@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Performance, side by side with the peers and the limit, in one run
-# (issue 10; docs/benchmarks.md records a run and what the profile showed).
+# (docs/benchmarks.md says what each figure means and how to read it).
 #
 # Builds release binaries, then, in interleaved rounds (every round measures
 # every figure, so the machine's noise hits all of them alike):

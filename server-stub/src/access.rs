@@ -1,5 +1,11 @@
-//! Who may use the public API: the bearer token it requires and the rate
-//! limit it applies. Shared by the server's settings and the API's guards.
+//! Who may use the stub: the bearer tokens of the public API and of the
+//! control surface, and the public API's rate limits.
+//!
+//! The rate limit is charged after authentication: requests with the right
+//! token share one bucket, and requests refused for their credentials (no
+//! token, a wrong one, two `Authorization` fields) draw from a second
+//! bucket of the same size. A stranger's flood then earns the stranger 429s
+//! and never spends the token holder's budget.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -8,39 +14,9 @@ use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-/// The bearer token the public API requires. `Debug` never shows it.
-#[derive(Clone)]
-pub(crate) struct AuthToken(String);
+use crate::api_error::ApiError;
 
-impl AuthToken {
-    pub(crate) fn new(token: String) -> Self {
-        Self(token)
-    }
-
-    /// Whether `Authorization: Bearer <token>` carries this token. The
-    /// comparison takes the same time wherever the first difference is.
-    pub(crate) fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return false;
-        };
-        let Some((scheme, token)) = value.trim().split_once(' ') else {
-            return false;
-        };
-        scheme.eq_ignore_ascii_case("bearer")
-            && bool::from(token.trim().as_bytes().ct_eq(self.0.as_bytes()))
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken(<redacted>)")
-    }
-}
-
-/// A token bucket shared by all clients: `per_second` requests per second,
+/// A token bucket shared by the requests it limits: `per_second` requests per second,
 /// bursts up to `per_second`.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
@@ -74,6 +50,109 @@ impl RateLimiter {
     }
 }
 
+/// What a request's `Authorization` fields say about a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credentials {
+    /// Exactly one field, `Bearer <the token>`.
+    Valid,
+    /// None, or one that is not `Bearer <the token>`.
+    Invalid,
+    /// More than one field: which one counts would be a guess, and a front
+    /// end that checked the other would have seen another credential.
+    Ambiguous,
+}
+
+/// A bearer token a surface requires. `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct AuthToken(String);
+
+impl AuthToken {
+    pub(crate) fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    /// What the request's `Authorization` fields carry. The comparison
+    /// takes the same time wherever the first difference is.
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Credentials {
+        let mut fields = headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(field), None) = (fields.next(), fields.next()) else {
+            return if headers.contains_key(header::AUTHORIZATION) {
+                Credentials::Ambiguous
+            } else {
+                Credentials::Invalid
+            };
+        };
+        let Some((scheme, token)) = field.to_str().ok().and_then(|v| v.trim().split_once(' '))
+        else {
+            return Credentials::Invalid;
+        };
+        if scheme.eq_ignore_ascii_case("bearer")
+            && bool::from(token.trim().as_bytes().ct_eq(self.0.as_bytes()))
+        {
+            Credentials::Valid
+        } else {
+            Credentials::Invalid
+        }
+    }
+
+    /// The answer for a request without [`Credentials::Valid`], if it has not.
+    pub(crate) fn require(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        match self.check(headers) {
+            Credentials::Valid => Ok(()),
+            Credentials::Invalid => Err(ApiError::unauthorized()),
+            Credentials::Ambiguous => Err(ApiError::ambiguous_authorization()),
+        }
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken(<redacted>)")
+    }
+}
+
+/// The public API's access policy: its token and rate limits.
+#[derive(Debug, Default)]
+pub(crate) struct ApiAccess {
+    token: Option<AuthToken>,
+    /// Requests that passed authentication (every request without a token).
+    admitted: Option<RateLimiter>,
+    /// Requests refused for their credentials.
+    refused: Option<RateLimiter>,
+}
+
+impl ApiAccess {
+    pub(crate) fn new(token: Option<AuthToken>, rate_limit: Option<u32>) -> Self {
+        Self {
+            refused: rate_limit.filter(|_| token.is_some()).map(RateLimiter::new),
+            admitted: rate_limit.map(RateLimiter::new),
+            token,
+        }
+    }
+
+    /// Whether a token is required.
+    pub(crate) fn requires_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Authenticates, then charges the request's bucket: `Ok` to go on, else
+    /// the answer (401 or 400 for the credentials, 429 when the bucket the
+    /// request draws from is empty).
+    pub(crate) fn admit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let credentials = self.token.as_ref().map(|token| token.require(headers));
+        let bucket = match credentials {
+            Some(Err(_)) => &self.refused,
+            None | Some(Ok(())) => &self.admitted,
+        };
+        if let Some(limiter) = bucket
+            && let Err(seconds) = limiter.acquire()
+        {
+            return Err(ApiError::too_many_requests(seconds));
+        }
+        credentials.unwrap_or(Ok(()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,8 +167,8 @@ mod tests {
     #[test]
     fn bearer_token_is_checked_exactly_and_never_shown() {
         let token = AuthToken::new("s3cret".into());
-        assert!(token.accepts(&auth("Bearer s3cret")));
-        assert!(token.accepts(&auth("bearer s3cret")));
+        assert_eq!(token.check(&auth("Bearer s3cret")), Credentials::Valid);
+        assert_eq!(token.check(&auth("bearer s3cret")), Credentials::Valid);
         for wrong in [
             "Bearer s3cre",
             "Bearer s3cret2",
@@ -98,10 +177,36 @@ mod tests {
             "Bearer ",
             "Bearer S3CRET",
         ] {
-            assert!(!token.accepts(&auth(wrong)), "{wrong}");
+            assert_eq!(token.check(&auth(wrong)), Credentials::Invalid, "{wrong}");
         }
-        assert!(!token.accepts(&HeaderMap::new()));
+        assert_eq!(token.check(&HeaderMap::new()), Credentials::Invalid);
+        let mut twice = auth("Bearer s3cret");
+        twice.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
+        assert_eq!(token.check(&twice), Credentials::Ambiguous);
+        let mut same_twice = auth("Bearer s3cret");
+        same_twice.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        assert_eq!(token.check(&same_twice), Credentials::Ambiguous);
         assert!(!format!("{token:?}").contains("s3cret"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refused_requests_never_spend_the_token_holders_budget() {
+        let access = ApiAccess::new(Some(AuthToken::new("T".into())), Some(3));
+        let wrong = auth("Bearer nope");
+        let right = auth("Bearer T");
+        let statuses = |headers: &HeaderMap, n| {
+            (0..n)
+                .map(|_| access.admit(headers).err().map(|e| e.status.as_u16()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            statuses(&wrong, 5),
+            [Some(401), Some(401), Some(401), Some(429), Some(429)]
+        );
+        assert_eq!(statuses(&right, 4), [None, None, None, Some(429)]);
+        let open = ApiAccess::new(None, Some(1));
+        assert!(open.admit(&wrong).is_ok(), "no token: the header is not read");
+        assert_eq!(open.admit(&wrong).unwrap_err().status.as_u16(), 429);
     }
 
     #[tokio::test(start_paused = true)]

@@ -75,6 +75,30 @@ impl ApiError {
         self
     }
 
+    /// The same answer with `Connection: close`: what follows the request
+    /// on the connection cannot be trusted.
+    pub(crate) fn closing(self) -> Self {
+        self.with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
+    /// 501: a transfer coding other than `chunked` (its name cut to 64
+    /// bytes in the answer).
+    pub(crate) fn transfer_coding_not_implemented(coding: &str) -> Self {
+        let mut end = coding.len().min(64);
+        while !coding.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Not implemented",
+            Some(format!(
+                "Transfer-Encoding {} is not supported; send the body as is or chunked",
+                &coding[..end]
+            )),
+        )
+        .closing()
+    }
+
     /// 400: empty or all-whitespace job id.
     pub(crate) fn job_id_required() -> Self {
         Self::new(StatusCode::BAD_REQUEST, contract::JOB_ID_REQUIRED, None)
@@ -121,6 +145,21 @@ impl ApiError {
             Some(contract::UNAUTHORIZED_DETAILS.to_owned()),
         )
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// 400: more than one `Authorization` field.
+    pub(crate) fn ambiguous_authorization() -> Self {
+        Self::bad_request("The request has more than one Authorization header field")
+    }
+
+    /// 400 `Bad request`: the request breaks HTTP's own rules (RFC 9112),
+    /// as `details` says.
+    pub(crate) fn bad_request(details: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            Some(details.to_owned()),
+        )
     }
 
     /// 413: the body exceeds `limit` bytes ([`MAX_BODY_BYTES`] on the

@@ -2,13 +2,16 @@
 //! deadlines hyper's own options cannot give for both protocols and for the
 //! version sniffing in front of them.
 //!
-//! - **Header read timeout**: once the first byte of a request arrives, the
-//!   request head must be complete (the request handed to the router) within
-//!   [`ConnectionTimeouts::header_read`]. A slow-headers client (one byte
-//!   every half second) is cut off there.
-//! - **Idle timeout**: a connection with no request in progress and no byte
-//!   of a new one is closed after [`ConnectionTimeouts::idle`] (keep-alive
-//!   connections and clients that connect and say nothing alike).
+//! - **Header read timeout**: a new connection must complete its first
+//!   request head (the request handed to the router) within
+//!   [`ConnectionTimeouts::header_read`] of being accepted, and every later
+//!   head within as long of its first byte. A client that connects and says
+//!   nothing, or sends its head one byte every half second, is cut off there.
+//! - **Idle timeout**: a connection that has answered its requests, with no
+//!   byte of a new one, is closed after [`ConnectionTimeouts::idle`].
+//!
+//! At the server's connection cap ([`crate::connections`]) the longest-idle
+//! connection is closed at once, however much of its timeouts is left.
 //!
 //! A request being handled is never cut off by either: its body has its own
 //! deadline in the handler (408), and a slow handler (injected latency) is
@@ -30,6 +33,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::connections::Connections;
 use crate::http::{App, DropConnection};
 use crate::parse_error_answers::ParseErrorAnswers;
 
@@ -57,8 +61,10 @@ enum Expired {
 /// shortest timeout, so no change of state can bring a deadline before it,
 /// and it re-reads the state when it fires.
 #[derive(Debug)]
-struct Activity {
+pub(crate) struct Activity {
     state: Mutex<ActivityState>,
+    /// Signalled when the server closes this connection for another.
+    evicted: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -69,17 +75,43 @@ struct ActivityState {
     head_since: Option<Instant>,
     /// When the connection last had no request in progress.
     idle_since: Instant,
+    /// The server asked it to close (at the connection cap).
+    evicted: bool,
 }
 
 impl Activity {
-    fn new() -> Self {
+    /// A connection just accepted: its first head is due within the header
+    /// read timeout.
+    pub(crate) fn new() -> Self {
+        let now = Instant::now();
         Self {
             state: Mutex::new(ActivityState {
                 in_flight: 0,
-                head_since: None,
-                idle_since: Instant::now(),
+                head_since: Some(now),
+                idle_since: now,
+                evicted: false,
             }),
+            evicted: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Since when the connection has had no request in flight; `None` while
+    /// one is, or once it is asked to close.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        let state = self.lock();
+        (state.in_flight == 0 && !state.evicted).then_some(state.idle_since)
+    }
+
+    /// Asks the connection to close now (see [`serve_connection`]).
+    pub(crate) fn evict(&self) {
+        self.lock().evicted = true;
+        // A stored permit: the connection may not be waiting yet.
+        self.evicted.notify_one();
+    }
+
+    /// Whether a request is in flight.
+    fn busy(&self) -> bool {
+        self.lock().in_flight > 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ActivityState> {
@@ -236,9 +268,11 @@ pub(crate) async fn serve_connection(
     peer: std::net::SocketAddr,
     app: App,
     timeouts: ConnectionTimeouts,
+    connections: Connections,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
+    let _registered = connections.register(Arc::clone(&activity));
     let service = {
         let activity = Arc::clone(&activity);
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -281,6 +315,16 @@ pub(crate) async fn serve_connection(
         // Requests in flight finish; a connection with none (idle, or a
         // head half-sent) has nothing to wait for.
         _ = shutting_down => activity.deadline(timeouts).map(|_| CLOSE_GRACE),
+        // Another client needs the slot: an idle connection closes now (its
+        // descriptor is what is short); one whose request began meanwhile
+        // finishes it first.
+        () = activity.evicted.notified() => {
+            if !activity.busy() {
+                tracing::debug!(%peer, "closing idle connection for a new one");
+                return;
+            }
+            None
+        }
     };
     connection.as_mut().graceful_shutdown();
     let finished = async {
@@ -309,13 +353,19 @@ mod tests {
     async fn deadlines_follow_bytes_and_requests() {
         let activity = Arc::new(Activity::new());
         let start = Instant::now();
+        let first = (start + TIMEOUTS.header_read, Expired::HeaderRead);
         assert_eq!(
             activity.deadline(TIMEOUTS),
-            Some((start + TIMEOUTS.idle, Expired::Idle))
+            Some(first),
+            "a new connection owes its first head"
         );
         tokio::time::advance(Duration::from_secs(5)).await;
         activity.bytes_read();
-        let head = (start + Duration::from_secs(15), Expired::HeaderRead);
+        assert_eq!(activity.deadline(TIMEOUTS), Some(first), "bytes do not extend it");
+        drop(activity.request_started());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        activity.bytes_read();
+        let head = (start + Duration::from_secs(20), Expired::HeaderRead);
         assert_eq!(activity.deadline(TIMEOUTS), Some(head));
         tokio::time::advance(Duration::from_secs(1)).await;
         activity.bytes_read();
@@ -336,7 +386,7 @@ mod tests {
         assert_eq!(
             activity.deadline(TIMEOUTS),
             Some((
-                start + Duration::from_secs(8) + TIMEOUTS.idle,
+                start + Duration::from_secs(13) + TIMEOUTS.idle,
                 Expired::Idle
             ))
         );
@@ -372,6 +422,28 @@ mod tests {
         let in_flight = activity.request_started();
         tokio::time::sleep(took).await;
         drop(in_flight);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_never_sends_a_head_is_cut_at_the_header_read_timeout() {
+        let activity = Arc::new(Activity::new());
+        let start = Instant::now();
+        let (why, at) = watch_expiry(&activity).await.unwrap();
+        assert_eq!(why, Expired::HeaderRead);
+        assert_eq!(at, start + TIMEOUTS.header_read, "not the 60 s idle timeout");
+    }
+
+    #[test]
+    fn an_evicted_connection_is_no_longer_idle() {
+        let activity = Activity::new();
+        assert!(activity.idle_since().is_some());
+        let busy = Arc::new(Activity::new());
+        let in_flight = busy.request_started();
+        assert_eq!(busy.idle_since(), None, "a request in flight is never evicted");
+        drop(in_flight);
+        assert!(busy.idle_since().is_some());
+        activity.evict();
+        assert_eq!(activity.idle_since(), None, "asked once");
     }
 
     #[tokio::test(start_paused = true)]
@@ -411,6 +483,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_head_started_mid_idle_is_cut_exactly_at_the_header_read_timeout() {
         let activity = Arc::new(Activity::new());
+        drop(activity.request_started());
         let start = Instant::now();
         let waiter = watch_expiry(&activity);
         // Not on a multiple of the 10 s re-check: the deadline is exact.

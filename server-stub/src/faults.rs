@@ -11,11 +11,23 @@
 //! (`unavailable`, `dropConnection`, `tooManyRequests`) replaces the answer,
 //! and later answer rules are not checked (so not consumed). A `next` rule
 //! is removed once used up.
+//!
+//! The rules are bounded so no value the control surface accepts can break
+//! the API: at most [`MAX_RULES`] at once, a latency of at most
+//! [`MAX_LATENCY_MS`] per rule, and the delays of all rules that fire for one
+//! request add up saturating (never overflowing).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// The most fault rules active at once; the next one is refused
+/// ([`FaultError::TooManyRules`]).
+pub const MAX_RULES: usize = 256;
+
+/// The longest latency one rule may add: one hour, in milliseconds.
+pub const MAX_LATENCY_MS: u64 = 3_600_000;
 
 /// What an injected fault does to a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -30,7 +42,7 @@ pub enum Fault {
     Unavailable,
     /// The request is answered normally, `ms` milliseconds late.
     Latency {
-        /// Added delay in milliseconds.
+        /// Added delay in milliseconds, at most [`MAX_LATENCY_MS`].
         ms: u64,
     },
     /// The connection is closed without an answer.
@@ -73,6 +85,12 @@ pub enum FaultError {
     /// `next` must be at least 1.
     #[error("next must be at least 1")]
     ZeroCount,
+    /// A latency above [`MAX_LATENCY_MS`].
+    #[error("latency must be at most {MAX_LATENCY_MS} ms, got {0}")]
+    LatencyTooLong(u64),
+    /// [`MAX_RULES`] rules are active already.
+    #[error("at most {MAX_RULES} fault rules can be active at once; remove some first")]
+    TooManyRules,
 }
 
 /// What the fault rules decided for one request.
@@ -121,7 +139,8 @@ impl Faults {
     ///
     /// # Errors
     ///
-    /// [`FaultError`] for a fraction outside 0–1 or a count of 0.
+    /// [`FaultError`] for a fraction outside 0–1, a count of 0, a latency
+    /// above [`MAX_LATENCY_MS`], or when [`MAX_RULES`] are active.
     pub fn inject(&self, fault: Fault, trigger: Trigger) -> Result<u64, FaultError> {
         match trigger {
             Trigger::Fraction(p) if !(0.0..=1.0).contains(&p) => {
@@ -130,7 +149,15 @@ impl Faults {
             Trigger::Next(0) => return Err(FaultError::ZeroCount),
             _ => {}
         }
+        if let Fault::Latency { ms } = fault
+            && ms > MAX_LATENCY_MS
+        {
+            return Err(FaultError::LatencyTooLong(ms));
+        }
         let mut state = self.lock();
+        if state.rules.len() >= MAX_RULES {
+            return Err(FaultError::TooManyRules);
+        }
         state.next_id += 1;
         let id = state.next_id;
         state.rules.push(FaultRule { id, fault, trigger });
@@ -138,19 +165,29 @@ impl Faults {
     }
 
     /// `fault` for the next `n` requests (`n` = 0 adds nothing).
-    pub fn next(&self, n: u32, fault: Fault) {
-        // The only possible error is n = 0, which means "no fault".
-        let _ = self.inject(fault, Trigger::Next(n));
+    ///
+    /// # Errors
+    ///
+    /// As [`Faults::inject`], but for a count of 0 (which adds nothing).
+    pub fn next(&self, n: u32, fault: Fault) -> Result<(), FaultError> {
+        match self.inject(fault, Trigger::Next(n)) {
+            Ok(_) | Err(FaultError::ZeroCount) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     /// `fault` for each request with probability `fraction` (clamped to 0–1).
-    pub fn fraction(&self, fraction: f64, fault: Fault) {
+    ///
+    /// # Errors
+    ///
+    /// As [`Faults::inject`] (a latency too long, too many rules).
+    pub fn fraction(&self, fraction: f64, fault: Fault) -> Result<(), FaultError> {
         let fraction = if fraction.is_nan() {
             0.0
         } else {
             fraction.clamp(0.0, 1.0)
         };
-        let _ = self.inject(fault, Trigger::Fraction(fraction));
+        self.inject(fault, Trigger::Fraction(fraction)).map(drop)
     }
 
     /// Seeds the generator behind `fraction` rules, for repeatable runs.
@@ -197,7 +234,9 @@ impl Faults {
                 continue;
             }
             match &rule.fault {
-                Fault::Latency { ms } => decision.latency += Duration::from_millis(*ms),
+                Fault::Latency { ms } => {
+                    decision.latency = decision.latency.saturating_add(Duration::from_millis(*ms));
+                }
                 answer => decision.answer = Some(answer.clone()),
             }
         }
@@ -213,14 +252,14 @@ mod tests {
     #[test]
     fn next_rules_count_down_and_answer_in_order() {
         let faults = Faults::new();
-        faults.next(2, Fault::Unavailable);
+        faults.next(2, Fault::Unavailable).unwrap();
         faults.next(
             1,
             Fault::TooManyRequests {
                 retry_after_secs: 3,
             },
-        );
-        faults.next(4, Fault::Latency { ms: 250 });
+        ).unwrap();
+        faults.next(4, Fault::Latency { ms: 250 }).unwrap();
         let answers: Vec<_> = (0..5).map(|_| faults.decide()).collect();
         let unavailable = Some(Fault::Unavailable);
         let limited = Some(Fault::TooManyRequests {
@@ -274,10 +313,35 @@ mod tests {
         let id = faults.rules()[0].id;
         assert!(faults.remove(id));
         assert!(!faults.remove(id));
-        faults.fraction(1.0, Fault::Unavailable);
+        faults.fraction(1.0, Fault::Unavailable).unwrap();
         assert_eq!(faults.decide().answer, Some(Fault::Unavailable));
         faults.clear();
         assert_eq!(faults.decide(), Decision::default());
+    }
+
+    #[test]
+    fn rules_are_bounded_in_number_and_latency_and_spent_ones_leave() {
+        let faults = Faults::new();
+        assert_eq!(
+            faults.inject(Fault::Latency { ms: u64::MAX }, Trigger::Next(1)),
+            Err(FaultError::LatencyTooLong(u64::MAX))
+        );
+        for _ in 0..MAX_RULES {
+            faults
+                .inject(Fault::Latency { ms: MAX_LATENCY_MS }, Trigger::Next(1))
+                .unwrap();
+        }
+        assert_eq!(
+            faults.next(1, Fault::Unavailable),
+            Err(FaultError::TooManyRules)
+        );
+        let decision = faults.decide();
+        assert_eq!(
+            decision.latency,
+            Duration::from_millis(MAX_LATENCY_MS) * u32::try_from(MAX_RULES).unwrap()
+        );
+        assert!(faults.rules().is_empty(), "every spent rule removed");
+        faults.next(1, Fault::Unavailable).unwrap();
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod access;
 mod api_error;
 pub mod clock;
 mod connection;
+mod connections;
 pub mod control;
 pub mod demo;
 pub mod engine;
@@ -25,6 +26,7 @@ mod server;
 mod state;
 
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
+pub use connections::raise_descriptor_limit;
 pub use control::control_doc;
 pub use faults::{Fault, Faults, Trigger};
 pub use http::api_doc;

@@ -17,7 +17,8 @@ use std::sync::OnceLock;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-/// Lines held for the writer thread before further ones are dropped.
+/// Lines held for the writer thread before further ones are dropped, by
+/// default.
 pub const BUFFERED_LINES: usize = 64 * 1024;
 
 /// The installed writer's count of dropped lines.
@@ -47,13 +48,19 @@ pub fn dropped_lines() -> u64 {
 /// Does nothing (and returns an inert guard) if a global subscriber is
 /// already installed.
 pub fn init_stdout(json: bool) -> LogGuard {
+    init_stdout_buffered(json, BUFFERED_LINES)
+}
+
+/// [`init_stdout`], holding up to `buffered_lines` lines for a slow stdout
+/// before dropping further ones.
+pub fn init_stdout_buffered(json: bool, buffered_lines: usize) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only on a terminal (and not under NO_COLOR): piped or redirected
     // logs stay plain text that grep and log collectors can read.
     let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (writer, worker) = NonBlockingBuilder::default()
         .lossy(true)
-        .buffered_lines_limit(BUFFERED_LINES)
+        .buffered_lines_limit(buffered_lines.max(1))
         .thread_name("jobs-stub-log")
         .finish(std::io::stdout());
     let counter = writer.error_counter();

@@ -26,9 +26,14 @@ struct Args {
     /// a queue with jobs in every state.
     #[arg(long)]
     demo: bool,
-    /// Require `Authorization: Bearer <token>` on /api/jobs (never logged).
+    /// Require `Authorization: Bearer <token>` on /api/jobs, and on /__stub
+    /// unless --control-token gives it another (never logged).
     #[arg(long, env = "JOBS_STUB_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
+    /// Require `Authorization: Bearer <token>` on the /__stub control
+    /// surface (default: the --auth-token; without either it is open).
+    #[arg(long, env = "JOBS_STUB_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
     /// Answer 429 with Retry-After beyond this many requests per second.
     #[arg(long, value_name = "RPS", value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit: Option<u32>,
@@ -52,6 +57,16 @@ struct Args {
     /// milliseconds.
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
+    /// At most this many open connections; at the cap the longest-idle one
+    /// is closed for a new client [default: the descriptor limit, raised to
+    /// the hard limit at start, less 64].
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: Option<usize>,
+    /// Log lines held in memory while stdout is slow; beyond them lines are
+    /// dropped (and counted in /__stub/stats), never waited for.
+    #[arg(long, default_value_t = jobs_server_stub::logging::BUFFERED_LINES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    log_buffer_lines: usize,
     /// A PUT body not complete within this many milliseconds answers 408.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     body_read_timeout_ms: u64,
@@ -61,7 +76,13 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     // Held to the end of main, so every log line is written before exit.
-    let _log_guard = jobs_server_stub::logging::init_stdout(args.log_json);
+    let _log_guard =
+        jobs_server_stub::logging::init_stdout_buffered(args.log_json, args.log_buffer_lines);
+    // Every connection is a descriptor: take what the hard limit allows.
+    match jobs_server_stub::raise_descriptor_limit() {
+        Ok(limit) => tracing::debug!(limit, "descriptor limit"),
+        Err(err) => tracing::warn!(%err, "cannot raise the descriptor limit"),
+    }
 
     let auth_enabled = args.auth_token.as_deref().is_some_and(|t| !t.is_empty());
     let mut builder = StubServer::builder()
@@ -74,8 +95,14 @@ async fn main() -> ExitCode {
     if args.demo {
         builder = builder.demo();
     }
+    if let Some(max) = args.max_connections {
+        builder = builder.max_connections(max);
+    }
     if let Some(token) = args.auth_token.filter(|t| !t.is_empty()) {
         builder = builder.auth_token(token);
+    }
+    if let Some(token) = args.control_token.filter(|t| !t.is_empty()) {
+        builder = builder.control_token(token);
     }
     if let Some(rps) = args.rate_limit {
         builder = builder.rate_limit(rps);

@@ -12,13 +12,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::access::{AuthToken, RateLimiter};
+use crate::access::{ApiAccess, AuthToken};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::connection::{ConnectionTimeouts, serve_connection};
+use crate::connections::Connections;
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
 use crate::http::App;
 use crate::state::{AppState, Settings};
+
+/// The largest request head HTTP/2 takes: hyper's HTTP/1 read buffer
+/// (8 KiB + 100 × 4 KiB) plus h2's 32 bytes per field for 100 fields.
+const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 8192 + 4096 * 100 + 32 * 100;
 
 /// Default [`StubBuilder::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,6 +43,7 @@ pub struct StubBuilder {
     clock: ClockChoice,
     engine_config: EngineConfig,
     auth_token: Option<String>,
+    control_token: Option<String>,
     rate_limit: Option<u32>,
     workers: Vec<String>,
     tick_every: Option<Duration>,
@@ -46,6 +52,7 @@ pub struct StubBuilder {
     grace: Duration,
     timeouts: ConnectionTimeouts,
     body_read_timeout: Duration,
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +69,7 @@ impl Default for StubBuilder {
             clock: ClockChoice::System,
             engine_config: EngineConfig::default(),
             auth_token: None,
+            control_token: None,
             rate_limit: None,
             workers: Vec::new(),
             tick_every: None,
@@ -73,6 +81,7 @@ impl Default for StubBuilder {
                 idle: DEFAULT_IDLE_TIMEOUT,
             },
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: None,
         }
     }
 }
@@ -103,13 +112,25 @@ impl StubBuilder {
         self
     }
 
-    /// Requires `Authorization: Bearer <token>` on `/api/jobs/…`.
+    /// Requires `Authorization: Bearer <token>` on `/api/jobs/…`, and on the
+    /// `/__stub` control surface too unless [`StubBuilder::control_token`]
+    /// gives it another.
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
         self
     }
 
+    /// Requires `Authorization: Bearer <token>` on the `/__stub` control
+    /// surface (default: the [`StubBuilder::auth_token`], if any; without
+    /// either, the control surface is open, as a local test stub's is).
+    pub fn control_token(mut self, token: impl Into<String>) -> Self {
+        self.control_token = Some(token.into());
+        self
+    }
+
     /// Answers 429 beyond `per_second` requests per second on `/api/jobs/…`.
+    /// With a token, requests refused for their credentials draw from a
+    /// bucket of their own, so they cannot spend the token holder's.
     pub fn rate_limit(mut self, per_second: u32) -> Self {
         self.rate_limit = Some(per_second);
         self
@@ -173,6 +194,15 @@ impl StubBuilder {
         self
     }
 
+    /// At most this many open connections (default: the process's soft
+    /// descriptor limit less a reserve of 64, read at start). At the cap the
+    /// connection idle longest is closed for the new client; when none is
+    /// idle, new clients wait in the kernel's backlog until one ends.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
     /// Binds and starts serving in the background (needs a tokio runtime).
     ///
     /// # Errors
@@ -204,8 +234,11 @@ impl StubBuilder {
             engine.clone(),
             faults.clone(),
             Settings {
-                auth_token: self.auth_token.map(AuthToken::new),
-                rate_limiter: self.rate_limit.map(RateLimiter::new),
+                control_token: self
+                    .control_token
+                    .or_else(|| self.auth_token.clone())
+                    .map(AuthToken::new),
+                api_access: ApiAccess::new(self.auth_token.map(AuthToken::new), self.rate_limit),
                 manual_clock: manual_clock.clone(),
                 body_read_timeout: self.body_read_timeout,
             },
@@ -215,7 +248,18 @@ impl StubBuilder {
         if let Some(interval) = self.tick_every {
             tokio::spawn(tick_forever(engine.clone(), interval, signal.clone()));
         }
-        let task = tokio::spawn(serve(listener, app, signal, self.grace, self.timeouts));
+        let connections = Connections::new(
+            self.max_connections
+                .unwrap_or_else(crate::connections::default_max_connections),
+        );
+        let task = tokio::spawn(serve(
+            listener,
+            app,
+            signal,
+            self.grace,
+            self.timeouts,
+            connections,
+        ));
         Ok(StubServer {
             addr,
             base_url: format!("http://{addr}"),
@@ -235,7 +279,7 @@ impl StubBuilder {
 pub(crate) fn app(state: AppState, with_control: bool) -> App {
     let mut app = crate::http::router(&state);
     if with_control {
-        app = app.merge(crate::control::router());
+        app = app.merge(crate::control::router(&state));
     }
     let router = app
         .fallback(crate::http::json_errors::route_not_found)
@@ -350,25 +394,37 @@ impl Drop for StubServer {
 /// finish (up to `grace`).
 ///
 /// A hand-written loop rather than `axum::serve`: each connection gets the
-/// header-read and idle deadlines of [`crate::connection`], and a handler can
-/// have its connection dropped without an answer (fault injection).
+/// header-read and idle deadlines of [`crate::connection`], the number open
+/// is capped ([`crate::connections`]), and a handler can have its connection
+/// dropped without an answer (fault injection).
 async fn serve(
     listener: TcpListener,
     app: App,
     mut signal: watch::Receiver<bool>,
     grace: Duration,
     timeouts: ConnectionTimeouts,
+    connections: Connections,
 ) {
-    // hyper's default header limit (100 fields, the application's own):
-    // its parse buffer is then an uninitialised array on the stack, not a
-    // heap buffer filled per request. Its bodiless 431 for more fields (and
-    // its 400 and 414) are rewritten to the contract's JSON on the way out
-    // (`crate::parse_error_answers`).
-    let builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1: hyper's default header limit (100 fields, the application's
+    // own): its parse buffer is then an uninitialised array on the stack,
+    // not a heap buffer filled per request. Its bodiless 431 for more fields
+    // (and its 400 and 414) are rewritten to the contract's JSON on the way
+    // out (`crate::parse_error_answers`).
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/2: h2's own limit (16 KiB by default, counting 32 bytes per
+    // field) would refuse with a bodiless 431 heads that HTTP/1 hands to the
+    // application (whose 431 is JSON, and whose limits count names and
+    // values only). Raised to what HTTP/1 reads at most, the same request
+    // gets the same answer over both.
+    builder.http2().max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES);
     // Every connection task holds a receiver; `closed()` resolves when all
     // of them have ended.
     let (open, open_connection) = watch::channel(());
     loop {
+        tokio::select! {
+            () = connections.slot() => {}
+            _ = signal.changed() => break,
+        }
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -379,7 +435,8 @@ async fn serve(
                         tracing::debug!(%peer, %err, "cannot set TCP_NODELAY");
                     }
                     let connection = serve_connection(
-                        builder.clone(), stream, peer, app.clone(), timeouts, signal.clone(),
+                        builder.clone(), stream, peer, app.clone(), timeouts,
+                        connections.clone(), signal.clone(),
                     );
                     let open_connection = open_connection.clone();
                     tokio::spawn(async move {
@@ -388,9 +445,14 @@ async fn serve(
                     });
                 }
                 Err(err) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(%err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of descriptors below the cap (something else holds
+                    // them): free one if a connection is idle, else back off.
+                    if connections.evict_idlest() {
+                        tracing::debug!(%err, "accept failed; closed an idle connection");
+                    } else {
+                        tracing::warn!(%err, open = connections.len(), "accept failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
             _ = signal.changed() => break,

@@ -4,15 +4,17 @@
 use std::sync::Arc;
 
 use crate::ManualClock;
-use crate::access::{AuthToken, RateLimiter};
+use crate::access::{ApiAccess, AuthToken};
 use crate::engine::SharedEngine;
 use crate::faults::Faults;
 
 /// Server-wide settings the handlers read.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub(crate) auth_token: Option<AuthToken>,
-    pub(crate) rate_limiter: Option<RateLimiter>,
+    /// The public API's token and rate limits.
+    pub(crate) api_access: ApiAccess,
+    /// The token `/__stub` requires, if any.
+    pub(crate) control_token: Option<AuthToken>,
     /// Set when the engine runs on a manual clock the control surface may move.
     pub(crate) manual_clock: Option<ManualClock>,
     /// How long a `PUT` body may take to arrive.

@@ -206,7 +206,7 @@ async fn gets_are_retried_through_transient_faults() {
             retry_after_secs: 0,
         },
     ] {
-        stub.faults().next(2, fault.clone());
+        stub.faults().next(2, fault.clone()).unwrap();
         let status = client
             .get_job("job_1")
             .await
@@ -217,7 +217,7 @@ async fn gets_are_retried_through_transient_faults() {
             "{fault:?}: both faults were hit, then the third try passed"
         );
     }
-    stub.faults().next(3, Fault::Unavailable);
+    stub.faults().next(3, Fault::Unavailable).unwrap();
     let err = client.get_job("job_1").await.unwrap_err();
     assert!(matches!(err, JobsError::Server { .. }), "{err}");
     assert_eq!(
@@ -238,7 +238,7 @@ async fn state_changes_are_not_repeated_once_sent() {
         .unwrap();
     let client = client_for(&stub).build().unwrap();
 
-    stub.faults().next(1, Fault::Unavailable);
+    stub.faults().next(1, Fault::Unavailable).unwrap();
     let err = client.pause_job("job_1").await.unwrap_err();
     assert_eq!(
         api(&err),
@@ -248,7 +248,7 @@ async fn state_changes_are_not_repeated_once_sent() {
             Some("Queue system temporarily unavailable")
         )
     );
-    stub.faults().next(1, Fault::Unavailable);
+    stub.faults().next(1, Fault::Unavailable).unwrap();
     let err = client.delete_job("job_1").await.unwrap_err();
     assert_eq!(
         api(&err),
@@ -259,7 +259,7 @@ async fn state_changes_are_not_repeated_once_sent() {
         )
     );
 
-    stub.faults().next(1, Fault::DropConnection);
+    stub.faults().next(1, Fault::DropConnection).unwrap();
     let err = client.pause_job("job_1").await.unwrap_err();
     let JobsError::Transport(transport) = &err else {
         panic!("a dropped connection is a transport error: {err}");
@@ -289,7 +289,7 @@ async fn rate_limits_surface_retry_after() {
         Fault::TooManyRequests {
             retry_after_secs: 7,
         },
-    );
+    ).unwrap();
     let err = client.get_job("job_1").await.unwrap_err();
     assert!(matches!(err, JobsError::RateLimited { .. }), "{err}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
@@ -322,13 +322,13 @@ async fn a_slow_answer_times_out_and_a_get_tries_again() {
         .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
-    stub.faults().next(1, Fault::Latency { ms: 60_000 });
+    stub.faults().next(1, Fault::Latency { ms: 60_000 }).unwrap();
     assert_eq!(
         client.get_job("job_1").await.unwrap().job.id,
         "job_1",
         "the retry is not delayed"
     );
-    stub.faults().next(1, Fault::Latency { ms: 60_000 });
+    stub.faults().next(1, Fault::Latency { ms: 60_000 }).unwrap();
     let err = client.pause_job("job_1").await.unwrap_err();
     assert!(matches!(err, JobsError::Timeout { .. }), "{err}");
     assert!(

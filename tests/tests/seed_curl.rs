@@ -282,7 +282,7 @@ async fn every_error_example_of_the_seed_is_reproduced() {
     ];
     for (i, ((status, request), expected)) in requests.into_iter().zip(errors).enumerate() {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            stub.faults().next(1, Fault::Unavailable);
+            stub.faults().next(1, Fault::Unavailable).unwrap();
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), status, "example {i}: {expected}");

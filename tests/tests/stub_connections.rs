@@ -172,7 +172,7 @@ async fn a_slow_handler_is_never_cut_by_either_timeout() {
         Fault::Latency {
             ms: 3 * SHORT.as_millis() as u64,
         },
-    );
+    ).unwrap();
     let response = reqwest::Client::builder()
         .no_proxy()
         .build()

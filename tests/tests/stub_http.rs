@@ -457,7 +457,7 @@ async fn wrong_methods_and_unknown_routes_are_json() {
 }
 
 #[tokio::test]
-async fn bearer_auth_guards_the_api_only() {
+async fn bearer_auth_guards_the_api_and_the_control_surface_not_the_docs() {
     let stub = StubServer::builder()
         .auth_token("t0ken")
         .start()
@@ -491,13 +491,59 @@ async fn bearer_auth_guards_the_api_only() {
             .0,
         StatusCode::OK
     );
-    for open in ["/openapi.json", "/__stub/stats"] {
+    for open in ["/openapi.json", "/openapi.yaml"] {
         assert_eq!(
             send(http.get(stub.url(open))).await.0,
             StatusCode::OK,
             "{open}"
         );
     }
+    // The control surface reads every job and can delete them all: the
+    // same token guards it.
+    for control in [
+        http.get(stub.url("/__stub/stats")),
+        http.get(stub.url("/__stub/jobs/job_1")).bearer_auth("wrong"),
+        http.delete(stub.url("/__stub/jobs")),
+        http.post(stub.url("/__stub/faults"))
+            .json(&json!({"fault": {"kind": "unavailable"}})),
+        http.get(stub.url("/__stub/openapi.json")),
+    ] {
+        expect_error(control, StatusCode::UNAUTHORIZED, unauthorized.clone()).await;
+    }
+    assert!(stub.faults().rules().is_empty(), "no fault injected");
+    assert_eq!(stub.engine().lock().len(), 1, "no job deleted");
+    assert_eq!(
+        send(http.get(stub.url("/__stub/stats")).bearer_auth("t0ken"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_control_token_guards_the_control_surface_apart_from_the_api() {
+    let stub = StubServer::builder()
+        .control_token("c0ntrol")
+        .start()
+        .await
+        .unwrap();
+    stub.insert(JobBuilder::new("job_1")).unwrap();
+    let http = client();
+    assert_eq!(
+        send(http.get(stub.url("/api/jobs/job_1"))).await.0,
+        StatusCode::OK,
+        "no API token"
+    );
+    assert_eq!(
+        send(http.get(stub.url("/__stub/stats"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(http.get(stub.url("/__stub/stats")).bearer_auth("c0ntrol"))
+            .await
+            .0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -527,7 +573,7 @@ async fn injected_faults_answer_per_operation_then_stop() {
     let stub = stub_with(&[("job_1", JobState::Active)]).await;
     let http = client();
     let url = stub.url("/api/jobs/job_1");
-    stub.faults().next(3, Fault::Unavailable);
+    stub.faults().next(3, Fault::Unavailable).unwrap();
     let unavailable =
         |error: &str| json!({"error": error, "details": "Queue system temporarily unavailable"});
     let server_error = StatusCode::INTERNAL_SERVER_ERROR;
@@ -565,7 +611,7 @@ async fn injected_faults_answer_per_operation_then_stop() {
         Fault::TooManyRequests {
             retry_after_secs: 7,
         },
-    );
+    ).unwrap();
     let headers = expect_error(
         http.get(&url),
         StatusCode::TOO_MANY_REQUESTS,
@@ -574,7 +620,7 @@ async fn injected_faults_answer_per_operation_then_stop() {
     .await;
     assert_eq!(headers["retry-after"], "7");
 
-    stub.faults().next(1, Fault::DropConnection);
+    stub.faults().next(1, Fault::DropConnection).unwrap();
     let err = http.get(&url).send().await.unwrap_err();
     assert!(
         !err.is_timeout() && err.status().is_none(),
@@ -586,13 +632,13 @@ async fn injected_faults_answer_per_operation_then_stop() {
         "the next connection works"
     );
 
-    stub.faults().fraction(1.0, Fault::Unavailable);
+    stub.faults().fraction(1.0, Fault::Unavailable).unwrap();
     for _ in 0..3 {
         assert_eq!(send(http.get(&url)).await.0, server_error);
     }
     stub.faults().clear();
     assert_eq!(send(http.get(&url)).await.0, StatusCode::OK);
-    stub.faults().fraction(1.0, Fault::Unavailable);
+    stub.faults().fraction(1.0, Fault::Unavailable).unwrap();
     let docs = http.get(stub.url("/openapi.yaml")).send().await.unwrap();
     assert_eq!(
         docs.status(),
@@ -610,7 +656,7 @@ async fn injected_latency_delays_the_answer() {
         .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
-    stub.faults().next(1, Fault::Latency { ms: 60_000 });
+    stub.faults().next(1, Fault::Latency { ms: 60_000 }).unwrap();
     let err = impatient.get(&url).send().await.unwrap_err();
     assert!(
         err.is_timeout(),

@@ -256,7 +256,7 @@ async fn every_management_action_writes_exactly_one_audit_record() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(stub.audit_log().len(), 9);
     // The control surface shows the same records, as JSON.
-    let (_, _, body) = answer(http.get(stub.url("/__stub/audit"))).await;
+    let (_, _, body) = answer(http.get(stub.url("/__stub/audit")).bearer_auth(TOKEN)).await;
     let records = body
         .as_array()
         .or_else(|| body["entries"].as_array())

@@ -422,7 +422,7 @@ async fn wait_for_gives_the_error_that_ended_the_watch() {
     assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
 }
 
-/// The panics reported in issue 8, replayed: a `Retry-After` of u64::MAX
+/// Panics a hostile server once caused, replayed: a `Retry-After` of u64::MAX
 /// seconds, and `Duration::MAX`, NaN and infinite options.
 #[tokio::test(start_paused = true)]
 async fn reported_panics_are_gone() {

@@ -36,7 +36,8 @@ pub(super) async fn list_faults(State(state): State<AppState>) -> Json<Vec<Fault
 /// Adds a fault rule for the public API.
 #[utoipa::path(post, path = "/__stub/faults", tag = "stub", request_body = NewFault,
     responses((status = 201, description = "The rule.", body = FaultRule),
-        (status = 400, description = "Invalid rule.", body = ErrorBody)))]
+        (status = 400, description = "Invalid rule.", body = ErrorBody),
+        (status = 409, description = "Too many rules are active (at most 256).", body = ErrorBody)))]
 pub(super) async fn add_fault(
     State(state): State<AppState>,
     Body(new): Body<NewFault>,
@@ -53,11 +54,11 @@ pub(super) async fn add_fault(
         (next, None) => Trigger::Next(next.unwrap_or(1)),
     };
     let invalid = |e: FaultError| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid fault",
-            Some(e.to_string()),
-        )
+        let status = match e {
+            FaultError::TooManyRules => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, "Invalid fault", Some(e.to_string()))
     };
     let id = state
         .faults

@@ -1,13 +1,14 @@
-//! Read-only views for assertions: job counts per state and the audit log.
+//! Read-only views for assertions: job counts per state (and the log lines
+//! dropped) and the audit log.
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use jobs_sdk::JobState;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use jobs_sdk::{ErrorBody, JobState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::wire::Answer;
 use crate::api_error::ApiError;
 use crate::engine::AuditEntry;
 use crate::state::AppState;
@@ -29,6 +30,11 @@ pub struct JobCounts {
     pub stuck: u64,
     /// All stored jobs.
     pub total: u64,
+    /// Log lines dropped because the log's destination (stdout) did not keep
+    /// up: logging never makes a request wait. Counted by the stub's own
+    /// log writer ([`crate::logging`], the binary's); 0 under another.
+    #[serde(rename = "droppedLogLines", default)]
+    pub dropped_log_lines: u64,
 }
 
 /// Counts jobs per state.
@@ -44,30 +50,61 @@ pub(super) async fn job_counts(State(state): State<AppState>) -> Json<JobCounts>
         paused: engine.count(&JobState::Paused),
         stuck: engine.count(&JobState::Stuck),
         total: engine.len() as u64,
+        dropped_log_lines: crate::logging::dropped_lines(),
     })
 }
+
+/// Entries `GET /__stub/audit` answers when no `limit` is given.
+pub const AUDIT_PAGE_DEFAULT: usize = 1_000;
+
+/// The largest `limit` of `GET /__stub/audit`.
+pub const AUDIT_PAGE_MAX: usize = 10_000;
 
 /// Paging of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
 pub(super) struct AuditQuery {
-    /// Only entries with a sequence number above this (default 0: all kept).
+    /// Only entries with a sequence number above this (default 0: from the
+    /// oldest kept).
     #[serde(default)]
     after: u64,
+    /// At most this many entries (default 1000, at most 10000).
+    #[serde(default)]
+    limit: Option<usize>,
 }
 
-/// Reads the audit log of management actions (PUT and DELETE).
+/// Reads the audit log of management actions (PUT and DELETE), a page at a
+/// time: when more entries follow, `Link: <…?after=N&limit=M>; rel="next"`
+/// names the next page.
 #[utoipa::path(get, path = "/__stub/audit", tag = "stub", params(AuditQuery),
-    responses((status = 200, description = "Entries, oldest first.", body = Vec<AuditEntry>)))]
+    responses((status = 200, description = "Entries, oldest first.", body = Vec<AuditEntry>,
+            headers(("Link" = String, description = "The next page, when more entries follow."))),
+        (status = 400, description = "Invalid query.", body = ErrorBody)))]
 pub(super) async fn audit_log(
     State(state): State<AppState>,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Answer<Vec<AuditEntry>> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid query",
-            Some(e.body_text()),
-        )
-    })?;
-    Ok(Json(state.engine.audit_log(query.after)))
+) -> Result<Response, ApiError> {
+    let invalid = |details: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "Invalid query", Some(details))
+    };
+    let Query(query) = query.map_err(|e| invalid(e.body_text()))?;
+    let limit = query.limit.unwrap_or(AUDIT_PAGE_DEFAULT);
+    if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
+        return Err(invalid(format!(
+            "limit must be from 1 to {AUDIT_PAGE_MAX}, got {limit}"
+        )));
+    }
+    let (entries, newest) = state.engine.audit_page(query.after, limit);
+    let next = entries
+        .last()
+        .map(|last| last.seq)
+        .filter(|&last| last < newest);
+    let mut response = Json(entries).into_response();
+    if let Some(last) = next
+        && let Ok(link) = HeaderValue::from_str(&format!(
+            "</__stub/audit?after={last}&limit={limit}>; rel=\"next\""
+        ))
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }

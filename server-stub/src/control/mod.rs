@@ -2,8 +2,11 @@
 //! drive worker events, move a manual clock, inject faults and read the
 //! audit log, so tests in any language can script the stub. It has its own
 //! OpenAPI document ([`control_doc`], served at `/__stub/openapi.json`) and
-//! is not part of the public contract. It is never behind authentication,
-//! rate limiting or faults: it is the test's side channel.
+//! is not part of the public contract. It is never behind rate limiting or
+//! faults (it is the test's side channel), but when the stub has a token
+//! (`--control-token`, else `--auth-token`) every route here requires it:
+//! reading every job, injecting faults and deleting all jobs are not for
+//! strangers.
 
 mod clock;
 mod fault_rules;
@@ -14,6 +17,9 @@ mod workers;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,7 +29,7 @@ use crate::state::AppState;
 
 pub use clock::{AdvanceClock, ClockState};
 pub use fault_rules::NewFault;
-pub use inspect::JobCounts;
+pub use inspect::{AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, JobCounts};
 pub use jobs::{NewJob, NewJobPlan};
 pub use wire::Removed;
 pub use workers::{ClaimNext, CompleteJob, FailJob, LogLine, ProgressReport, WorkerClaim};
@@ -68,10 +74,23 @@ pub fn control_doc() -> utoipa::openapi::OpenApi {
     control_api().into_openapi()
 }
 
-pub(crate) fn router() -> Router<AppState> {
+/// The control routes, each behind the control token when there is one.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let (router, _) = control_api().split_for_parts();
-    router.route(
-        "/__stub/openapi.json",
-        get(|| async { Json(control_doc()) }),
-    )
+    router
+        .route(
+            "/__stub/openapi.json",
+            get(|| async { Json(control_doc()) }),
+        )
+        .route_layer(from_fn_with_state(state.clone(), require_token))
+}
+
+/// 401 (400 for two `Authorization` fields) without the control token.
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.settings.control_token
+        && let Err(refusal) = token.require(request.headers())
+    {
+        return refusal.into_response();
+    }
+    next.run(request).await
 }

@@ -1,12 +1,56 @@
 //! The audit log of management actions (the seed: "Log all job management
 //! actions for auditing"). Bounded, so a long-running stub does not grow
-//! without limit; every entry carries a sequence number so readers can page.
+//! without limit and no client action can make it large: at most so many
+//! entries and so many bytes, each entry naming its job in a bounded form
+//! ([`audit_job_id`]). Every entry carries a sequence number so readers can
+//! page.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::hash::Hasher as _;
 
 use chrono::{DateTime, Utc};
 use jobs_sdk::JobState;
 use serde::{Deserialize, Serialize};
+
+/// Job ids up to this many bytes are recorded whole.
+pub const AUDIT_ID_MAX_BYTES: usize = 128;
+
+/// Of a longer id, this many bytes (cut back to a character boundary) are
+/// kept in front of its hash.
+const AUDIT_ID_PREFIX_BYTES: usize = 64;
+
+/// How the audit log names the job `id`: the id itself up to
+/// [`AUDIT_ID_MAX_BYTES`]; a longer one as its first 64 bytes, `…`, and the
+/// FNV-1a 64-bit hash of the whole id in hex with its length in bytes:
+///
+/// ```
+/// use jobs_server_stub::engine::audit_job_id;
+///
+/// assert_eq!(audit_job_id("job_1"), "job_1");
+/// let long = "x".repeat(65_000);
+/// let named = audit_job_id(&long);
+/// assert!(named.starts_with(&"x".repeat(64)));
+/// assert!(named.ends_with(" (65000 bytes)]"), "{named}");
+/// assert!(named.len() < 120);
+/// ```
+pub fn audit_job_id(id: &str) -> Cow<'_, str> {
+    if id.len() <= AUDIT_ID_MAX_BYTES {
+        return Cow::Borrowed(id);
+    }
+    let mut end = AUDIT_ID_PREFIX_BYTES;
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(id.as_bytes());
+    Cow::Owned(format!(
+        "{}…[fnv1a64:{:016x} ({} bytes)]",
+        &id[..end],
+        hasher.finish(),
+        id.len()
+    ))
+}
 
 /// The management operation an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -51,7 +95,8 @@ pub struct AuditEntry {
     #[serde(with = "jobs_sdk::timestamp")]
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
-    /// The job it targeted.
+    /// The job it targeted, as [`audit_job_id`] names it (the id itself
+    /// unless it is longer than [`AUDIT_ID_MAX_BYTES`]).
     pub job_id: String,
     /// What was asked.
     pub operation: AuditOperation,
@@ -65,19 +110,38 @@ pub struct AuditEntry {
     pub client: Option<String>,
 }
 
-/// A bounded log: when full, the oldest entry is dropped.
+impl AuditEntry {
+    /// About what the entry takes in memory: the struct and its strings.
+    fn footprint(&self) -> usize {
+        let reason = match &self.outcome {
+            AuditOutcome::Applied { .. } => 0,
+            AuditOutcome::Rejected { reason } => reason.len(),
+        };
+        std::mem::size_of::<Self>()
+            + self.job_id.len()
+            + reason
+            + self.client.as_ref().map_or(0, String::len)
+    }
+}
+
+/// A bounded log: when full (in entries or in bytes), the oldest entries
+/// are dropped.
 #[derive(Debug)]
 pub(crate) struct AuditLog {
     entries: VecDeque<AuditEntry>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     recorded: u64,
 }
 
 impl AuditLog {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             entries: VecDeque::new(),
             capacity,
+            max_bytes,
+            bytes: 0,
             recorded: 0,
         }
     }
@@ -91,24 +155,30 @@ impl AuditLog {
         client: Option<&str>,
     ) {
         self.recorded += 1;
-        if self.capacity == 0 {
-            return;
-        }
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(AuditEntry {
+        let entry = AuditEntry {
             seq: self.recorded,
             at,
-            job_id: job_id.to_owned(),
+            job_id: audit_job_id(job_id).into_owned(),
             operation,
             outcome,
             client: client.map(str::to_owned),
-        });
+        };
+        let footprint = entry.footprint();
+        if self.capacity == 0 || footprint > self.max_bytes {
+            return;
+        }
+        while self.entries.len() >= self.capacity || self.bytes + footprint > self.max_bytes {
+            match self.entries.pop_front() {
+                Some(oldest) => self.bytes -= oldest.footprint(),
+                None => break,
+            }
+        }
+        self.bytes += footprint;
+        self.entries.push_back(entry);
     }
 
-    /// Entries with `seq > after`, oldest first.
-    pub(crate) fn since(&self, after: u64) -> Vec<AuditEntry> {
+    /// Up to `limit` entries with `seq > after`, oldest first.
+    pub(crate) fn page(&self, after: u64, limit: usize) -> Vec<AuditEntry> {
         // Sequence numbers are contiguous, so the start index is arithmetic.
         let first = self
             .entries
@@ -116,11 +186,17 @@ impl AuditLog {
             .map_or(after.saturating_add(1), |e| e.seq);
         let skip =
             usize::try_from(after.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX);
-        self.entries.iter().skip(skip).cloned().collect()
+        self.entries.iter().skip(skip).take(limit).cloned().collect()
+    }
+
+    /// The sequence number of the newest entry (0 before any).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.recorded
     }
 
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.bytes = 0;
     }
 }
 
@@ -143,23 +219,49 @@ mod tests {
 
     #[test]
     fn bounded_log_keeps_the_newest_and_pages_by_sequence() {
-        let mut log = AuditLog::new(3);
+        let mut log = AuditLog::new(3, usize::MAX);
         for id in ["a", "b", "c", "d", "e"] {
             rejected(&mut log, id);
         }
         let ids = |v: Vec<AuditEntry>| v.into_iter().map(|e| (e.seq, e.job_id)).collect::<Vec<_>>();
         assert_eq!(
-            ids(log.since(0)),
+            ids(log.page(0, usize::MAX)),
             [(3, "c".into()), (4, "d".into()), (5, "e".into())]
         );
-        assert_eq!(ids(log.since(4)), [(5, "e".into())]);
-        assert!(log.since(5).is_empty());
-        assert!(log.since(u64::MAX).is_empty());
+        assert_eq!(ids(log.page(4, 10)), [(5, "e".into())]);
+        assert_eq!(ids(log.page(0, 1)), [(3, "c".into())]);
+        assert_eq!(ids(log.page(3, 1)), [(4, "d".into())]);
+        assert!(log.page(5, 10).is_empty());
+        assert!(log.page(u64::MAX, 10).is_empty());
+        assert_eq!(log.last_seq(), 5);
+    }
+
+    #[test]
+    fn huge_ids_are_named_in_a_bounded_form_and_bytes_are_capped() {
+        let mut log = AuditLog::new(10_000, 64 * 1024);
+        let huge = "j".repeat(65_000);
+        for _ in 0..1_000 {
+            rejected(&mut log, &huge);
+        }
+        let kept = log.page(0, usize::MAX);
+        assert!(log.bytes <= 64 * 1024, "{} bytes", log.bytes);
+        assert!(kept.len() > 100 && kept.len() < 1_000, "{}", kept.len());
+        assert_eq!(kept.last().unwrap().seq, 1_000);
+        assert_eq!(kept[0].job_id, audit_job_id(&huge));
+        assert!(kept[0].job_id.len() < 120);
+        // Different long ids with the same prefix stay apart.
+        let other = format!("{}k", "j".repeat(64_999));
+        assert_ne!(audit_job_id(&huge), audit_job_id(&other));
+        // A multi-byte character is not cut in half.
+        let wide = "é".repeat(100);
+        assert!(audit_job_id(&wide).starts_with(&"é".repeat(32)));
+        log.clear();
+        assert_eq!(log.bytes, 0);
     }
 
     #[test]
     fn entries_serialize_flat_with_iso_timestamps() {
-        let mut log = AuditLog::new(10);
+        let mut log = AuditLog::new(10, usize::MAX);
         let applied = AuditOutcome::Applied {
             from: JobState::Active,
             to: JobState::Paused,
@@ -171,7 +273,7 @@ mod tests {
             applied,
             Some("bearer@127.0.0.1:1234"),
         );
-        let json = serde_json::to_value(&log.since(0)[0]).unwrap();
+        let json = serde_json::to_value(&log.page(0, 1)[0]).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"seq": 1, "at": "1970-01-01T00:00:00.000Z", "jobId": "job_1",

@@ -45,7 +45,7 @@ use chrono::{DateTime, Utc};
 use jobs_sdk::{Job, JobState, JobStatusResponse, QueueStats};
 
 pub use actions::{ActionError, DeleteError};
-pub use audit::{AuditEntry, AuditOperation, AuditOutcome};
+pub use audit::{AUDIT_ID_MAX_BYTES, AuditEntry, AuditOperation, AuditOutcome, audit_job_id};
 pub use builder::{JobBuilder, JobPlan};
 pub use shared::SharedEngine;
 pub use simulation::TickReport;
@@ -67,6 +67,9 @@ pub struct EngineConfig {
     pub max_attempts: u32,
     /// Audit entries kept; older ones are dropped.
     pub audit_capacity: usize,
+    /// Bytes of audit entries kept (about: each entry's struct and
+    /// strings); older ones are dropped.
+    pub audit_max_bytes: usize,
     /// Log lines kept per job; older ones are dropped.
     pub log_lines_per_job: usize,
 }
@@ -77,6 +80,7 @@ impl Default for EngineConfig {
             stall_timeout: Duration::from_secs(30),
             max_attempts: 3,
             audit_capacity: 10_000,
+            audit_max_bytes: 8 * 1024 * 1024,
             log_lines_per_job: 100,
         }
     }
@@ -249,7 +253,7 @@ impl Engine {
     pub fn new(clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
         Self {
             clock,
-            audit: audit::AuditLog::new(config.audit_capacity),
+            audit: audit::AuditLog::new(config.audit_capacity, config.audit_max_bytes),
             config,
             jobs: HashMap::new(),
             counts: StateCounts::default(),
@@ -372,7 +376,13 @@ impl Engine {
 
     /// Audit entries with a sequence number above `after` (0: all kept).
     pub fn audit_log(&self, after: u64) -> Vec<AuditEntry> {
-        self.audit.since(after)
+        self.audit.page(after, usize::MAX)
+    }
+
+    /// Up to `limit` audit entries with a sequence number above `after`,
+    /// oldest first, and the sequence number of the newest entry recorded.
+    pub fn audit_page(&self, after: u64, limit: usize) -> (Vec<AuditEntry>, u64) {
+        (self.audit.page(after, limit), self.audit.last_seq())
     }
 
     /// Removes every job and audit entry; simulated workers become idle.

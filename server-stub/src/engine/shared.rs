@@ -122,4 +122,9 @@ impl SharedEngine {
     pub fn audit_log(&self, after: u64) -> Vec<AuditEntry> {
         self.lock().audit_log(after)
     }
+
+    /// See [`Engine::audit_page`].
+    pub fn audit_page(&self, after: u64, limit: usize) -> (Vec<AuditEntry>, u64) {
+        self.lock().audit_page(after, limit)
+    }
 }

@@ -1,8 +1,13 @@
 //! Fuzzing the request path (no nightly here for cargo-fuzz, so proptest):
 //! arbitrary method × path × headers × body through the whole router with
-//! `tower::ServiceExt::oneshot`. Properties: no panic, and every 4xx/5xx is
-//! the contract's `ErrorBody` with `Content-Type: application/json`; the only
-//! other non-2xx answers are 304 (conditional GET) and Swagger UI's redirect.
+//! `tower::ServiceExt::oneshot`, the `/__stub` control surface included
+//! (its bodies generated with extreme numbers: fault rules, clock moves, job
+//! plans). Properties: no panic, every 4xx/5xx is the contract's
+//! `ErrorBody` with `Content-Type: application/json`, the only other
+//! non-2xx answers are 304 (conditional GET) and Swagger UI's redirect, and
+//! after any control request the public API still answers (a rule the
+//! control surface accepted cannot break it). Time is tokio's paused clock,
+//! so injected latency passes at once.
 //!
 //! Cases: `FUZZ_CASES` (default 3 000 in CI); the long run and its figures
 //! are in server-stub/README.md.
@@ -18,7 +23,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::ServiceExt;
 
-use crate::access::{AuthToken, RateLimiter};
+use crate::access::{ApiAccess, AuthToken};
 use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
 use crate::faults::Faults;
 use crate::server::app as router;
@@ -88,6 +93,11 @@ fn path() -> impl Strategy<Value = String> {
         "/__stub/workers/",
         "/__stub/clock/",
         "/__stub/faults/",
+        "/__stub/faults",
+        "/__stub/jobs",
+        "/__stub/clock/advance",
+        "/__stub/tick",
+        "/__stub/audit",
         "/docs/",
         "/openapi.json",
         "/openapi.yaml",
@@ -118,6 +128,7 @@ fn header_value() -> impl Strategy<Value = HeaderValue> {
             "application/json", "application/json; charset=utf-8", "text/plain",
             "Bearer s3cret", "Bearer wrong", "bearer  s3cret ", "Basic czNjcmV0", "*",
             "W/\"0-1\"", "\"x\", W/\"y\"", "", "0", "-1", "99999999999999999999",
+            "chunked", "gzip, chunked", "chunked, chunked",
         ]).prop_map(HeaderValue::from_static),
         2 => proptest::collection::vec(
             prop_oneof![0x20u8..0x7f, Just(b'\t'), 0x80u8..=0xff],
@@ -130,7 +141,7 @@ fn headers() -> impl Strategy<Value = Vec<(HeaderName, HeaderValue)>> {
     let name = prop_oneof![
         4 => proptest::sample::select(vec![
             header::CONTENT_TYPE, header::AUTHORIZATION, header::IF_NONE_MATCH,
-            header::ACCEPT, header::HOST, header::COOKIE,
+            header::ACCEPT, header::HOST, header::COOKIE, header::TRANSFER_ENCODING,
         ]),
         1 => "x-[a-z0-9-]{1,16}"
             .prop_filter_map("a header name", |n| HeaderName::from_bytes(n.as_bytes()).ok()),
@@ -161,8 +172,59 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A number as JSON, biased towards the extremes.
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => proptest::sample::select(vec![
+            "0", "1", "-1", "18446744073709551615", "18446744073709551616", "4294967295",
+            "9223372036854775807", "3600000", "3600001", "1e308", "-1e308", "0.5", "1.5",
+            "100", "100.0000001", "-0.0", "null",
+        ]).prop_map(str::to_owned),
+        1 => any::<u64>().prop_map(|n| n.to_string()),
+        1 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| f.to_string()),
+    ]
+}
+
+/// Bodies of the control surface, well-formed but with extreme values.
+fn control_body() -> impl Strategy<Value = Vec<u8>> {
+    let kind = proptest::sample::select(vec![
+        "latency",
+        "unavailable",
+        "dropConnection",
+        "tooManyRequests",
+        "nope",
+    ]);
+    let state = proptest::sample::select(vec![
+        "waiting",
+        "active",
+        "paused",
+        "completed",
+        "failed",
+        "stuck",
+        "cancelled",
+    ]);
+    let trigger = prop_oneof![
+        Just(String::new()),
+        number().prop_map(|n| format!(",\"next\":{n}")),
+        number().prop_map(|n| format!(",\"fraction\":{n}")),
+    ];
+    prop_oneof![
+        (kind, number(), number(), trigger).prop_map(|(kind, ms, secs, trigger)| format!(
+            "{{\"fault\":{{\"kind\":\"{kind}\",\"ms\":{ms},\"retryAfterSecs\":{secs}}}{trigger}}}"
+        )),
+        (number(), any::<bool>())
+            .prop_map(|(ms, tick)| format!("{{\"ms\":{ms},\"tick\":{tick}}}")),
+        (state, number(), number(), number(), number()).prop_map(|(state, p, n, a, f)| format!(
+            "{{\"id\":\"job_{n}\",\"status\":\"{state}\",\"progress\":{p},\"attemptsMade\":{a},\"maxAttempts\":{a},\"plan\":{{\"durationMs\":{n},\"failingAttempts\":{a},\"failAtProgress\":{f},\"stallAtProgress\":{p}}}}}"
+        )),
+        number().prop_map(|p| format!("{{\"progress\":{p}}}")),
+    ]
+    .prop_map(String::into_bytes)
+}
+
 fn request() -> impl Strategy<Value = Fuzzed> {
-    (method(), path(), headers(), body()).prop_map(|(method, path, headers, body)| Fuzzed {
+    let body = prop_oneof![3 => body(), 2 => control_body()];
+    (method(), path(), headers(), body).prop_map(|(method, path, headers, body)| Fuzzed {
         method,
         path,
         headers,
@@ -184,8 +246,11 @@ fn app(auth: bool) -> crate::http::App {
         SharedEngine::new(engine),
         Faults::new(),
         Settings {
-            auth_token: auth.then(|| AuthToken::new("s3cret".to_owned())),
-            rate_limiter: auth.then(|| RateLimiter::new(1_000_000)),
+            api_access: ApiAccess::new(
+                auth.then(|| AuthToken::new("s3cret".to_owned())),
+                auth.then_some(1_000_000),
+            ),
+            control_token: auth.then(|| AuthToken::new("s3cret".to_owned())),
             manual_clock: Some(clock),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         },
@@ -193,11 +258,35 @@ fn app(auth: bool) -> crate::http::App {
     router(state, true)
 }
 
-/// Sends one fuzzed request; `Err` describes a broken property.
+/// Sends one fuzzed request (after a control request, a GET of the public
+/// API too); `Err` describes a broken property.
 async fn check(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
+    check_one(app.clone(), fuzzed).await?;
+    if fuzzed.path.starts_with("/__stub") {
+        let get = Fuzzed {
+            method: Method::GET,
+            path: "/api/jobs/job_1".to_owned(),
+            headers: vec![(
+                header::AUTHORIZATION,
+                HeaderValue::from_static("Bearer s3cret"),
+            )],
+            body: Vec::new(),
+        };
+        check_one(app, &get)
+            .await
+            .map_err(|e| format!("the public API after it: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Sends one request; `Err` describes a broken property.
+async fn check_one(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
+    // HTTP/1.1 (the builder's default) requires a Host field; a fuzzed
+    // one makes two.
     let mut request = Request::builder()
         .method(fuzzed.method.clone())
-        .uri(fuzzed.path.as_str());
+        .uri(fuzzed.path.as_str())
+        .header(header::HOST, "stub");
     for (name, value) in &fuzzed.headers {
         request = request.header(name, value);
     }
@@ -205,6 +294,13 @@ async fn check(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
         .body(Body::from(fuzzed.body.clone()))
         .map_err(|e| format!("the generator made an invalid request: {e}"))?;
     let Ok(response) = app.oneshot(request).await;
+    if response
+        .extensions()
+        .get::<crate::http::DropConnection>()
+        .is_some()
+    {
+        return Ok(()); // an injected fault: the connection loop drops it
+    }
     let status = response.status();
     let content_type = response
         .headers()
@@ -241,6 +337,7 @@ async fn check(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
 fn arbitrary_requests_never_panic_and_errors_are_error_bodies() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .start_paused(true)
         .build()
         .expect("runtime");
     let cases = cases();

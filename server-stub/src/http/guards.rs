@@ -1,6 +1,6 @@
 //! The middleware in front of the public API (`from_fn_with_state`, as each
-//! route's layer), in this order: rate limit, bearer authentication, fault
-//! injection.
+//! route's layer), in this order: bearer authentication and the rate limit
+//! ([`crate::access::ApiAccess`]), fault injection.
 
 use std::net::SocketAddr;
 
@@ -18,9 +18,10 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub(crate) struct ClientIdentity(pub(crate) String);
 
-/// 429 beyond the configured rate, 401 without the bearer token (with it,
-/// the request carries its [`ClientIdentity`] for the audit log), then the
-/// injected faults (latency, then the fault's own answer).
+/// 401 (or 400 for two `Authorization` fields) without the bearer token,
+/// 429 beyond the rate of the bucket the request draws from (with the
+/// token, the request carries its [`ClientIdentity`] for the audit log),
+/// then the injected faults (latency, then the fault's own answer).
 pub(crate) async fn guard(
     State(state): State<AppState>,
     mut request: Request,
@@ -39,18 +40,12 @@ pub(crate) async fn guard(
     }
 }
 
-/// The rate limit, then the bearer token; with it, the request gets its
-/// [`ClientIdentity`].
+/// The bearer token and the rate limit; with the token, the request gets
+/// its [`ClientIdentity`].
 fn check(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
-    if let Some(limiter) = &state.settings.rate_limiter
-        && let Err(seconds) = limiter.acquire()
-    {
-        return Err(ApiError::too_many_requests(seconds));
-    }
-    if let Some(token) = &state.settings.auth_token {
-        if !token.accepts(request.headers()) {
-            return Err(ApiError::unauthorized());
-        }
+    let access = &state.settings.api_access;
+    access.admit(request.headers())?;
+    if access.requires_token() {
         let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
             None => "bearer".to_owned(),

@@ -11,7 +11,7 @@ use jobs_sdk::{
 };
 
 use super::ClientIdentity;
-use super::openapi::{TooManyRequests, Unauthorized, UriTooLong};
+use super::openapi::{NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
 use crate::api_error::ApiError;
 use crate::engine::{ActionError, DeleteError};
 use crate::json_body::read_action;
@@ -72,13 +72,14 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
             headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
         (status = 304, description = "Not Modified: the job has not changed since the `ETag` sent.",
             headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
-        (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
+        (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
         (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
         (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
+        (status = 501, response = NotImplemented),
     ),
     security((), ("bearerAuth" = [])),
 )]
@@ -115,7 +116,7 @@ pub(crate) async fn get_job(
     request_body(content = JobUpdateRequest, content_type = "application/json", description = "The action to apply."),
     responses(
         (status = 200, description = "The action was applied.", body = JobUpdateResponse),
-        (status = 400, description = "Empty job ID, invalid body or action, or an action the job's state does not allow.", body = ErrorBody),
+        (status = 400, description = "Empty job ID, invalid body or action, an action the job's state does not allow, or a request that breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
         (status = 408, description = "The body did not arrive in time (10 s by default); the connection is closed.", body = ErrorBody),
@@ -125,6 +126,7 @@ pub(crate) async fn get_job(
         (status = 429, response = TooManyRequests),
         (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
+        (status = 501, response = NotImplemented),
     ),
     security((), ("bearerAuth" = [])),
 )]
@@ -165,13 +167,14 @@ pub(crate) async fn update_job(
     params(("jobId" = String, Path, description = "Unique identifier of the job.")),
     responses(
         (status = 200, description = "The job was cancelled and removed.", body = JobDeleteResponse),
-        (status = 400, description = "The job ID is empty or only whitespace.", body = ErrorBody),
+        (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID, or it cannot be cancelled.", body = ErrorBody),
         (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
         (status = 431, description = "Too many or too large request headers; the connection is closed.", body = ErrorBody),
         (status = 500, description = "The queue system failed.", body = ErrorBody),
+        (status = 501, response = NotImplemented),
     ),
     security((), ("bearerAuth" = [])),
 )]

@@ -6,6 +6,7 @@
 
 pub(crate) mod access_log;
 mod docs;
+mod framing;
 #[cfg(test)]
 mod fuzz_tests;
 mod guards;
@@ -75,12 +76,13 @@ fn guarded_api(state: &AppState) -> Router<AppState> {
 }
 
 /// The outer middleware of every request, both surfaces, outermost first:
-/// the access line, the header limits (431 JSON), then non-JSON error
-/// answers rewritten as `ErrorBody`.
+/// the access line, HTTP/1.1's framing rules (400/501 JSON), the header
+/// limits (431 JSON), then non-JSON error answers rewritten as `ErrorBody`.
 pub(crate) fn with_outer_layers(router: Router) -> Router {
     router
         .layer(from_fn(json_errors::middleware))
         .layer(from_fn(header_limits::middleware))
+        .layer(from_fn(framing::middleware))
         .layer(from_fn(access_log::middleware))
 }
 

@@ -20,6 +20,9 @@ pub(crate) struct TooManyRequests;
 /// Reusable 414 answer (`#/components/responses/UriTooLong`).
 pub(crate) struct UriTooLong;
 
+/// Reusable 501 answer (`#/components/responses/NotImplemented`).
+pub(crate) struct NotImplemented;
+
 /// A header that is always sent. utoipa's `Header` has no `required` field,
 /// so it is written through the (flattened) extensions map.
 fn required_header(schema: ObjectBuilder, description: &str) -> utoipa::openapi::header::Header {
@@ -84,6 +87,18 @@ impl<'r> ToResponse<'r> for UriTooLong {
     }
 }
 
+impl<'r> ToResponse<'r> for NotImplemented {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = ResponseBuilder::new()
+            .description(
+                "The request uses a transfer coding other than `chunked`; the connection is closed.",
+            )
+            .content("application/json", error_content())
+            .build();
+        ("NotImplemented", response.into())
+    }
+}
+
 /// Adds the optional bearer authentication scheme.
 struct BearerAuth;
 
@@ -102,7 +117,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Job Status API", version = "0.1.0",
         description = "Read a queued job's status and pause, resume or cancel it."),
-    components(schemas(ErrorBody), responses(Unauthorized, TooManyRequests, UriTooLong)),
+    components(schemas(ErrorBody), responses(Unauthorized, TooManyRequests, UriTooLong, NotImplemented)),
     tags((name = "jobs", description = "Read and manage one job of the queue by its ID.")),
     security((), ("bearerAuth" = [])),
     modifiers(&BearerAuth),

@@ -11,7 +11,7 @@ use jobs_sdk::JobState;
 use tower::ServiceExt;
 
 use super::{JOB_PATH, MISSING_ID_PATH};
-use crate::access::AuthToken;
+use crate::access::{ApiAccess, AuthToken};
 use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
 use crate::faults::Faults;
 use crate::state::{AppState, Settings};
@@ -29,8 +29,8 @@ fn app() -> super::App {
         SharedEngine::new(engine),
         Faults::new(),
         Settings {
-            auth_token: Some(AuthToken::new(TOKEN.to_owned())),
-            rate_limiter: None,
+            api_access: ApiAccess::new(Some(AuthToken::new(TOKEN.to_owned())), None),
+            control_token: None,
             manual_clock: Some(clock),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         },
@@ -41,7 +41,11 @@ fn app() -> super::App {
 /// The status and `Allow` header of `method` on `path`, with or without the
 /// bearer token.
 async fn answer(method: &Method, path: &str, token: bool) -> (StatusCode, Option<String>) {
-    let mut request = Request::builder().method(method.clone()).uri(path);
+    // HTTP/1.1 (the builder's default) requires a Host field.
+    let mut request = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("host", "stub");
     if token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
     }

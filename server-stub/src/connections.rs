@@ -1,0 +1,154 @@
+//! The server's open connections, capped below the descriptor budget.
+//!
+//! Each connection registers its [`Activity`] here. At the cap, the accept
+//! loop closes the connection that has been idle longest (no request in
+//! flight: a keep-alive connection between requests, or one that has not
+//! finished its first request head), as nginx reuses idle keep-alive
+//! connections when it runs out, so a fresh client is served instead of
+//! waiting for an idle timeout. When every connection has a request in
+//! flight, the loop waits for one to end (the kernel's backlog holds new
+//! clients meanwhile).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::connection::Activity;
+
+/// Descriptors kept out of the connection cap: the listener, log and
+/// standard streams, and what the process opens besides.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// The default cap: the process's soft descriptor limit less a reserve
+/// (a quarter of the limit when that is smaller), at least 1.
+pub(crate) fn default_max_connections() -> usize {
+    let soft = descriptor_limit();
+    let reserve = RESERVED_DESCRIPTORS.min(soft / 4);
+    usize::try_from(soft.saturating_sub(reserve).max(1)).unwrap_or(usize::MAX)
+}
+
+/// The soft `RLIMIT_NOFILE` (1024, the usual default, where it is unknown).
+fn descriptor_limit() -> u64 {
+    #[cfg(unix)]
+    if let Ok((soft, _hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        return soft;
+    }
+    1024
+}
+
+/// Raises the soft descriptor limit to the hard one (at most 2²⁰, the
+/// kernel's usual per-process ceiling); returns the limit now in force.
+///
+/// # Errors
+///
+/// The `setrlimit` error.
+pub fn raise_descriptor_limit() -> std::io::Result<u64> {
+    #[cfg(unix)]
+    {
+        rlimit::increase_nofile_limit(1 << 20)
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(descriptor_limit())
+    }
+}
+
+/// The registry of open connections; cloning shares it.
+#[derive(Debug, Clone)]
+pub(crate) struct Connections {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    open: Mutex<HashMap<u64, Arc<Activity>>>,
+    next_id: AtomicU64,
+    /// Signalled whenever a connection ends.
+    ended: Notify,
+    max: usize,
+}
+
+impl Connections {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                open: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+                ended: Notify::new(),
+                max: max.max(1),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Activity>>> {
+        self.shared.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Open connections now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Resolves once a new connection may be accepted: at once below the
+    /// cap; at the cap after closing the longest-idle connection, or, when
+    /// none is idle, after one ends.
+    pub(crate) async fn slot(&self) {
+        loop {
+            // Registered before the check, so an end in between is not missed.
+            let ended = self.shared.ended.notified();
+            {
+                let open = self.lock();
+                if open.len() < self.shared.max {
+                    return;
+                }
+                if evict_idlest(&open) {
+                    tracing::debug!(open = open.len(), "at the connection cap: closing the longest-idle connection");
+                } else {
+                    tracing::warn!(open = open.len(), "at the connection cap with every connection busy: new clients wait");
+                }
+            }
+            ended.await;
+        }
+    }
+
+    /// Registers a connection's activity; dropping the handle unregisters it.
+    pub(crate) fn register(&self, activity: Arc<Activity>) -> Registered {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, activity);
+        Registered {
+            connections: self.clone(),
+            id,
+        }
+    }
+
+    /// Closes the longest-idle connection, if one is idle (out of
+    /// descriptors while below the cap: something else holds them).
+    pub(crate) fn evict_idlest(&self) -> bool {
+        evict_idlest(&self.lock())
+    }
+}
+
+/// Asks the connection idle longest to close; whether one was idle.
+fn evict_idlest(open: &HashMap<u64, Arc<Activity>>) -> bool {
+    open.values()
+        .filter_map(|activity| Some((activity.idle_since()?, activity)))
+        .min_by_key(|(since, _)| *since)
+        .map(|(_, activity)| activity.evict())
+        .is_some()
+}
+
+/// A registered connection; dropped when the connection ends.
+#[derive(Debug)]
+pub(crate) struct Registered {
+    connections: Connections,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.connections.lock().remove(&self.id);
+        self.connections.shared.ended.notify_waiters();
+    }
+}
