@@ -181,10 +181,16 @@ mod tests {
         }
         assert_eq!(token.check(&HeaderMap::new()), Credentials::Invalid);
         let mut twice = auth("Bearer s3cret");
-        twice.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
+        twice.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer nope"),
+        );
         assert_eq!(token.check(&twice), Credentials::Ambiguous);
         let mut same_twice = auth("Bearer s3cret");
-        same_twice.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        same_twice.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer s3cret"),
+        );
         assert_eq!(token.check(&same_twice), Credentials::Ambiguous);
         assert!(!format!("{token:?}").contains("s3cret"));
     }
@@ -205,7 +211,10 @@ mod tests {
         );
         assert_eq!(statuses(&right, 4), [None, None, None, Some(429)]);
         let open = ApiAccess::new(None, Some(1));
-        assert!(open.admit(&wrong).is_ok(), "no token: the header is not read");
+        assert!(
+            open.admit(&wrong).is_ok(),
+            "no token: the header is not read"
+        );
         assert_eq!(open.admit(&wrong).unwrap_err().status.as_u16(), 429);
     }
 

@@ -361,7 +361,11 @@ mod tests {
         );
         tokio::time::advance(Duration::from_secs(5)).await;
         activity.bytes_read();
-        assert_eq!(activity.deadline(TIMEOUTS), Some(first), "bytes do not extend it");
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some(first),
+            "bytes do not extend it"
+        );
         drop(activity.request_started());
         tokio::time::advance(Duration::from_secs(5)).await;
         activity.bytes_read();
@@ -430,7 +434,11 @@ mod tests {
         let start = Instant::now();
         let (why, at) = watch_expiry(&activity).await.unwrap();
         assert_eq!(why, Expired::HeaderRead);
-        assert_eq!(at, start + TIMEOUTS.header_read, "not the 60 s idle timeout");
+        assert_eq!(
+            at,
+            start + TIMEOUTS.header_read,
+            "not the 60 s idle timeout"
+        );
     }
 
     #[test]
@@ -439,7 +447,11 @@ mod tests {
         assert!(activity.idle_since().is_some());
         let busy = Arc::new(Activity::new());
         let in_flight = busy.request_started();
-        assert_eq!(busy.idle_since(), None, "a request in flight is never evicted");
+        assert_eq!(
+            busy.idle_since(),
+            None,
+            "a request in flight is never evicted"
+        );
         drop(in_flight);
         assert!(busy.idle_since().is_some());
         activity.evict();

@@ -104,9 +104,15 @@ impl Connections {
                     return;
                 }
                 if evict_idlest(&open) {
-                    tracing::debug!(open = open.len(), "at the connection cap: closing the longest-idle connection");
+                    tracing::debug!(
+                        open = open.len(),
+                        "at the connection cap: closing the longest-idle connection"
+                    );
                 } else {
-                    tracing::warn!(open = open.len(), "at the connection cap with every connection busy: new clients wait");
+                    tracing::warn!(
+                        open = open.len(),
+                        "at the connection cap with every connection busy: new clients wait"
+                    );
                 }
             }
             ended.await;

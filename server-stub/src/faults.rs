@@ -253,12 +253,14 @@ mod tests {
     fn next_rules_count_down_and_answer_in_order() {
         let faults = Faults::new();
         faults.next(2, Fault::Unavailable).unwrap();
-        faults.next(
-            1,
-            Fault::TooManyRequests {
-                retry_after_secs: 3,
-            },
-        ).unwrap();
+        faults
+            .next(
+                1,
+                Fault::TooManyRequests {
+                    retry_after_secs: 3,
+                },
+            )
+            .unwrap();
         faults.next(4, Fault::Latency { ms: 250 }).unwrap();
         let answers: Vec<_> = (0..5).map(|_| faults.decide()).collect();
         let unavailable = Some(Fault::Unavailable);

@@ -12,7 +12,8 @@
 //! it at shutdown).
 
 use std::io::IsTerminal;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
+use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
@@ -24,12 +25,39 @@ pub const BUFFERED_LINES: usize = 64 * 1024;
 /// The installed writer's count of dropped lines.
 static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 
+/// How long dropping a [`LogGuard`] waits for queued lines to be written.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
 /// Keeps the background log writer running. Drop it last (at the end of
-/// `main`): dropping it writes out every queued line.
+/// `main`): dropping it writes out the queued lines, waiting at most 2 s
+/// for a slow stdout (and not at all for one nobody reads).
 #[derive(Debug)]
 #[must_use = "dropping the guard stops the log writer"]
 pub struct LogGuard {
-    _worker: Option<WorkerGuard>,
+    worker: Option<WorkerGuard>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        // tracing-appender's guard waits up to 1 s for the queue to drain,
+        // but when the queue is full (stdout stuck) it prints a complaint
+        // to stdout, which blocks for good. Dropped on a thread of its own
+        // and waited for a bounded time: what stdout has not taken by then
+        // could never be written anyway.
+        let (done, finished) = mpsc::channel();
+        let flushing = std::thread::Builder::new()
+            .name("jobs-stub-log-flush".into())
+            .spawn(move || {
+                drop(worker);
+                let _ = done.send(());
+            });
+        if flushing.is_ok() {
+            let _ = finished.recv_timeout(FLUSH_WAIT);
+        }
+    }
 }
 
 /// Log lines dropped so far because stdout did not keep up (0 when this
@@ -75,10 +103,10 @@ pub fn init_stdout_buffered(json: bool, buffered_lines: usize) -> LogGuard {
     };
     if installed.is_err() {
         // Someone else logs: our writer thread stops with the guard.
-        return LogGuard { _worker: None };
+        return LogGuard { worker: None };
     }
     let _ = DROPPED.set(counter);
     LogGuard {
-        _worker: Some(worker),
+        worker: Some(worker),
     }
 }

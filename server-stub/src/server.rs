@@ -416,7 +416,9 @@ async fn serve(
     // application (whose 431 is JSON, and whose limits count names and
     // values only). Raised to what HTTP/1 reads at most, the same request
     // gets the same answer over both.
-    builder.http2().max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES);
+    builder
+        .http2()
+        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES);
     // Every connection task holds a receiver; `closed()` resolves when all
     // of them have ended.
     let (open, open_connection) = watch::channel(());

@@ -94,7 +94,11 @@ fn session(json: bool) -> String {
     );
     assert_eq!(request(&addr, "DELETE", &job, Some(&bearer), ""), 200);
     assert_eq!(request(&addr, "GET", &job, Some(&bearer), ""), 404);
-    assert_eq!(request(&addr, "GET", "/__stub/audit", None, ""), 200);
+    assert_eq!(request(&addr, "GET", "/__stub/audit", None, ""), 401);
+    assert_eq!(
+        request(&addr, "GET", "/__stub/audit", Some(&bearer), ""),
+        200
+    );
     std::thread::sleep(Duration::from_millis(100)); // a few ticks
     // SIGTERM: the binary shuts down gracefully and says so.
     let status = Command::new("kill")

@@ -366,7 +366,9 @@ fn the_comparison_sees_every_part_of_the_contract() {
         (
             "delete",
             "deleteJob",
-            &["200", "400", "401", "404", "414", "429", "431", "500", "501"][..],
+            &[
+                "200", "400", "401", "404", "414", "429", "431", "500", "501",
+            ][..],
         ),
     ] {
         let op = &operations[method];

@@ -284,12 +284,14 @@ async fn rate_limits_surface_retry_after() {
     // handed back to the caller.
     let retry = RetryPolicy::default().max_retry_after(Duration::from_secs(1));
     let client = client_for(&stub).retry_policy(retry).build().unwrap();
-    stub.faults().next(
-        1,
-        Fault::TooManyRequests {
-            retry_after_secs: 7,
-        },
-    ).unwrap();
+    stub.faults()
+        .next(
+            1,
+            Fault::TooManyRequests {
+                retry_after_secs: 7,
+            },
+        )
+        .unwrap();
     let err = client.get_job("job_1").await.unwrap_err();
     assert!(matches!(err, JobsError::RateLimited { .. }), "{err}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
@@ -322,13 +324,17 @@ async fn a_slow_answer_times_out_and_a_get_tries_again() {
         .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
-    stub.faults().next(1, Fault::Latency { ms: 60_000 }).unwrap();
+    stub.faults()
+        .next(1, Fault::Latency { ms: 60_000 })
+        .unwrap();
     assert_eq!(
         client.get_job("job_1").await.unwrap().job.id,
         "job_1",
         "the retry is not delayed"
     );
-    stub.faults().next(1, Fault::Latency { ms: 60_000 }).unwrap();
+    stub.faults()
+        .next(1, Fault::Latency { ms: 60_000 })
+        .unwrap();
     let err = client.pause_job("job_1").await.unwrap_err();
     assert!(matches!(err, JobsError::Timeout { .. }), "{err}");
     assert!(

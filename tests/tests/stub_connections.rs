@@ -115,8 +115,10 @@ async fn slow_headers_are_cut_off_at_the_header_read_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_connection_is_closed_at_the_idle_timeout() {
-    let stub = stub(LONG, SHORT).await;
+async fn a_silent_connection_is_closed_at_the_header_read_timeout_not_the_idle_one() {
+    // A connection owes its first request head: the idle timeout is for
+    // connections that have been answered.
+    let stub = stub(SHORT, LONG).await;
     let addr = stub.addr();
     let (elapsed, answer) = blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
@@ -167,12 +169,14 @@ async fn a_keep_alive_connection_is_closed_once_idle_for_the_idle_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_is_never_cut_by_either_timeout() {
     let stub = stub(SHORT, SHORT).await;
-    stub.faults().next(
-        1,
-        Fault::Latency {
-            ms: 3 * SHORT.as_millis() as u64,
-        },
-    ).unwrap();
+    stub.faults()
+        .next(
+            1,
+            Fault::Latency {
+                ms: 3 * SHORT.as_millis() as u64,
+            },
+        )
+        .unwrap();
     let response = reqwest::Client::builder()
         .no_proxy()
         .build()

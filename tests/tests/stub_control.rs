@@ -346,7 +346,8 @@ async fn the_manual_clock_and_ticks_run_simulated_workers_and_stall_detection() 
     let (_, stats) = control.get("/__stub/stats").await;
     assert_eq!(
         stats,
-        json!({"waiting": 0, "active": 0, "completed": 1, "failed": 0, "paused": 0, "stuck": 1, "total": 2})
+        json!({"waiting": 0, "active": 0, "completed": 1, "failed": 0, "paused": 0, "stuck": 1, "total": 2,
+            "droppedLogLines": 0})
     );
 
     let wall = StubServer::start().await.unwrap();

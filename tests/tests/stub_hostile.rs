@@ -64,6 +64,16 @@ fn malformed() -> Value {
     json!({"error": "Bad request", "details": "The request could not be parsed as HTTP/1.1"})
 }
 
+fn bad_host() -> Value {
+    json!({"error": "Bad request",
+           "details": "An HTTP/1.1 request must have exactly one Host header field"})
+}
+
+fn not_implemented(coding: &str) -> Value {
+    json!({"error": "Not implemented",
+           "details": format!("Transfer-Encoding {coding} is not supported; send the body as is or chunked")})
+}
+
 fn uri_too_long() -> Value {
     json!({"error": "URI too long", "details": "Request target must not exceed 65534 bytes"})
 }
@@ -96,6 +106,11 @@ fn put_with(headers: &str, body: &[u8]) -> Vec<u8> {
 }
 
 fn chunked(body: &[u8]) -> Vec<u8> {
+    chunked_as("chunked", body)
+}
+
+/// A `PUT` of `body` in chunks, declared as `Transfer-Encoding: <codings>`.
+fn chunked_as(codings: &str, body: &[u8]) -> Vec<u8> {
     let mut encoded = Vec::new();
     for chunk in body.chunks(8192) {
         encoded.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
@@ -103,7 +118,7 @@ fn chunked(body: &[u8]) -> Vec<u8> {
         encoded.extend_from_slice(b"\r\n");
     }
     encoded.extend_from_slice(b"0\r\n\r\n");
-    put_with("Transfer-Encoding: chunked\r\n", &encoded)
+    put_with(&format!("Transfer-Encoding: {codings}\r\n"), &encoded)
 }
 
 fn with_headers(count: usize, value_len: usize) -> Vec<u8> {
@@ -306,6 +321,41 @@ fn cases() -> Vec<Case> {
             format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: stub\r\nNoColon\r\nConnection: close\r\n\r\n")
                 .into_bytes(),
             Expect::Closed(400, malformed()),
+        ),
+        // RFC 9112's framing rules: Host exactly once on HTTP/1.1, no
+        // transfer coding but a single chunked (the body must not be
+        // applied as if plain).
+        case(
+            "HTTP/1.1 without Host",
+            format!("GET /api/jobs/{JOB} HTTP/1.1\r\nConnection: close\r\n\r\n").into_bytes(),
+            Expect::Closed(400, bad_host()),
+        ),
+        case(
+            "two Host fields",
+            format!("GET /api/jobs/{JOB} HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n")
+                .into_bytes(),
+            Expect::Closed(400, bad_host()),
+        ),
+        case(
+            "HTTP/1.0 without Host",
+            format!("GET /api/jobs/{JOB} HTTP/1.0\r\n\r\n").into_bytes(),
+            Expect::Served,
+        ),
+        case(
+            "Transfer-Encoding: gzip, chunked",
+            chunked_as("gzip, chunked", br#"{"action":"pause"}"#),
+            Expect::Closed(501, not_implemented("gzip")),
+        ),
+        case(
+            "Transfer-Encoding: br, chunked",
+            chunked_as("br, chunked", br#"{"action":"pause"}"#),
+            Expect::Closed(501, not_implemented("br")),
+        ),
+        case(
+            "Transfer-Encoding: chunked, chunked",
+            chunked_as("chunked, chunked", br#"{"action":"pause"}"#),
+            Expect::Closed(400, json!({"error": "Bad request",
+                "details": "The chunked transfer coding is applied more than once"})),
         ),
         case("not HTTP at all", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), Expect::Closed(400, malformed())),
     ]

@@ -83,9 +83,8 @@ pub(super) async fn audit_log(
     State(state): State<AppState>,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let invalid = |details: String| {
-        ApiError::new(StatusCode::BAD_REQUEST, "Invalid query", Some(details))
-    };
+    let invalid =
+        |details: String| ApiError::new(StatusCode::BAD_REQUEST, "Invalid query", Some(details));
     let Query(query) = query.map_err(|e| invalid(e.body_text()))?;
     let limit = query.limit.unwrap_or(AUDIT_PAGE_DEFAULT);
     if !(1..=AUDIT_PAGE_MAX).contains(&limit) {

@@ -186,7 +186,12 @@ impl AuditLog {
             .map_or(after.saturating_add(1), |e| e.seq);
         let skip =
             usize::try_from(after.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX);
-        self.entries.iter().skip(skip).take(limit).cloned().collect()
+        self.entries
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// The sequence number of the newest entry (0 before any).

@@ -111,7 +111,11 @@ mod tests {
         assert_eq!(
             status(
                 Version::HTTP_11,
-                &[host, ("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")]
+                &[
+                    host,
+                    ("transfer-encoding", "chunked"),
+                    ("transfer-encoding", "chunked")
+                ]
             ),
             Some(400)
         );
