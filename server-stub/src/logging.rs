@@ -22,6 +22,9 @@ use tracing_subscriber::EnvFilter;
 /// default.
 pub const BUFFERED_LINES: usize = 64 * 1024;
 
+/// The writer thread's output buffer.
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
 /// The installed writer's count of dropped lines.
 static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 
@@ -90,7 +93,12 @@ pub fn init_stdout_buffered(json: bool, buffered_lines: usize) -> LogGuard {
         .lossy(true)
         .buffered_lines_limit(buffered_lines.max(1))
         .thread_name("jobs-stub-log")
-        .finish(std::io::stdout());
+        // The writer thread drains the queue, then flushes: buffered, a busy
+        // moment's lines leave in one write instead of one write each.
+        .finish(std::io::BufWriter::with_capacity(
+            WRITE_BUFFER_BYTES,
+            std::io::stdout(),
+        ));
     let counter = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -231,8 +231,10 @@ fn valid_progress(progress: f64) -> bool {
 pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    /// Entries by job id.
-    jobs: HashMap<String, Entry>,
+    /// Entries by job id, boxed: the table keeps spare slots (up to half of
+    /// them past a power-of-two boundary), and a spare slot then costs a
+    /// pointer, not a whole entry (~500 bytes).
+    jobs: HashMap<String, Box<Entry>>,
     counts: StateCounts,
     /// FIFO of waiting jobs as `(ticket, id)`; stale tickets are skipped.
     waiting: VecDeque<(u64, Box<str>)>,
@@ -330,7 +332,7 @@ impl Engine {
             sim_stepped_at: now,
             failed_attempts: 0,
         };
-        self.jobs.insert(id.clone(), entry);
+        self.jobs.insert(id.clone(), Box::new(entry));
         self.counts.add(status);
         match status {
             Status::Waiting => self.enqueue(&id),

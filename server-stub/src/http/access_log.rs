@@ -6,26 +6,24 @@
 //! (which needs them), as the SDK logs only its path template too. Headers
 //! are never logged, so neither is a bearer token.
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::MatchedPath;
+use axum::http::{Method, StatusCode};
 use tokio::time::Instant;
 
-/// Outermost: logs each request once it is answered. Layered with
-/// `Router::layer`, it runs inside the route match, so the request carries
-/// its [`MatchedPath`]; an unmatched request logs `(no route)`.
-pub(crate) async fn middleware(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
+/// Logs one answered request: `method` on `route` (`None`: no route
+/// matched) answered `status`, `started` when the request arrived.
+pub(crate) fn record(
+    method: &Method,
+    route: Option<&MatchedPath>,
+    status: StatusCode,
+    started: Instant,
+) {
     tracing::info!(
         target: "jobs_server_stub::access",
         method = %method,
-        route = route.as_ref().map_or("(no route)", MatchedPath::as_str),
-        status = response.status().as_u16(),
+        route = route.map_or("(no route)", MatchedPath::as_str),
+        status = status.as_u16(),
         elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "request"
     );
-    response
 }

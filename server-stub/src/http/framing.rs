@@ -58,18 +58,6 @@ fn codings(value: &HeaderValue) -> Vec<&str> {
     }
 }
 
-/// [`check`] as middleware: refused requests never reach the router.
-pub(crate) async fn middleware(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    match check(request.version(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,15 +21,3 @@ pub(crate) fn check(headers: &HeaderMap) -> Result<(), ApiError> {
     }
     Ok(())
 }
-
-/// [`check`] as middleware: refused requests never reach the router.
-pub(crate) async fn middleware(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    match check(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
-    }
-}

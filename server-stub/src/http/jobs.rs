@@ -86,13 +86,15 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    // The request itself, not a `HeaderMap` extractor (a copy of every
+    // header): only `If-None-Match` is read.
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
     // One lock: the job, its ETag and the counters are one snapshot.
     let snapshot = state.engine.get(&id).ok_or_else(ApiError::job_not_found)?;
     let etag = HeaderValue::from_str(&snapshot.etag).ok();
-    let mut response = if if_none_match_matches(&headers, &snapshot.etag) {
+    let mut response = if if_none_match_matches(request.headers(), &snapshot.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         Json(snapshot.into_response()).into_response()

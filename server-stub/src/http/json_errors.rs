@@ -56,14 +56,3 @@ pub(crate) async fn rewrite(method: &Method, uri: &Uri, response: Response) -> R
     }
     rewritten
 }
-
-/// [`rewrite`] as middleware, around the router.
-pub(crate) async fn middleware(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let response = next.run(request).await;
-    rewrite(&method, &uri, response).await
-}
