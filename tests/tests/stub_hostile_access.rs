@@ -15,18 +15,16 @@ use serde_json::{Value, json};
 const TOKEN: &str = "t0ken-holder";
 
 fn http1() -> Client {
-    Client::builder()
-        .no_proxy()
-        .http1_only()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    client(Client::builder().http1_only())
 }
 
 fn http2() -> Client {
-    Client::builder()
+    client(Client::builder().http2_prior_knowledge())
+}
+
+fn client(builder: reqwest::ClientBuilder) -> Client {
+    builder
         .no_proxy()
-        .http2_prior_knowledge()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
