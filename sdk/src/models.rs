@@ -188,6 +188,24 @@ impl JobAction {
     }
 }
 
+/// Parses `pause`, `resume` or `cancel`.
+impl std::str::FromStr for JobAction {
+    type Err = ParseValueError;
+
+    fn from_str(value: &str) -> Result<Self, ParseValueError> {
+        match value {
+            "pause" => Ok(Self::Pause),
+            "resume" => Ok(Self::Resume),
+            "cancel" => Ok(Self::Cancel),
+            other => Err(ParseValueError {
+                kind: "JobAction",
+                value: other.to_owned(),
+                expected: &["pause", "resume", "cancel"],
+            }),
+        }
+    }
+}
+
 impl JobAction {
     /// `message` of a successful `PUT` with this action (re-exported as
     /// [`contract::action_succeeded`](crate::contract::action_succeeded)).
@@ -426,6 +444,29 @@ impl fmt::Display for UnknownVariantValue {
     }
 }
 
+/// A string that is none of an enum's known wire values, from `str::parse`
+/// (`"pasue".parse::<JobAction>()`). Decoding an answer never fails this
+/// way: there an unknown value of an open enum becomes its `Unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}: expected one of {}", expected.join(", "))]
+pub struct ParseValueError {
+    kind: &'static str,
+    value: String,
+    expected: &'static [&'static str],
+}
+
+impl ParseValueError {
+    /// The string that was parsed.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The values that would have parsed.
+    pub fn expected(&self) -> &'static [&'static str] {
+        self.expected
+    }
+}
+
 /// Declares a wire enum of known string values plus an `Unknown` catch-all,
 /// so a value added by the server never breaks decoding.
 macro_rules! open_enum {
@@ -479,6 +520,23 @@ macro_rules! open_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// Parses a known wire value only (for values typed by a person:
+        /// flags, configuration); [`From<&str>`] keeps unknown ones.
+        impl std::str::FromStr for $name {
+            type Err = ParseValueError;
+
+            fn from_str(value: &str) -> Result<Self, ParseValueError> {
+                match Self::from(value) {
+                    Self::Unknown(_) => Err(ParseValueError {
+                        kind: stringify!($name),
+                        value: value.to_owned(),
+                        expected: Self::KNOWN,
+                    }),
+                    known => Ok(known),
+                }
             }
         }
 
@@ -720,6 +778,31 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
         other => Err(D::Error::custom(format!(
             "expected a worker id string or number, found {other}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn known_values_parse_and_others_are_typed_errors() {
+        for action in [JobAction::Pause, JobAction::Resume, JobAction::Cancel] {
+            assert_eq!(action.as_str().parse::<JobAction>(), Ok(action));
+        }
+        let err = "pasue".parse::<JobAction>().unwrap_err();
+        assert_eq!(err.value(), "pasue");
+        assert_eq!(
+            err.to_string(),
+            "unknown JobAction \"pasue\": expected one of pause, resume, cancel"
+        );
+        for state in JobState::KNOWN {
+            assert_eq!(state.parse::<JobState>().map(|s| s.to_string()).as_deref(), Ok(*state));
+        }
+        assert_eq!("crawl".parse::<JobType>(), Ok(JobType::Crawl));
+        let err = "Paused".parse::<JobState>().unwrap_err();
+        assert_eq!(err.expected(), JobState::KNOWN);
+        assert!(err.to_string().starts_with("unknown JobState \"Paused\": expected one of waiting,"));
     }
 }
 
