@@ -133,3 +133,46 @@ async fn watch_exits_zero_on_completion_and_one_on_failure() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("bad ended failed"));
     stub.shutdown().await;
 }
+
+/// A proxy in the environment never sees a loopback request: the CLI (a
+/// plain `JobsClient::new`) reaches the stub directly, by address and by
+/// `localhost`.
+#[tokio::test(flavor = "multi_thread")]
+async fn loopback_base_urls_bypass_the_proxy_environment() {
+    let stub = StubServer::start().await.unwrap();
+    stub.insert(JobBuilder::new("j1")).unwrap();
+    // A "proxy" that counts who connects and never answers.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let localhost = stub.base_url().replace("127.0.0.1", "localhost");
+    for base in [stub.base_url().to_owned(), localhost] {
+        let proxy_url = proxy_url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(JOBS);
+            command.args(["--url", &base, "get", "j1"]);
+            for name in [
+                "HTTP_PROXY",
+                "http_proxy",
+                "HTTPS_PROXY",
+                "https_proxy",
+                "ALL_PROXY",
+                "all_proxy",
+            ] {
+                command.env(name, &proxy_url);
+            }
+            command.env_remove("NO_PROXY").env_remove("no_proxy");
+            command.output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            code(&out),
+            exit_code::OK,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(proxy.accept().is_err(), "the proxy was never asked");
+    stub.shutdown().await;
+}

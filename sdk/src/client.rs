@@ -140,6 +140,19 @@ impl fmt::Debug for JobsClientBuilder {
     }
 }
 
+/// Whether `url` names this machine's loopback, which no proxy can reach.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
 impl JobsClientBuilder {
     /// Sends `Authorization: Bearer <token>` with every request. The token is
     /// never logged nor shown by `Debug`.
@@ -236,8 +249,11 @@ impl JobsClientBuilder {
     }
 
     /// Ignores the proxy environment (`HTTP_PROXY`, `HTTPS_PROXY`,
-    /// `ALL_PROXY`) and connects directly, e.g. to a test server on
-    /// loopback. Ignored with [`http_client`](Self::http_client).
+    /// `ALL_PROXY`) and connects directly. A base URL on loopback
+    /// (`127.0.0.0/8`, `::1`, `localhost` and `*.localhost`) never goes
+    /// through a proxy anyway, as Go's `ProxyFromEnvironment` decides: a
+    /// proxy elsewhere cannot reach this machine's loopback. Ignored with
+    /// [`http_client`](Self::http_client).
     pub fn no_proxy(mut self) -> Self {
         self.no_proxy = true;
         self
@@ -296,7 +312,7 @@ impl JobsClientBuilder {
                     .connect_timeout(self.connect_timeout)
                     // In flight (the slots) plus idle: at most twice the bound.
                     .pool_max_idle_per_host(self.max_concurrent_requests);
-                if self.no_proxy {
+                if self.no_proxy || is_loopback(&base_url) {
                     builder = builder.no_proxy();
                 }
                 builder.build().map_err(|e| JobsError::InvalidConfig {
@@ -777,6 +793,34 @@ fn outcome_of(error: &reqwest::Error) -> Outcome {
         Outcome::TimedOut
     } else {
         Outcome::TransportFailed
+    }
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for url in [
+            "http://127.0.0.1:3000",
+            "http://127.9.9.9",
+            "http://[::1]:8080",
+            "http://localhost:1",
+            "http://LOCALHOST.",
+            "http://api.localhost",
+        ] {
+            assert!(is_loopback(&Url::parse(url).unwrap()), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1",
+            "http://[::2]",
+            "http://localhost.example.com",
+            "http://example.com",
+            "http://notlocalhost",
+        ] {
+            assert!(!is_loopback(&Url::parse(url).unwrap()), "{url}");
+        }
     }
 }
 

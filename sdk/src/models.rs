@@ -797,12 +797,18 @@ mod parse_tests {
             "unknown JobAction \"pasue\": expected one of pause, resume, cancel"
         );
         for state in JobState::KNOWN {
-            assert_eq!(state.parse::<JobState>().map(|s| s.to_string()).as_deref(), Ok(*state));
+            assert_eq!(
+                state.parse::<JobState>().map(|s| s.to_string()).as_deref(),
+                Ok(*state)
+            );
         }
         assert_eq!("crawl".parse::<JobType>(), Ok(JobType::Crawl));
         let err = "Paused".parse::<JobState>().unwrap_err();
         assert_eq!(err.expected(), JobState::KNOWN);
-        assert!(err.to_string().starts_with("unknown JobState \"Paused\": expected one of waiting,"));
+        assert!(
+            err.to_string()
+                .starts_with("unknown JobState \"Paused\": expected one of waiting,")
+        );
     }
 }
 
