@@ -151,7 +151,7 @@ impl std::error::Error for TransportError {
 /// the accessors
 /// [`status`](Self::status), [`api_error`](Self::api_error) and
 /// [`is_retryable`](Self::is_retryable) to avoid deep matches.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum JobsError {
     /// The job id is empty, all whitespace, `.` or `..`. Nothing was sent.
@@ -302,7 +302,7 @@ pub enum JobsError {
 
     /// [`wait_for_job`](crate::JobsClient::wait_for_job): the job ended in
     /// `failed`.
-    #[error("job {} failed: {}", job.id, job.failed_reason.as_deref().unwrap_or("no reason given"))]
+    #[error("job failed: {}", failure_reason(job))]
     #[non_exhaustive]
     JobFailed {
         /// The failed job, with its `failedReason`.
@@ -500,6 +500,118 @@ fn retry_after_suffix(retry_after: Option<Duration>) -> String {
     retry_after
         .map(|d| format!(" (retry after {}s)", d.as_secs()))
         .unwrap_or_default()
+}
+
+/// A failed job's `failedReason` without its id (a worker's message may
+/// name the job it failed on).
+fn failure_reason(job: &Job) -> String {
+    let reason = job.failed_reason.as_deref().unwrap_or("no reason given");
+    if job.id.is_empty() {
+        reason.to_owned()
+    } else {
+        reason.replace(&job.id, REDACTED_ID)
+    }
+}
+
+/// A job in an error's `Debug`: what the wait saw, never the id.
+struct RedactedJob<'a>(&'a Job);
+
+impl fmt::Debug for RedactedJob<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &format_args!("{REDACTED_ID}"))
+            .field("status", &self.0.status)
+            .field("progress", &self.0.progress)
+            .field("attempts_made", &self.0.attempts_made)
+            .field(
+                "failed_reason",
+                &self
+                    .0
+                    .failed_reason
+                    .as_ref()
+                    .map(|_| failure_reason(self.0)),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// As derived, but a job's id never shows (the README's promise: no error
+/// or `Debug` output carries a job id).
+impl fmt::Debug for JobsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidJobId { id, reason } => f
+                .debug_struct("InvalidJobId")
+                .field("id", id)
+                .field("reason", reason)
+                .finish(),
+            Self::InvalidBaseUrl { url, reason } => f
+                .debug_struct("InvalidBaseUrl")
+                .field("url", url)
+                .field("reason", reason)
+                .finish(),
+            Self::InvalidConfig { reason } => f
+                .debug_struct("InvalidConfig")
+                .field("reason", reason)
+                .finish(),
+            Self::BadRequest(e) => f.debug_tuple("BadRequest").field(e).finish(),
+            Self::Unauthorized(e) => f.debug_tuple("Unauthorized").field(e).finish(),
+            Self::NotFound(e) => f.debug_tuple("NotFound").field(e).finish(),
+            Self::RateLimited { error, retry_after } => f
+                .debug_struct("RateLimited")
+                .field("error", error)
+                .field("retry_after", retry_after)
+                .finish(),
+            Self::Server { error, retry_after } => f
+                .debug_struct("Server")
+                .field("error", error)
+                .field("retry_after", retry_after)
+                .finish(),
+            Self::UnexpectedStatus { error } => f
+                .debug_struct("UnexpectedStatus")
+                .field("error", error)
+                .finish(),
+            Self::Decode {
+                status,
+                message,
+                snippet,
+            } => f
+                .debug_struct("Decode")
+                .field("status", status)
+                .field("message", message)
+                .field("snippet", snippet)
+                .finish(),
+            Self::ResponseTooLarge { status, limit } => f
+                .debug_struct("ResponseTooLarge")
+                .field("status", status)
+                .field("limit", limit)
+                .finish(),
+            Self::Redirected { status } => f
+                .debug_struct("Redirected")
+                .field("status", status)
+                .finish(),
+            Self::Timeout { after, source } => f
+                .debug_struct("Timeout")
+                .field("after", after)
+                .field("source", source)
+                .finish(),
+            Self::Transport(e) => f.debug_tuple("Transport").field(e).finish(),
+            Self::WaitTimeout {
+                elapsed,
+                polls,
+                last,
+            } => f
+                .debug_struct("WaitTimeout")
+                .field("elapsed", elapsed)
+                .field("polls", polls)
+                .field("last", &last.as_deref().map(RedactedJob))
+                .finish(),
+            Self::JobFailed { job } => f
+                .debug_struct("JobFailed")
+                .field("job", &RedactedJob(job))
+                .finish(),
+        }
+    }
 }
 
 fn last_state_suffix(last: Option<&Job>) -> String {

@@ -195,6 +195,8 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
         "{not_found}"
     );
 
+    wait_outcomes_never_carry_the_id().await;
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("jobs_sdk.request"),
@@ -227,4 +229,55 @@ async fn server_redirecting_elsewhere() -> wiremock::MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// A job answered as `status` (with `failedReason` naming the job) under
+/// the secret id.
+fn secret_job(status: &str) -> serde_json::Value {
+    let mut body = seed_get_body();
+    body["job"]["id"] = SECRET_ID.into();
+    body["job"]["status"] = status.into();
+    body["job"]["failedReason"] = format!("worker gave up on {SECRET_ID}").into();
+    body
+}
+
+/// `wait_for_job`'s own errors: `JobFailed` (a `failedReason` naming the
+/// job) and `WaitTimeout` (with the last job seen). Run inside the test
+/// above: a second test's thread would race its thread-local subscriber.
+async fn wait_outcomes_never_carry_the_id() {
+    let failed = server().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/jobs/{SECRET_ID}")))
+        .respond_with(json_response(200, secret_job("failed")))
+        .mount(&failed)
+        .await;
+    let options = WatchOptions::default().interval(Duration::from_millis(1));
+    let err = client(&failed.uri())
+        .wait_for_job(SECRET_ID, options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobsError::JobFailed { .. }), "{err:?}");
+    assert_no_secret("JobFailed", &everything_about(&err));
+    assert_eq!(err.to_string(), "job failed: worker gave up on <job id>");
+    // The job itself is still there for the caller, id included.
+    let JobsError::JobFailed { job, .. } = &err else {
+        unreachable!()
+    };
+    assert_eq!(job.id, SECRET_ID);
+
+    let active = server().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/jobs/{SECRET_ID}")))
+        .respond_with(json_response(200, secret_job("active")))
+        .mount(&active)
+        .await;
+    let err = client(&active.uri())
+        .wait_for_job(SECRET_ID, options.timeout(Duration::from_millis(50)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, JobsError::WaitTimeout { last: Some(_), .. }),
+        "{err:?}"
+    );
+    assert_no_secret("WaitTimeout", &everything_about(&err));
 }

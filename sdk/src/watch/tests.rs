@@ -401,7 +401,7 @@ async fn wait_for_reports_failure_with_its_reason() {
         .await
         .unwrap_err();
     assert!(matches!(err, JobsError::JobFailed { .. }));
-    assert_eq!(err.to_string(), "job job_1 failed: Page returned 500");
+    assert_eq!(err.to_string(), "job failed: Page returned 500");
 }
 
 #[tokio::test(start_paused = true)]
