@@ -8,7 +8,9 @@
 //!
 //! For each request every rule is checked in the order it was added:
 //! latency rules that fire add their delay; the first answer rule that fires
-//! (`unavailable`, `dropConnection`, `tooManyRequests`) replaces the answer,
+//! (`unavailable`, `dropConnection`, `tooManyRequests`, and
+//! `appliedThenDropConnection` / `appliedThenUnavailable`, which let the
+//! request take effect first) replaces the answer,
 //! and later answer rules are not checked (so not consumed). A `next` rule
 //! is removed once used up.
 //!
@@ -52,6 +54,13 @@ pub enum Fault {
         /// The `Retry-After` value, in seconds.
         retry_after_secs: u64,
     },
+    /// The request is **applied**, then its connection is closed without
+    /// the answer: the client cannot tell whether it was (test "the request
+    /// may have been applied").
+    AppliedThenDropConnection,
+    /// The request is **applied**, then answered with the `unavailable`
+    /// 500 instead of its own answer.
+    AppliedThenUnavailable,
 }
 
 /// Which requests a fault applies to.

@@ -192,6 +192,8 @@ fn control_body() -> impl Strategy<Value = Vec<u8>> {
         "unavailable",
         "dropConnection",
         "tooManyRequests",
+        "appliedThenDropConnection",
+        "appliedThenUnavailable",
         "nope",
     ]);
     let state = proptest::sample::select(vec![

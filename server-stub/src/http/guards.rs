@@ -34,9 +34,21 @@ pub(crate) async fn guard(
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
-    match fault_answer(decision.answer, &request) {
-        Some(answer) => answer,
-        None => next.run(request).await,
+    let operation = Operation::of(request.method()).unwrap_or(Operation::Get);
+    match decision.answer {
+        // The request takes effect; the client hears otherwise.
+        Some(Fault::AppliedThenDropConnection) => {
+            drop(next.run(request).await);
+            dropped_connection()
+        }
+        Some(Fault::AppliedThenUnavailable) => {
+            drop(next.run(request).await);
+            ApiError::unavailable(operation).into_response()
+        }
+        answer => match fault_answer(answer, operation) {
+            Some(answer) => answer,
+            None => next.run(request).await,
+        },
     }
 }
 
@@ -61,26 +73,31 @@ fn check(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DropConnection;
 
-/// The answer an injected fault gives instead of the route's (see
-/// [`crate::faults`]), if any.
-fn fault_answer(fault: Option<Fault>, request: &Request) -> Option<Response> {
-    let operation = Operation::of(request.method()).unwrap_or(Operation::Get);
+/// The answer an injected fault gives instead of the route's, without the
+/// route running (see [`crate::faults`]), if any.
+fn fault_answer(fault: Option<Fault>, operation: Operation) -> Option<Response> {
     match fault {
-        None | Some(Fault::Latency { .. }) => None,
+        None
+        | Some(Fault::Latency { .. })
+        | Some(Fault::AppliedThenDropConnection)
+        | Some(Fault::AppliedThenUnavailable) => None,
         Some(Fault::Unavailable) => Some(ApiError::unavailable(operation).into_response()),
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             Some(ApiError::too_many_requests(retry_after_secs).into_response())
         }
-        Some(Fault::DropConnection) => {
-            tracing::debug!("fault injection: dropping the connection");
-            let failing = futures_util::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::other(
-                    "connection dropped by fault injection",
-                ))
-            });
-            let mut response = Body::from_stream(failing).into_response();
-            response.extensions_mut().insert(DropConnection);
-            Some(response)
-        }
+        Some(Fault::DropConnection) => Some(dropped_connection()),
     }
+}
+
+/// A response whose connection the server drops instead of answering.
+fn dropped_connection() -> Response {
+    tracing::debug!("fault injection: dropping the connection");
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "connection dropped by fault injection",
+        ))
+    });
+    let mut response = Body::from_stream(failing).into_response();
+    response.extensions_mut().insert(DropConnection);
+    response
 }
