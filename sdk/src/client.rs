@@ -16,7 +16,7 @@ pub(crate) use crate::answer::{RawResponse, decode};
 pub(crate) use crate::error::Failure;
 use crate::error::{JobsError, TransportError};
 use crate::models::{
-    JobAction, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
+    JobAction, JobDeleteResponse, JobState, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
 use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy};
 
@@ -137,6 +137,29 @@ impl fmt::Debug for JobsClientBuilder {
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("no_proxy", &self.no_proxy)
             .finish()
+    }
+}
+
+/// An answer about another job than the one asked for is never success.
+pub(crate) fn same_job(answered: &str, asked: &str) -> Result<(), JobsError> {
+    if answered == asked {
+        Ok(())
+    } else {
+        Err(JobsError::InconsistentAnswer {
+            status: 200,
+            reason: "the answer is about another job",
+        })
+    }
+}
+
+/// Whether `status` is what `action` leaves a job in: `paused` after a
+/// pause, `cancelled` after a cancel, and after a resume `waiting` (or
+/// `active`, if a worker took it at once).
+fn action_result_matches(action: JobAction, status: &JobState) -> bool {
+    match action {
+        JobAction::Pause => *status == JobState::Paused,
+        JobAction::Resume => matches!(status, JobState::Waiting | JobState::Active),
+        JobAction::Cancel => *status == JobState::Cancelled,
     }
 }
 
@@ -466,7 +489,9 @@ impl JobsClient {
             .execute(Operation::Get, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw).map_err(|e| self.redact(e, job_id))
+        let answer: JobStatusResponse = decode(raw).map_err(|e| self.redact(e, job_id))?;
+        same_job(&answer.job.id, job_id)?;
+        Ok(answer)
     }
 
     /// `PUT /api/jobs/{jobId}` with `{"action": "pause"}`: pauses a
@@ -520,7 +545,15 @@ impl JobsClient {
             .execute(Operation::Update(action), job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw).map_err(|e| self.redact(e, job_id))
+        let answer: JobUpdateResponse = decode(raw).map_err(|e| self.redact(e, job_id))?;
+        same_job(&answer.job.id, job_id)?;
+        if !action_result_matches(action, &answer.job.status) {
+            return Err(JobsError::InconsistentAnswer {
+                status: 200,
+                reason: "the job's state after the action is not the action's",
+            });
+        }
+        Ok(answer)
     }
 
     /// `DELETE /api/jobs/{jobId}`: cancels and removes a job.
@@ -534,7 +567,9 @@ impl JobsClient {
             .execute(Operation::Delete, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
-        decode(raw).map_err(|e| self.redact(e, job_id))
+        let answer: JobDeleteResponse = decode(raw).map_err(|e| self.redact(e, job_id))?;
+        same_job(&answer.job_id, job_id)?;
+        Ok(answer)
     }
 
     /// Scrubs the id and the token from server text carried by an error.

@@ -269,6 +269,22 @@ pub enum JobsError {
         status: u16,
     },
 
+    /// A 2xx answer that contradicts the request: it is about another job
+    /// (a misrouting proxy or cache), or the job's state after an action is
+    /// not the action's (`paused` after a resume). It is never reported as
+    /// success; the request may or may not have been applied, so read the
+    /// job to find out.
+    #[error(
+        "the {status} answer contradicts the request: {reason} (the request may have been applied; read the job)"
+    )]
+    #[non_exhaustive]
+    InconsistentAnswer {
+        /// HTTP status of the answer.
+        status: u16,
+        /// What contradicts the request, e.g. `the answer is about another job`.
+        reason: &'static str,
+    },
+
     /// No answer within the configured timeout. The request **may** have
     /// reached the server and taken effect.
     #[error("request timed out after {after:?} (it may have reached the server)")]
@@ -316,7 +332,8 @@ impl JobsError {
         match self {
             Self::Decode { status, .. }
             | Self::ResponseTooLarge { status, .. }
-            | Self::Redirected { status } => Some(*status),
+            | Self::Redirected { status }
+            | Self::InconsistentAnswer { status, .. } => Some(*status),
             other => other.api_error().map(|e| e.status),
         }
     }
@@ -589,6 +606,11 @@ impl fmt::Debug for JobsError {
             Self::Redirected { status } => f
                 .debug_struct("Redirected")
                 .field("status", status)
+                .finish(),
+            Self::InconsistentAnswer { status, reason } => f
+                .debug_struct("InconsistentAnswer")
+                .field("status", status)
+                .field("reason", reason)
                 .finish(),
             Self::Timeout { after, source } => f
                 .debug_struct("Timeout")

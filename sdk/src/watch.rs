@@ -285,6 +285,7 @@ impl Poller for JobPoller {
             .and_then(|etag| HeaderValue::from_bytes(etag.as_bytes()).ok());
         let snapshot =
             decode::<JobStatusResponse>(raw).map_err(|e| self.client.redact(e, &self.job_id))?;
+        crate::client::same_job(&snapshot.job.id, &self.job_id)?;
         Ok(Polled::Snapshot(Box::new(snapshot), etag))
     }
 }

@@ -127,8 +127,10 @@ async fn empty_or_whitespace_id_sends_nothing() {
 #[tokio::test]
 async fn id_is_percent_encoded_as_one_segment() {
     let server = server().await;
+    let mut body = seed_get_body();
+    body["job"]["id"] = "a/b c?d#e".into();
     Mock::given(method("GET"))
-        .respond_with(json_response(200, seed_get_body()))
+        .respond_with(json_response(200, body))
         .expect(1)
         .mount(&server)
         .await;
@@ -195,6 +197,8 @@ async fn optionals_may_be_null_or_absent() {
     ] {
         nulls["job"][key] = Value::Null;
     }
+    absent["job"]["id"] = "absent".into();
+    nulls["job"]["id"] = "nulls".into();
     Mock::given(path("/api/jobs/absent"))
         .respond_with(json_response(200, absent))
         .mount(&server)
