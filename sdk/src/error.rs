@@ -316,12 +316,22 @@ pub enum JobsError {
         last: Option<Box<Job>>,
     },
 
-    /// [`wait_for_job`](crate::JobsClient::wait_for_job): the job ended in
+    /// [`wait_for_job`](crate::JobsClient::wait_for_job) or
+    /// [`wait_until`](crate::JobsClient::wait_until): the job ended in
     /// `failed`.
     #[error("job failed: {}", failure_reason(job))]
     #[non_exhaustive]
     JobFailed {
         /// The failed job, with its `failedReason`.
+        job: Box<Job>,
+    },
+
+    /// [`wait_until`](crate::JobsClient::wait_until): the job completed
+    /// without the condition holding; it will not change any more.
+    #[error("the job completed without the condition holding")]
+    #[non_exhaustive]
+    JobFinished {
+        /// The completed job.
         job: Box<Job>,
     },
 }
@@ -630,6 +640,10 @@ impl fmt::Debug for JobsError {
                 .finish(),
             Self::JobFailed { job } => f
                 .debug_struct("JobFailed")
+                .field("job", &RedactedJob(job))
+                .finish(),
+            Self::JobFinished { job } => f
+                .debug_struct("JobFinished")
                 .field("job", &RedactedJob(job))
                 .finish(),
         }

@@ -18,7 +18,7 @@ pub use client::{JobsClient, JobsClientBuilder};
 pub use error::{ApiError, JobsError, TransportError};
 pub use models::*;
 pub use retry::RetryPolicy;
-pub use watch::WatchOptions;
+pub use watch::{DEFAULT_WATCH_TIMEOUT, WatchOptions};
 
 /// The `reqwest` this SDK is built on: [`JobsClientBuilder::http_client`]
 /// takes a [`reqwest::Client`] and transport errors carry a

@@ -86,12 +86,16 @@ const FOREVER: Duration = Duration::from_secs(86_400 * 365 * 30);
 /// Default [`WatchOptions::max_retry_after`].
 pub const DEFAULT_WATCH_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// [`WatchOptions::timeout`] by default: one hour, so a wait on a job that
+/// never gets there (paused, stuck) ends.
+pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(3600);
+
 impl Default for WatchOptions {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(1),
             max_interval: Duration::from_secs(5),
-            timeout: None,
+            timeout: Some(DEFAULT_WATCH_TIMEOUT),
             max_consecutive_errors: 5,
             backoff_factor: 1.5,
             jitter: 0.1,
@@ -115,9 +119,10 @@ impl WatchOptions {
         self
     }
 
-    /// Overall deadline, from the start of the watch (default: none). When it
-    /// passes, the stream yields [`JobsError::WaitTimeout`] and ends. It wins
-    /// over any `Retry-After`. A timeout of 30 years or more means none.
+    /// Overall deadline, from the start of the watch (default one hour,
+    /// [`DEFAULT_WATCH_TIMEOUT`]). When it passes, the stream yields
+    /// [`JobsError::WaitTimeout`] and ends. It wins over any `Retry-After`.
+    /// A timeout of 30 years or more means none.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -534,18 +539,71 @@ impl JobsClient {
         job_id: &str,
         options: WatchOptions,
     ) -> Result<Job, JobsError> {
-        wait_for(Watcher::new(JobPoller::new(self, job_id), options)).await
+        self.wait_until(job_id, |job| job.status == JobState::Completed, options)
+            .await
+    }
+
+    /// Waits until `condition` holds for the job and returns that snapshot
+    /// (as kube-runtime's `await_condition`): the job is polled as
+    /// [`watch_job`](Self::watch_job) polls it, and the condition is checked
+    /// on every snapshot, the first one included.
+    ///
+    /// # Errors
+    /// [`JobsError::WaitTimeout`] at the deadline (one hour by default);
+    /// [`JobsError::JobFailed`] when the job fails first;
+    /// [`JobsError::JobFinished`] when it completes without the condition
+    /// holding (it will not change any more); [`JobsError::NotFound`] when it
+    /// disappears (e.g. cancelled); otherwise the error that ended the watch.
+    ///
+    /// ```no_run
+    /// # async fn run(client: jobs_sdk::JobsClient) -> Result<(), jobs_sdk::JobsError> {
+    /// use jobs_sdk::{JobState, WatchOptions};
+    ///
+    /// // Until a worker has taken it and reported half of it.
+    /// let job = client
+    ///     .wait_until(
+    ///         "job_abc123",
+    ///         |job| job.status == JobState::Active && job.progress >= Some(50.0),
+    ///         WatchOptions::default(),
+    ///     )
+    ///     .await?;
+    /// println!("half done on {:?}", job.processed_on);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_until<F>(
+        &self,
+        job_id: &str,
+        condition: F,
+        options: WatchOptions,
+    ) -> Result<Job, JobsError>
+    where
+        F: FnMut(&Job) -> bool,
+    {
+        wait_for(
+            Watcher::new(JobPoller::new(self, job_id), options),
+            condition,
+        )
+        .await
     }
 }
 
-/// Drives a watch to its last step: the completed job, or why it did not
-/// complete. Transient errors along the way are the watch's to count.
-async fn wait_for<P: Poller>(mut watcher: Watcher<P>) -> Result<Job, JobsError> {
+/// Drives a watch until `condition` holds for a snapshot, or to its last
+/// step: why it never held. Transient errors along the way are the watch's
+/// to count.
+async fn wait_for<P: Poller>(
+    mut watcher: Watcher<P>,
+    mut condition: impl FnMut(&Job) -> bool,
+) -> Result<Job, JobsError> {
     loop {
         match watcher.step().await {
+            Step::Next(Ok(snapshot)) | Step::Last(Ok(snapshot)) if condition(&snapshot.job) => {
+                return Ok(snapshot.job);
+            }
             Step::Next(_) => {}
             Step::Last(Ok(snapshot)) if snapshot.job.status == JobState::Completed => {
-                return Ok(snapshot.job);
+                return Err(JobsError::JobFinished {
+                    job: Box::new(snapshot.job),
+                });
             }
             // `failed`, or another terminal state a server might report.
             Step::Last(Ok(snapshot)) => {

@@ -380,6 +380,60 @@ async fn dropping_the_stream_stops_polling() {
     assert_eq!(script.poll_times().len(), before);
 }
 
+/// `wait_for_job`'s condition.
+fn completed(job: &Job) -> bool {
+    job.status == JobState::Completed
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_returns_the_first_snapshot_the_condition_holds_for() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("waiting", 0, 0), None),
+        Step::Snap(snapshot("active", 20, 0), None),
+        Step::Snap(snapshot("active", 60, 0), None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let job = wait_for(Watcher::new(script, exact(S(1), S(1))), |job| {
+        job.progress >= Some(50.0)
+    })
+    .await
+    .unwrap();
+    assert_eq!((job.status, job.progress), (JobState::Active, Some(60.0)));
+    // The first snapshot counts too.
+    let script = Script::new(vec![Step::Snap(snapshot("paused", 10, 0), None)]);
+    let job = wait_for(Watcher::new(script, exact(S(1), S(1))), |job| {
+        job.status == JobState::Paused
+    })
+    .await
+    .unwrap();
+    assert_eq!(job.status, JobState::Paused);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_a_condition_a_completed_job_never_meets_ends_with_job_finished() {
+    let script = Script::new(vec![
+        Step::Snap(snapshot("active", 20, 0), None),
+        Step::Snap(snapshot("completed", 100, 0), None),
+    ]);
+    let err = wait_for(Watcher::new(script, exact(S(1), S(1))), |job| {
+        job.status == JobState::Paused
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, JobsError::JobFinished { .. }), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn by_default_a_wait_on_a_paused_job_ends_after_an_hour() {
+    let script = Script::new(vec![Step::Snap(snapshot("paused", 10, 0), None)]);
+    let started = tokio::time::Instant::now();
+    let err = wait_for(Watcher::new(script, WatchOptions::default()), completed)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
+    assert_eq!(started.elapsed(), crate::watch::DEFAULT_WATCH_TIMEOUT);
+}
+
 #[tokio::test(start_paused = true)]
 async fn wait_for_returns_the_completed_job() {
     let script = Script::new(vec![
@@ -388,7 +442,7 @@ async fn wait_for_returns_the_completed_job() {
         Step::Snap(snapshot("active", 50, 0), None),
         Step::Snap(snapshot("completed", 100, 0), None),
     ]);
-    let job = wait_for(Watcher::new(script, exact(S(1), S(1))))
+    let job = wait_for(Watcher::new(script, exact(S(1), S(1))), completed)
         .await
         .unwrap();
     assert_eq!(job.status, JobState::Completed);
@@ -397,7 +451,7 @@ async fn wait_for_returns_the_completed_job() {
 #[tokio::test(start_paused = true)]
 async fn wait_for_reports_failure_with_its_reason() {
     let script = Script::new(vec![Step::Snap(snapshot("failed", 40, 0), None)]);
-    let err = wait_for(Watcher::new(script, exact(S(1), S(1))))
+    let err = wait_for(Watcher::new(script, exact(S(1), S(1))), completed)
         .await
         .unwrap_err();
     assert!(matches!(err, JobsError::JobFailed { .. }));
@@ -410,15 +464,18 @@ async fn wait_for_gives_the_error_that_ended_the_watch() {
         Step::Snap(snapshot("active", 5, 0), None),
         Step::Status(404, None),
     ]);
-    let err = wait_for(Watcher::new(script, exact(S(1), S(1))))
+    let err = wait_for(Watcher::new(script, exact(S(1), S(1))), completed)
         .await
         .unwrap_err();
     assert!(matches!(err, JobsError::NotFound(_)), "{err:?}");
 
     let script = Script::new(vec![Step::Snap(snapshot("active", 5, 0), None)]);
-    let err = wait_for(Watcher::new(script, exact(S(1), S(1)).timeout(S(10))))
-        .await
-        .unwrap_err();
+    let err = wait_for(
+        Watcher::new(script, exact(S(1), S(1)).timeout(S(10))),
+        completed,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, JobsError::WaitTimeout { .. }), "{err:?}");
 }
 
