@@ -528,8 +528,8 @@ impl JobsClient {
 
     /// `PUT /api/jobs/{jobId}` with the given action.
     ///
-    /// Retried only when the connection could not be made, so an action is
-    /// never applied twice by the SDK. A [`JobsError::Timeout`] means the
+    /// Retried only when nothing was applied (the connection could not be
+    /// made, or a 429), so an action is never applied twice by the SDK. A [`JobsError::Timeout`] means the
     /// action may or may not have been applied: read the job to find out.
     ///
     /// # Errors

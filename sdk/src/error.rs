@@ -22,8 +22,9 @@
 //! each transient error as an `Err` item and ends after
 //! [`max_consecutive_errors`](crate::WatchOptions::max_consecutive_errors)
 //! of them in a row, or at once after a non-transient one. **A `PUT` or
-//! `DELETE` is never sent a second time once it may have reached the
-//! server**; it is retried only when the connection could not be made.
+//! `DELETE` is never sent a second time once it may have been applied**; it
+//! is retried only when the connection could not be made or the answer was a
+//! 429 (which applies nothing).
 //!
 //! | the server… | `get_job` | `pause_job` (PUT), `delete_job` | `watch_job` |
 //! |---|---|---|---|
@@ -33,7 +34,7 @@
 //! | sends truncated JSON | `Decode` (not retried) | `Decode` | `Decode`, ends |
 //! | answers an HTML 502 | `Server` (status 502, body snippet), ×3 | `Server`, sent once | `Server` items |
 //! | answers 503 (with `Retry-After`), then 200 | `Ok` after the retries, each waiting the `Retry-After` | `Server`, sent once, [`retry_after()`](JobsError::retry_after) set | `Server` items, then the snapshot |
-//! | answers 429 with `Retry-After` | waits it (up to [`max_retry_after`](crate::RetryPolicy::max_retry_after)), then `Ok` | `RateLimited`, sent once, `retry_after()` set | `RateLimited`, waits it (up to [`WatchOptions::max_retry_after`](crate::WatchOptions::max_retry_after)), then the snapshot |
+//! | answers 429 with `Retry-After` | waits it (up to [`max_retry_after`](crate::RetryPolicy::max_retry_after)), then `Ok` | the same: a 429 applied nothing | `RateLimited`, waits it (up to [`WatchOptions::max_retry_after`](crate::WatchOptions::max_retry_after)), then the snapshot |
 //! | sends no headers within the timeout | `Timeout`, ×3 | `Timeout`, sent once | `Timeout` items |
 //! | sends the body slower than the timeout | `Timeout`, ×3 | `Timeout`, sent once | `Timeout` items |
 //! | labels JSON `text/html` | `Decode` | `Decode` | `Decode`, ends |

@@ -6,9 +6,10 @@
 //! - `GET` is idempotent: it is retried on transport errors, timeouts, 429 and
 //!   5xx, with exponential backoff and full jitter.
 //! - `PUT` and `DELETE` change state: they are retried only when the request
-//!   provably never reached the server (the connection could not be made).
-//!   A timeout or a reset after sending is returned to the caller, who knows
-//!   whether repeating the action is safe.
+//!   provably applied nothing: the connection could not be made, or the
+//!   server answered 429 (which applies nothing). A timeout or a reset after
+//!   sending is returned to the caller, who knows whether repeating the
+//!   action is safe.
 //! - Other 4xx answers are never retried: asking again gives the same answer.
 //! - A `Retry-After` from the server replaces the computed backoff. When it
 //!   asks for more than [`RetryPolicy::max_retry_after`], the client does not
@@ -204,7 +205,9 @@ impl RetryPolicy {
 
 fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
     match (idempotency, outcome) {
-        (_, Outcome::ConnectFailed) => true,
+        // Nothing was applied: the request never arrived, or a 429 refused
+        // it before any effect (the contract's 429 applies nothing).
+        (_, Outcome::ConnectFailed | Outcome::Status(429)) => true,
         (Idempotency::StateChanging, _) => false,
         (Idempotency::Idempotent, Outcome::TransportFailed | Outcome::TimedOut) => true,
         (Idempotency::Idempotent, Outcome::Status(status)) => matches!(status, 429 | 500..=599),
@@ -253,7 +256,7 @@ mod tests {
             (StateChanging, ConnectFailed, true),
             (StateChanging, TransportFailed, false),
             (StateChanging, TimedOut, false),
-            (StateChanging, Status(429), false),
+            (StateChanging, Status(429), true),
             (StateChanging, Status(503), false),
             (StateChanging, Status(400), false),
         ];
@@ -352,13 +355,25 @@ mod tests {
             ),
             GiveUp
         );
-        // A Retry-After on a PUT's 429 does not make it retryable.
+        // A PUT's 429 applied nothing: retried after its Retry-After, and
+        // given up like a GET's when that is too long.
         assert_eq!(
             policy.decide(
                 StateChanging,
                 0,
                 Status(429),
                 Some(secs(1)),
+                0.1,
+                Duration::ZERO
+            ),
+            RetryAfter(secs(1))
+        );
+        assert_eq!(
+            policy.decide(
+                StateChanging,
+                0,
+                Status(429),
+                Some(secs(31)),
                 0.1,
                 Duration::ZERO
             ),

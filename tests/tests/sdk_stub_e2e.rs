@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use jobs_sdk::{JobState, JobsClient, JobsError, RetryPolicy};
-use jobs_server_stub::engine::JobBuilder;
+use jobs_server_stub::engine::{AuditOperation, JobBuilder};
 use jobs_server_stub::{Fault, StubServer};
 
 /// A client with near-instant retry backoff (outcomes, not timing, are
@@ -274,6 +274,28 @@ async fn state_changes_are_not_repeated_once_sent() {
         JobState::Active
     );
     assert!(stub.audit_log().is_empty());
+}
+
+#[tokio::test]
+async fn a_429_applied_nothing_so_every_operation_is_retried_after_it() {
+    let stub = StubServer::start().await.unwrap();
+    stub.insert(JobBuilder::new("job_1").status(JobState::Active))
+        .unwrap();
+    let client = client_for(&stub).build().unwrap();
+    let limited = Fault::TooManyRequests {
+        retry_after_secs: 0,
+    };
+    stub.faults().next(2, limited.clone()).unwrap();
+    assert_eq!(
+        client.pause_job("job_1").await.unwrap().job.status,
+        JobState::Paused
+    );
+    stub.faults().next(1, limited).unwrap();
+    client.delete_job("job_1").await.unwrap();
+    assert!(stub.faults().rules().is_empty(), "every 429 was met");
+    // Applied once each: the 429s applied nothing.
+    let operations: Vec<_> = stub.audit_log().iter().map(|e| e.operation).collect();
+    assert_eq!(operations, [AuditOperation::Pause, AuditOperation::Delete]);
 }
 
 #[tokio::test]
