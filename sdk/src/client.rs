@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -118,6 +118,7 @@ pub struct JobsClientBuilder {
     max_response_bytes: usize,
     max_concurrent_requests: usize,
     no_proxy: bool,
+    extra_headers: Vec<(String, String)>,
 }
 
 impl fmt::Debug for JobsClientBuilder {
@@ -136,9 +137,28 @@ impl fmt::Debug for JobsClientBuilder {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("no_proxy", &self.no_proxy)
+            // Names only: a value may be a credential.
+            .field(
+                "headers",
+                &self
+                    .extra_headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
+
+/// Headers the SDK writes itself: [`JobsClientBuilder::header`] refuses them.
+const OWN_HEADERS: [HeaderName; 6] = [
+    header::HOST,
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::IF_NONE_MATCH,
+    header::ACCEPT,
+];
 
 /// An answer about another job than the one asked for is never success.
 pub(crate) fn same_job(answered: &str, asked: &str) -> Result<(), JobsError> {
@@ -271,6 +291,20 @@ impl JobsClientBuilder {
         self
     }
 
+    /// Adds a header to every request of the client, its clones and its
+    /// watches (a tenant id, a request source, a static trace header). Called
+    /// again with the same name, it adds another value. Values are never
+    /// logged.
+    ///
+    /// [`build`](Self::build) refuses a name or value that cannot be sent, a
+    /// header the SDK writes itself (`Host`, `Content-Type`,
+    /// `Content-Length`, `Transfer-Encoding`, `If-None-Match`, `Accept`), and
+    /// `Authorization` together with [`bearer_token`](Self::bearer_token).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
+    }
+
     /// Ignores the proxy environment (`HTTP_PROXY`, `HTTPS_PROXY`,
     /// `ALL_PROXY`) and connects directly. A base URL on loopback
     /// (`127.0.0.0/8`, `::1`, `localhost` and `*.localhost`) never goes
@@ -323,6 +357,23 @@ impl JobsClientBuilder {
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(auth) = &authorization {
             headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+        for (name, value) in &self.extra_headers {
+            let invalid = |reason: String| JobsError::InvalidConfig { reason };
+            let name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| invalid(format!("{name:?} is not a header name")))?;
+            if OWN_HEADERS.contains(&name) {
+                return Err(invalid(format!("the SDK writes the {name} header itself")));
+            }
+            if name == header::AUTHORIZATION && authorization.is_some() {
+                return Err(invalid(
+                    "an Authorization header and a bearer token: give one".into(),
+                ));
+            }
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("the value of {name} cannot be sent as a header")))?;
+            value.set_sensitive(true);
+            headers.append(name, value);
         }
 
         let http = match self.http_client {
@@ -469,6 +520,7 @@ impl JobsClient {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             no_proxy: false,
+            extra_headers: Vec::new(),
         }
     }
 
