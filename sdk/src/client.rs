@@ -18,7 +18,7 @@ use crate::error::{JobsError, TransportError};
 use crate::models::{
     JobAction, JobDeleteResponse, JobState, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
-use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy};
+use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy, RetryTokens};
 
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,6 +83,8 @@ struct Inner {
     max_response_bytes: usize,
     /// One permit per request in flight, shared by every clone and watch.
     slots: Arc<Semaphore>,
+    /// The retry budget's bucket, shared by clones and watches.
+    retry_tokens: Option<Arc<RetryTokens>>,
     max_concurrent_requests: usize,
 }
 
@@ -407,6 +409,10 @@ impl JobsClientBuilder {
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
                 slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
+                retry_tokens: self
+                    .retry
+                    .budget
+                    .map(|budget| Arc::new(RetryTokens::new(budget))),
                 max_concurrent_requests: self.max_concurrent_requests,
             }),
         })
@@ -735,6 +741,9 @@ impl JobsClient {
                     Ok(Ok(raw)) => {
                         span.record("status", raw.status);
                         tracing::debug!(status = raw.status, "answered");
+                        if let Some(tokens) = &self.inner.retry_tokens {
+                            tokens.deposit();
+                        }
                         return Ok(raw);
                     }
                     Ok(Err(failure)) => {
@@ -765,6 +774,16 @@ impl JobsClient {
                 ) {
                     Decision::GiveUp => {
                         tracing::debug!(error = %failure.error, "giving up");
+                        return Err(failure);
+                    }
+                    Decision::RetryAfter(_)
+                        if self
+                            .inner
+                            .retry_tokens
+                            .as_ref()
+                            .is_some_and(|tokens| !tokens.withdraw()) =>
+                    {
+                        tracing::debug!(error = %failure.error, "giving up: the client's retry budget is spent");
                         return Err(failure);
                     }
                     Decision::RetryAfter(delay) => {

@@ -17,7 +17,7 @@ pub mod watch;
 pub use client::{JobsClient, JobsClientBuilder};
 pub use error::{ApiError, JobsError, TransportError};
 pub use models::*;
-pub use retry::RetryPolicy;
+pub use retry::{RetryBudget, RetryPolicy};
 pub use watch::{DEFAULT_WATCH_TIMEOUT, WatchOptions};
 
 /// The `reqwest` this SDK is built on: [`JobsClientBuilder::http_client`]

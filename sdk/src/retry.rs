@@ -67,6 +67,88 @@ pub struct RetryPolicy {
     /// is cut to what is left; a retry whose wait would end past the budget
     /// is not made and the last error is returned.
     pub max_elapsed: Duration,
+    /// The retry budget shared by the client, its clones and its watches
+    /// (default [`RetryBudget::default`]; `None`: retries bounded per call
+    /// only).
+    pub budget: Option<RetryBudget>,
+}
+
+/// A client-wide bound on retries, shared by the client, its clones and its
+/// watches, as Finagle's retry budget and aws-sdk's retry quota: a token
+/// bucket that starts full with `max_tokens`; each retry takes one token, and
+/// every answered request (a 2xx or 304, first attempt or not) gives back
+/// `1 / successes_per_token` of one, up to `max_tokens`. When the bucket is
+/// empty a failure is returned at once instead of retried.
+///
+/// With the defaults (50 tokens, a token per 5 successes) a server that
+/// fails everything gets at most 50 retries from the whole client, however
+/// many calls are in flight: 50 concurrent calls send at most 100 requests.
+/// A server that fails one request in ten is still retried to success: the
+/// successes refill 0.2 tokens each, more than the retries take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryBudget {
+    /// Tokens when full, and at the start (default 50).
+    pub max_tokens: u32,
+    /// Answered requests that give back one token (default 5; at least 1).
+    pub successes_per_token: u32,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            max_tokens: 50,
+            successes_per_token: 5,
+        }
+    }
+}
+
+impl RetryBudget {
+    /// A budget of `max_tokens`, refilled one token per
+    /// `successes_per_token` answered requests.
+    pub fn new(max_tokens: u32, successes_per_token: u32) -> Self {
+        Self {
+            max_tokens,
+            successes_per_token: successes_per_token.max(1),
+        }
+    }
+}
+
+/// The live bucket of a [`RetryBudget`], in units of one success: a retry
+/// costs `successes_per_token` units.
+#[derive(Debug)]
+pub(crate) struct RetryTokens {
+    units: std::sync::Mutex<u64>,
+    capacity: u64,
+    cost: u64,
+}
+
+impl RetryTokens {
+    pub(crate) fn new(budget: RetryBudget) -> Self {
+        let cost = u64::from(budget.successes_per_token.max(1));
+        let capacity = u64::from(budget.max_tokens) * cost;
+        Self {
+            units: std::sync::Mutex::new(capacity),
+            capacity,
+            cost,
+        }
+    }
+
+    /// Takes a token for a retry; `false` when the budget is spent.
+    pub(crate) fn withdraw(&self) -> bool {
+        let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        if *units < self.cost {
+            return false;
+        }
+        *units -= self.cost;
+        true
+    }
+
+    /// An answered request gives back a share of a token.
+    pub(crate) fn deposit(&self) {
+        let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        *units = (*units + 1).min(self.capacity);
+    }
 }
 
 impl Default for RetryPolicy {
@@ -77,6 +159,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(30),
             max_elapsed: DEFAULT_MAX_ELAPSED,
+            budget: Some(RetryBudget::default()),
         }
     }
 }
@@ -125,6 +208,19 @@ impl RetryPolicy {
     #[must_use]
     pub fn max_elapsed(mut self, budget: Duration) -> Self {
         self.max_elapsed = budget;
+        self
+    }
+
+    /// The client-wide retry budget (see [`RetryBudget`]).
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// No client-wide retry budget: only `max_retries` and `max_elapsed`
+    /// bound retries, per call.
+    pub fn without_retry_budget(mut self) -> Self {
+        self.budget = None;
         self
     }
 }
@@ -226,6 +322,30 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn retries_spend_tokens_and_successes_refill_them() {
+        let tokens = RetryTokens::new(RetryBudget::new(2, 3));
+        assert!(tokens.withdraw() && tokens.withdraw());
+        assert!(!tokens.withdraw(), "spent");
+        tokens.deposit();
+        tokens.deposit();
+        assert!(!tokens.withdraw(), "two successes are not a token");
+        tokens.deposit();
+        assert!(tokens.withdraw(), "three are");
+        for _ in 0..100 {
+            tokens.deposit();
+        }
+        assert!(
+            tokens.withdraw() && tokens.withdraw() && !tokens.withdraw(),
+            "capped"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! a misrouting proxy or a cache that answers valid bodies about another
 //! job, or a state the action cannot leave the job in.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 mod common;
 
 use common::*;

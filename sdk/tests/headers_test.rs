@@ -1,6 +1,8 @@
 //! `JobsClientBuilder::header`: sent on every request (calls and watches),
 //! refused at build when it cannot be sent or is the SDK's own, never shown.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 mod common;
 
 use std::pin::pin;
