@@ -75,12 +75,10 @@ impl AuthToken {
     /// takes the same time wherever the first difference is.
     pub(crate) fn check(&self, headers: &HeaderMap) -> Credentials {
         let mut fields = headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(field), None) = (fields.next(), fields.next()) else {
-            return if headers.contains_key(header::AUTHORIZATION) {
-                Credentials::Ambiguous
-            } else {
-                Credentials::Invalid
-            };
+        let field = match (fields.next(), fields.next()) {
+            (None, _) => return Credentials::Invalid,
+            (Some(_), Some(_)) => return Credentials::Ambiguous,
+            (Some(field), None) => field,
         };
         let Some((scheme, token)) = field.to_str().ok().and_then(|v| v.trim().split_once(' '))
         else {

@@ -183,7 +183,7 @@ impl ApiError {
                 timeout.as_millis()
             )),
         )
-        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+        .closing()
     }
 
     /// 431: too many or too large request headers.
@@ -195,7 +195,7 @@ impl ApiError {
                 "Request headers must not exceed {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} bytes"
             )),
         )
-        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+        .closing()
     }
 
     /// 400: the request is not HTTP/1.1 that can be parsed (request line,
@@ -207,7 +207,7 @@ impl ApiError {
             "Bad request",
             Some("The request could not be parsed as HTTP/1.1".to_owned()),
         )
-        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+        .closing()
     }
 
     /// 414: a request target over hyper's limit (65,534 bytes); answered in
@@ -220,7 +220,7 @@ impl ApiError {
                 "Request target must not exceed {MAX_TARGET_BYTES} bytes"
             )),
         )
-        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+        .closing()
     }
 
     /// 415: the body is not declared as JSON.
