@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use reqwest::Url;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -13,12 +13,17 @@ use tracing::Instrument;
 pub use crate::answer::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::answer::{CappedBody, Head, interpret};
 pub(crate) use crate::answer::{RawResponse, decode};
+use crate::auth::{TokenCache, TokenProvider, UsedToken};
 pub(crate) use crate::error::Failure;
-use crate::error::{JobsError, TransportError};
+use crate::error::{JobsError, TransportError, error_chain};
+use crate::interceptor::{AttemptInfo, AttemptOutcome, Interceptor};
 use crate::models::{
     JobAction, JobDeleteResponse, JobState, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
 };
-use crate::retry::{Decision, Idempotency, Outcome, RetryPolicy, RetryTokens};
+pub(crate) use crate::operation::Operation;
+use crate::options::CallOptions;
+use crate::retry::{Decision, Outcome, RetryPolicy, RetryTokens};
+use crate::telemetry::{self, ServerTarget};
 
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,10 +32,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on requests in flight per client (all clones and watches
 /// together), as OkHttp's dispatcher does.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
-
-/// The path template of every operation, as logged (ids are sensitive, so
-/// spans carry the template, never the id).
-const PATH_TEMPLATE: &str = "/api/jobs/{jobId}";
 
 /// A typed async client for the Job Status API.
 ///
@@ -65,21 +66,18 @@ const PATH_TEMPLATE: &str = "/api/jobs/{jobId}";
 #[derive(Clone)]
 pub struct JobsClient {
     inner: Arc<Inner>,
+    /// What [`with_options`](Self::with_options) can change.
+    call: Arc<CallSettings>,
 }
 
 struct Inner {
-    http: reqwest::Client,
+    http: HttpClient,
     base_url: Url,
     /// `<base path>/api/jobs/`, to which the encoded id is appended.
     jobs_path: String,
-    authorization: Option<HeaderValue>,
-    /// The token itself, only to scrub it from server text in errors.
-    token: Option<String>,
-    /// `User-Agent`, `Accept` and `Authorization`, built once: each request
-    /// clones this map instead of building its own.
-    headers: HeaderMap,
-    timeout: Duration,
-    retry: RetryPolicy,
+    credentials: Credentials,
+    interceptors: Vec<Arc<dyn Interceptor>>,
+    target: ServerTarget,
     max_response_bytes: usize,
     /// One permit per request in flight, shared by every clone and watch.
     slots: Arc<Semaphore>,
@@ -88,21 +86,57 @@ struct Inner {
     max_concurrent_requests: usize,
 }
 
+/// The settings of one [`JobsClient`] handle: the client's own, or those
+/// of a [`with_options`](JobsClient::with_options) handle.
+#[derive(Clone)]
+struct CallSettings {
+    /// `User-Agent`, `Accept`, a static `Authorization` and the builder's
+    /// and the call's headers, built once: each request clones this map.
+    headers: HeaderMap,
+    timeout: Duration,
+    retry: RetryPolicy,
+    /// Why every call through this handle fails (an unusable call header).
+    refused: Option<String>,
+}
+
+enum HttpClient {
+    Reqwest(reqwest::Client),
+    #[cfg(feature = "middleware")]
+    Middleware(reqwest_middleware::ClientWithMiddleware),
+}
+
+enum Credentials {
+    None,
+    /// The token itself, only to scrub it from server text in errors (its
+    /// header is in the handle's headers).
+    Static(String),
+    Provider(TokenCache),
+}
+
+impl Credentials {
+    fn is_some(&self) -> bool {
+        !matches!(self, Self::None)
+    }
+}
+
 impl fmt::Debug for JobsClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let credentials = match self.inner.credentials {
+            Credentials::None => None,
+            Credentials::Static(_) => Some("<redacted>"),
+            Credentials::Provider(_) => Some("<token provider>"),
+        };
         f.debug_struct("JobsClient")
             .field("base_url", &self.inner.base_url.as_str())
-            .field(
-                "bearer_token",
-                &self.inner.authorization.as_ref().map(|_| "<redacted>"),
-            )
-            .field("timeout", &self.inner.timeout)
-            .field("retry", &self.inner.retry)
+            .field("bearer_token", &credentials)
+            .field("timeout", &self.call.timeout)
+            .field("retry", &self.call.retry)
             .field("max_response_bytes", &self.inner.max_response_bytes)
             .field(
                 "max_concurrent_requests",
                 &self.inner.max_concurrent_requests,
             )
+            .field("interceptors", &self.inner.interceptors.len())
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +155,10 @@ pub struct JobsClientBuilder {
     max_concurrent_requests: usize,
     no_proxy: bool,
     extra_headers: Vec<(String, String)>,
+    token_provider: Option<Arc<dyn TokenProvider>>,
+    interceptors: Vec<Arc<dyn Interceptor>>,
+    #[cfg(feature = "middleware")]
+    middleware_client: Option<reqwest_middleware::ClientWithMiddleware>,
 }
 
 impl fmt::Debug for JobsClientBuilder {
@@ -136,6 +174,8 @@ impl fmt::Debug for JobsClientBuilder {
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field("http_client", &self.http_client.is_some())
+            .field("token_provider", &self.token_provider.is_some())
+            .field("interceptors", &self.interceptors.len())
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("no_proxy", &self.no_proxy)
@@ -161,6 +201,27 @@ const OWN_HEADERS: [HeaderName; 6] = [
     header::IF_NONE_MATCH,
     header::ACCEPT,
 ];
+
+/// A header from [`JobsClientBuilder::header`] or [`CallOptions::header`],
+/// checked: a header name, a value that can be sent, none the SDK writes.
+fn checked_header(
+    name: &str,
+    value: &str,
+    has_credentials: bool,
+) -> Result<(HeaderName, HeaderValue), String> {
+    let header_name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{name:?} is not a header name"))?;
+    if OWN_HEADERS.contains(&header_name) {
+        return Err(format!("the SDK writes the {header_name} header itself"));
+    }
+    if header_name == header::AUTHORIZATION && has_credentials {
+        return Err("an Authorization header and a bearer token: give one".into());
+    }
+    let mut value = HeaderValue::from_str(value)
+        .map_err(|_| format!("the value of {header_name} cannot be sent as a header"))?;
+    value.set_sensitive(true);
+    Ok((header_name, value))
+}
 
 /// An answer about another job than the one asked for is never success.
 pub(crate) fn same_job(answered: &str, asked: &str) -> Result<(), JobsError> {
@@ -200,9 +261,47 @@ fn is_loopback(url: &Url) -> bool {
 
 impl JobsClientBuilder {
     /// Sends `Authorization: Bearer <token>` with every request. The token is
-    /// never logged nor shown by `Debug`.
+    /// never logged nor shown by `Debug`. For a token that rotates, use
+    /// [`token_provider`](Self::token_provider) instead.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.bearer_token = Some(token.into());
+        self
+    }
+
+    /// Gets the bearer token from `provider` (see [`crate::auth`]): fetched
+    /// at the first request, cached and shared by every clone and watch,
+    /// fetched again [`REFRESH_BEFORE_EXPIRY`](crate::auth::REFRESH_BEFORE_EXPIRY)
+    /// before its expiry and after a 401, when the request is sent once more
+    /// with the new token (a 401 applied nothing). Concurrent calls share
+    /// one fetch; a fetch is bounded by the request [`timeout`](Self::timeout).
+    /// A failed fetch is [`JobsError::Credentials`] and nothing is sent.
+    pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
+        self.token_provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Adds an [`Interceptor`] that sees every attempt's request just before
+    /// it is sent and its outcome after. Interceptors run in the order added.
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Sends through this [`reqwest_middleware::ClientWithMiddleware`]
+    /// (`reqwest-tracing`, your own middleware) instead of a plain client.
+    ///
+    /// The SDK's guarantees hold through it: each attempt is bounded by
+    /// [`timeout`](Self::timeout) around the whole middleware chain, answers
+    /// are capped, an answer from another URL is
+    /// [`JobsError::Redirected`], and errors carry no job id. A
+    /// middleware's own error is [`JobsError::Middleware`], never retried
+    /// (the request may have been sent). As with
+    /// [`http_client`](Self::http_client), the wrapped client's pool,
+    /// proxy and redirect settings are yours.
+    #[cfg(feature = "middleware")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+    pub fn middleware_client(mut self, client: reqwest_middleware::ClientWithMiddleware) -> Self {
+        self.middleware_client = Some(client);
         self
     }
 
@@ -329,6 +428,11 @@ impl JobsClientBuilder {
         let base_url = parse_base_url(&self.base_url)?;
         let jobs_path = format!("{}/api/jobs/", base_url.path().trim_end_matches('/'));
 
+        if self.bearer_token.is_some() && self.token_provider.is_some() {
+            return Err(JobsError::InvalidConfig {
+                reason: "a bearer token and a token provider: give one".into(),
+            });
+        }
         let token = self.bearer_token;
         let authorization = token
             .as_ref()
@@ -360,24 +464,33 @@ impl JobsClientBuilder {
         if let Some(auth) = &authorization {
             headers.insert(header::AUTHORIZATION, auth.clone());
         }
+        let has_credentials = authorization.is_some() || self.token_provider.is_some();
         for (name, value) in &self.extra_headers {
-            let invalid = |reason: String| JobsError::InvalidConfig { reason };
-            let name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| invalid(format!("{name:?} is not a header name")))?;
-            if OWN_HEADERS.contains(&name) {
-                return Err(invalid(format!("the SDK writes the {name} header itself")));
-            }
-            if name == header::AUTHORIZATION && authorization.is_some() {
-                return Err(invalid(
-                    "an Authorization header and a bearer token: give one".into(),
-                ));
-            }
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| invalid(format!("the value of {name} cannot be sent as a header")))?;
-            value.set_sensitive(true);
+            let (name, value) = checked_header(name, value, has_credentials)
+                .map_err(|reason| JobsError::InvalidConfig { reason })?;
             headers.append(name, value);
         }
 
+        #[cfg(feature = "middleware")]
+        if let Some(client) = self.middleware_client {
+            if self.http_client.is_some() {
+                return Err(JobsError::InvalidConfig {
+                    reason: "an http_client and a middleware_client: give one".into(),
+                });
+            }
+            return Ok(self_client(
+                HttpClient::Middleware(client),
+                base_url,
+                jobs_path,
+                credentials(token, self.token_provider),
+                headers,
+                self.timeout,
+                self.retry,
+                self.interceptors,
+                self.max_response_bytes,
+                self.max_concurrent_requests,
+            ));
+        }
         let http = match self.http_client {
             Some(client) => client,
             None => {
@@ -397,25 +510,64 @@ impl JobsClientBuilder {
             }
         };
 
-        Ok(JobsClient {
-            inner: Arc::new(Inner {
-                http,
-                base_url,
-                jobs_path,
-                authorization,
-                token,
-                headers,
-                timeout: self.timeout,
-                retry: self.retry,
-                max_response_bytes: self.max_response_bytes,
-                slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
-                retry_tokens: self
-                    .retry
-                    .budget
-                    .map(|budget| Arc::new(RetryTokens::new(budget))),
-                max_concurrent_requests: self.max_concurrent_requests,
-            }),
-        })
+        Ok(self_client(
+            HttpClient::Reqwest(http),
+            base_url,
+            jobs_path,
+            credentials(token, self.token_provider),
+            headers,
+            self.timeout,
+            self.retry,
+            self.interceptors,
+            self.max_response_bytes,
+            self.max_concurrent_requests,
+        ))
+    }
+}
+
+fn credentials(token: Option<String>, provider: Option<Arc<dyn TokenProvider>>) -> Credentials {
+    match (token, provider) {
+        (Some(token), _) => Credentials::Static(token),
+        (None, Some(provider)) => Credentials::Provider(TokenCache::new(provider)),
+        (None, None) => Credentials::None,
+    }
+}
+
+/// The client from checked settings.
+#[allow(clippy::too_many_arguments)]
+fn self_client(
+    http: HttpClient,
+    base_url: Url,
+    jobs_path: String,
+    credentials: Credentials,
+    headers: HeaderMap,
+    timeout: Duration,
+    retry: RetryPolicy,
+    interceptors: Vec<Arc<dyn Interceptor>>,
+    max_response_bytes: usize,
+    max_concurrent_requests: usize,
+) -> JobsClient {
+    JobsClient {
+        inner: Arc::new(Inner {
+            http,
+            target: ServerTarget::new(&base_url),
+            base_url,
+            jobs_path,
+            credentials,
+            interceptors,
+            max_response_bytes,
+            slots: Arc::new(Semaphore::new(max_concurrent_requests)),
+            retry_tokens: retry
+                .budget
+                .map(|budget| Arc::new(RetryTokens::new(budget))),
+            max_concurrent_requests,
+        }),
+        call: Arc::new(CallSettings {
+            headers,
+            timeout,
+            retry,
+            refused: None,
+        }),
     }
 }
 
@@ -450,39 +602,6 @@ fn parse_base_url(raw: &str) -> Result<Url, JobsError> {
 }
 
 /// One API operation: what it sends and whether it may be repeated.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Operation {
-    Get,
-    Update(JobAction),
-    Delete,
-}
-
-impl Operation {
-    fn method(self) -> Method {
-        match self {
-            Self::Get => Method::GET,
-            Self::Update(_) => Method::PUT,
-            Self::Delete => Method::DELETE,
-        }
-    }
-
-    fn idempotency(self) -> Idempotency {
-        match self {
-            Self::Get => Idempotency::Idempotent,
-            Self::Update(_) | Self::Delete => Idempotency::StateChanging,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Get => "getJob",
-            Self::Update(_) => "updateJob",
-            Self::Delete => "deleteJob",
-        }
-    }
-}
-
-/// Whether [`JobsClient::execute`] applies the retry policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retries {
     Policy,
@@ -527,6 +646,10 @@ impl JobsClient {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             no_proxy: false,
             extra_headers: Vec::new(),
+            token_provider: None,
+            interceptors: Vec::new(),
+            #[cfg(feature = "middleware")]
+            middleware_client: None,
         }
     }
 
@@ -630,9 +753,50 @@ impl JobsClient {
         Ok(answer)
     }
 
+    /// A handle that makes its calls with `options` over this client's
+    /// settings (see [`CallOptions`]). It is cheap and shares everything
+    /// else with this client: the connection pool, the
+    /// [`max_concurrent_requests`](JobsClientBuilder::max_concurrent_requests)
+    /// bound, the credentials and the retry budget. Options add up: a
+    /// handle's `with_options` starts from the handle's settings.
+    pub fn with_options(&self, options: CallOptions) -> JobsClient {
+        let mut call = (*self.call).clone();
+        if let Some(timeout) = options.timeout {
+            call.timeout = timeout;
+        }
+        if let Some(max_elapsed) = options.max_elapsed {
+            call.retry.max_elapsed = max_elapsed;
+        }
+        if let Some(retries) = options.max_retries {
+            call.retry.max_retries = retries;
+        }
+        let mut checked = Vec::with_capacity(options.headers.len());
+        for (name, value) in &options.headers {
+            match checked_header(name, value, self.inner.credentials.is_some()) {
+                Ok(header) => checked.push(header),
+                Err(reason) => call.refused = Some(reason),
+            }
+        }
+        // A call's header replaces the client's of the same name.
+        for (name, _) in &checked {
+            call.headers.remove(name);
+        }
+        for (name, value) in checked {
+            call.headers.append(name, value);
+        }
+        JobsClient {
+            inner: self.inner.clone(),
+            call: Arc::new(call),
+        }
+    }
+
     /// Scrubs the id and the token from server text carried by an error.
     pub(crate) fn redact(&self, error: JobsError, job_id: &str) -> JobsError {
-        error.redact(job_id, self.inner.token.as_deref())
+        match &self.inner.credentials {
+            Credentials::None => error.redact(job_id, None),
+            Credentials::Static(token) => error.redact(job_id, Some(token)),
+            Credentials::Provider(cache) => error.redact(job_id, cache.current_secret().as_deref()),
+        }
     }
 
     /// The URL of a job: the id percent-encoded as one path segment.
@@ -684,38 +848,39 @@ impl JobsClient {
         queued: &mut Duration,
     ) -> Result<RawResponse, Failure> {
         let url = self.job_url(job_id)?;
+        let call = &*self.call;
+        if let Some(reason) = &call.refused {
+            return Err(JobsError::InvalidConfig {
+                reason: reason.clone(),
+            }
+            .into());
+        }
         let policy = match retries {
-            Retries::Policy => self.inner.retry,
+            Retries::Policy => call.retry,
             Retries::Off => RetryPolicy {
                 max_retries: 0,
-                ..self.inner.retry
+                ..call.retry
             },
         };
-        let span = tracing::info_span!(
-            "jobs_sdk.request",
-            operation = operation.name(),
-            method = %operation.method(),
-            path = PATH_TEMPLATE,
-            attempt = tracing::field::Empty,
-            status = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
+        let inner = &*self.inner;
+        let span = telemetry::call_span(operation, &inner.target);
         async {
             let mut attempt = 0;
             // The budget starts with the first send, not while waiting for a slot.
             let mut first_sent: Option<Instant> = None;
             let mut last_failure: Option<Failure> = None;
+            let mut token_refreshed = false;
             loop {
-                let slot = match self.inner.slots.try_acquire() {
+                // Before taking a slot: a slow provider must not hold one.
+                let token = match &inner.credentials {
+                    Credentials::Provider(cache) => Some(cache.token(call.timeout).await?),
+                    Credentials::None | Credentials::Static(_) => None,
+                };
+                let slot = match inner.slots.try_acquire() {
                     Ok(slot) => slot,
                     Err(_) => {
                         let waiting = Instant::now();
-                        let slot = self
-                            .inner
-                            .slots
-                            .acquire()
-                            .await
-                            .map_err(|_| closed_slots())?;
+                        let slot = inner.slots.acquire().await.map_err(|_| closed_slots())?;
                         *queued = queued.saturating_add(waiting.elapsed());
                         slot
                     }
@@ -728,41 +893,84 @@ impl JobsClient {
                 if let (true, Some(failure)) = (left.is_zero(), last_failure.take()) {
                     return Err(failure);
                 }
-                let timeout = self.inner.timeout.min(left);
+                let timeout = call.timeout.min(left);
+                let info = AttemptInfo {
+                    operation: operation.name(),
+                    action: operation.action(),
+                    attempt: attempt + 1,
+                };
                 let result = self
-                    .send_once(operation, &url, if_none_match, timeout)
+                    .send_once(operation, &url, if_none_match, timeout, token.as_ref(), &info)
                     .await;
                 drop(slot);
-                let span = tracing::Span::current();
-                span.record("attempt", attempt + 1);
-                span.record("latency_ms", saturating_millis(started.elapsed()));
+                let seen = attempt_outcome(&result);
+                if let Some(seen) = &seen {
+                    telemetry::record_attempt(operation, &inner.target, attempt, seen, started.elapsed());
+                    for interceptor in &inner.interceptors {
+                        interceptor.after_attempt(&info, seen);
+                    }
+                }
+                let redact = |error: JobsError| {
+                    let error = match &token {
+                        Some(used) => error.redact(job_id, Some(&used.secret)),
+                        None => error,
+                    };
+                    self.redact(error, job_id)
+                };
 
                 let (outcome, failure) = match result {
                     Ok(Ok(raw)) => {
-                        span.record("status", raw.status);
                         tracing::debug!(status = raw.status, "answered");
-                        if let Some(tokens) = &self.inner.retry_tokens {
+                        if let Some(tokens) = &inner.retry_tokens {
                             tokens.deposit();
                         }
                         return Ok(raw);
                     }
                     Ok(Err(failure)) => {
                         let status = failure.error.status().unwrap_or_default();
-                        span.record("status", status);
                         let failure = Failure {
-                            error: self.redact(failure.error, job_id),
+                            error: redact(failure.error),
                             retry_after: failure.retry_after,
                         };
+                        // A 401 applied nothing: with a provider, its token
+                        // is dropped and the request sent once more.
+                        if let (401, false, Credentials::Provider(cache), Some(used)) =
+                            (status, token_refreshed, &inner.credentials, &token)
+                        {
+                            cache.invalidate(used);
+                            token_refreshed = true;
+                            if let Some(seen) = &seen {
+                                telemetry::record_retry(operation, &inner.target, seen);
+                            }
+                            tracing::debug!("401: sending once more with a fresh token");
+                            last_failure = Some(failure);
+                            attempt += 1;
+                            continue;
+                        }
                         (Outcome::Status(status), failure)
                     }
-                    // Refused unread (too large, from elsewhere): never retried.
+                    // Refused unread (too large, from elsewhere, by an
+                    // interceptor) or failed in a middleware: never retried.
                     Err(Attempt::Refused(error)) => {
+                        let error = redact(error);
+                        tracing::debug!(error = %error, "giving up");
+                        return Err(Failure::from(error));
+                    }
+                    Err(Attempt::Middleware(reason)) => {
+                        let error = redact(JobsError::Middleware { reason });
                         tracing::debug!(error = %error, "giving up");
                         return Err(Failure::from(error));
                     }
                     Err(Attempt::Transport(error)) => {
                         (outcome_of(&error), Failure::from(classify(error, timeout)))
                     }
+                    Err(Attempt::TimedOut(elapsed)) => (
+                        Outcome::TimedOut,
+                        Failure::from(JobsError::Timeout {
+                            after: timeout,
+                            source: Box::new(elapsed),
+                        }),
+                    ),
                 };
                 match policy.decide(
                     operation.idempotency(),
@@ -777,8 +985,7 @@ impl JobsClient {
                         return Err(failure);
                     }
                     Decision::RetryAfter(_)
-                        if self
-                            .inner
+                        if inner
                             .retry_tokens
                             .as_ref()
                             .is_some_and(|tokens| !tokens.withdraw()) =>
@@ -787,6 +994,9 @@ impl JobsClient {
                         return Err(failure);
                     }
                     Decision::RetryAfter(delay) => {
+                        if let Some(seen) = &seen {
+                            telemetry::record_retry(operation, &inner.target, seen);
+                        }
                         let delay_ms = saturating_millis(delay);
                         tracing::debug!(error = %failure.error, delay_ms, "retrying");
                         tokio::time::sleep(delay).await;
@@ -800,19 +1010,22 @@ impl JobsClient {
         .await
     }
 
-    /// One request: sends it, checks where the answer came from, reads the
-    /// body under the size cap and sorts the answer.
     async fn send_once(
         &self,
         operation: Operation,
         url: &Url,
         if_none_match: Option<&HeaderValue>,
         timeout: Duration,
+        token: Option<&UsedToken>,
+        info: &AttemptInfo,
     ) -> Result<Result<RawResponse, Failure>, Attempt> {
         let inner = &*self.inner;
         let mut request = reqwest::Request::new(operation.method(), url.clone());
         let headers = request.headers_mut();
-        headers.clone_from(&inner.headers);
+        headers.clone_from(&self.call.headers);
+        if let Some(token) = token {
+            headers.insert(header::AUTHORIZATION, token.header.clone());
+        }
         if let Some(etag) = if_none_match {
             headers.insert(header::IF_NONE_MATCH, etag.clone());
         }
@@ -824,57 +1037,126 @@ impl JobsClient {
             let body = serde_json::to_vec(&JobUpdateRequest { action }).unwrap_or_default();
             *request.body_mut() = Some(body.into());
         }
+        telemetry::inject_trace_context(request.headers_mut());
         *request.timeout_mut() = Some(timeout);
-        let mut response = inner
-            .http
-            .execute(request)
-            .await
-            .map_err(Attempt::transport)?;
-        let head = Head::new(
-            response.status().as_u16(),
-            response.headers(),
-            SystemTime::now(),
-        );
-        // A user-supplied client may follow redirects: an answer from any
-        // other URL is not the job's, whatever it says.
-        if response.url() != url {
-            return Err(Attempt::Refused(JobsError::Redirected {
-                status: head.status,
+        for interceptor in &inner.interceptors {
+            interceptor
+                .before_attempt(&mut request, info)
+                .map_err(|e| {
+                    Attempt::Refused(JobsError::Intercepted {
+                        reason: error_chain(&*e),
+                    })
+                })?;
+        }
+        if request.method() != operation.method() || request.url() != url {
+            return Err(Attempt::Refused(JobsError::Intercepted {
+                reason: "an interceptor changed the request's method or URL".into(),
             }));
         }
         let limit = inner.max_response_bytes;
-        head.check_length(limit).map_err(Attempt::Refused)?;
-        let mut body = CappedBody::new(&head, limit);
-        while let Some(chunk) = response.chunk().await.map_err(Attempt::transport)? {
-            if body.push(chunk).is_err() {
-                // Dropping the response abandons the rest (and the connection).
-                return Err(Attempt::Refused(head.too_large(limit)));
+        match &inner.http {
+            HttpClient::Reqwest(client) => {
+                let response = client.execute(request).await.map_err(Attempt::transport)?;
+                read_answer(response, url, limit).await
             }
+            // reqwest's timeout does not cover the middleware around it.
+            #[cfg(feature = "middleware")]
+            HttpClient::Middleware(client) => tokio::time::timeout(timeout, async {
+                let response = client.execute(request).await.map_err(Attempt::middleware)?;
+                read_answer(response, url, limit).await
+            })
+            .await
+            .map_err(Attempt::TimedOut)?,
         }
-        Ok(interpret(head, body.finish()))
     }
 }
 
-/// Why an attempt produced no answer to sort.
+/// Reads one answer: from the job's URL only, at most `limit` bytes.
+async fn read_answer(
+    mut response: reqwest::Response,
+    url: &Url,
+    limit: usize,
+) -> Result<Result<RawResponse, Failure>, Attempt> {
+    let head = Head::new(
+        response.status().as_u16(),
+        response.headers(),
+        SystemTime::now(),
+    );
+    // A user-supplied client may follow redirects: an answer from any
+    // other URL is not the job's, whatever it says.
+    if response.url() != url {
+        return Err(Attempt::Refused(JobsError::Redirected {
+            status: head.status,
+        }));
+    }
+    head.check_length(limit).map_err(Attempt::Refused)?;
+    let mut body = CappedBody::new(&head, limit);
+    while let Some(chunk) = response.chunk().await.map_err(Attempt::transport)? {
+        if body.push(chunk).is_err() {
+            // Dropping the response abandons the rest (and the connection).
+            return Err(Attempt::Refused(head.too_large(limit)));
+        }
+    }
+    Ok(interpret(head, body.finish()))
+}
+
 enum Attempt {
-    /// The connection failed or broke, or timed out.
     Transport(reqwest::Error),
-    /// An answer came but is refused unread (too large, from elsewhere).
     Refused(JobsError),
+    /// A middleware's own error, as text.
+    #[cfg_attr(not(feature = "middleware"), allow(dead_code))]
+    Middleware(String),
+    /// The SDK's own timer around a middleware chain.
+    #[cfg_attr(not(feature = "middleware"), allow(dead_code))]
+    TimedOut(tokio::time::error::Elapsed),
 }
 
 impl Attempt {
-    /// Ids are sensitive: reqwest errors carry the URL, so it is stripped.
     fn transport(error: reqwest::Error) -> Self {
         Self::Transport(error.without_url())
     }
+
+    #[cfg(feature = "middleware")]
+    fn middleware(error: reqwest_middleware::Error) -> Self {
+        match error {
+            reqwest_middleware::Error::Reqwest(error) => Self::transport(error),
+            reqwest_middleware::Error::Middleware(error) => Self::Middleware(format!("{error:#}")),
+        }
+    }
+}
+
+/// What an attempt's outcome was, for telemetry and interceptors; `None`
+/// when it was never sent.
+fn attempt_outcome(
+    result: &Result<Result<RawResponse, Failure>, Attempt>,
+) -> Option<AttemptOutcome> {
+    let error_type = match result {
+        Ok(Ok(raw)) => return Some(AttemptOutcome::Answered { status: raw.status }),
+        Ok(Err(failure)) => {
+            return Some(AttemptOutcome::Answered {
+                status: failure.error.status().unwrap_or_default(),
+            });
+        }
+        Err(Attempt::Refused(JobsError::Intercepted { .. })) => return None,
+        Err(Attempt::Refused(JobsError::ResponseTooLarge { .. })) => "response_too_large",
+        Err(Attempt::Refused(JobsError::Redirected { .. })) => "redirected",
+        Err(Attempt::Refused(_)) => "refused",
+        Err(Attempt::Middleware(_)) => "middleware",
+        Err(Attempt::TimedOut(_)) => "timeout",
+        Err(Attempt::Transport(error)) => match outcome_of(error) {
+            Outcome::ConnectFailed => "connect",
+            Outcome::TimedOut => "timeout",
+            _ => "transport",
+        },
+    };
+    Some(AttemptOutcome::Failed { error_type })
 }
 
 fn classify(error: reqwest::Error, timeout: Duration) -> JobsError {
     if error.is_timeout() && !error.is_connect() {
         JobsError::Timeout {
             after: timeout,
-            source: error,
+            source: Box::new(error),
         }
     } else {
         JobsError::Transport(TransportError::new(error))

@@ -4,7 +4,8 @@
 //! The variants say how far a request got, in the manner of smithy-rs's
 //! `SdkError`:
 //! - nothing was sent: [`JobsError::InvalidJobId`], [`JobsError::InvalidBaseUrl`],
-//!   [`JobsError::InvalidConfig`];
+//!   [`JobsError::InvalidConfig`], [`JobsError::Credentials`],
+//!   [`JobsError::Intercepted`];
 //! - the server answered with an error: [`JobsError::BadRequest`],
 //!   [`JobsError::Unauthorized`], [`JobsError::NotFound`],
 //!   [`JobsError::RateLimited`], [`JobsError::Server`],
@@ -13,7 +14,8 @@
 //!   [`JobsError::ResponseTooLarge`], [`JobsError::Redirected`];
 //! - no answer: [`JobsError::Timeout`] (the request **may** have reached the
 //!   server and taken effect) and [`JobsError::Transport`] (see
-//!   [`TransportError::request_sent`]).
+//!   [`TransportError::request_sent`]), and [`JobsError::Middleware`] (a
+//!   middleware of your own failed; the request may have been sent).
 //!
 //! # Against a broken or hostile server
 //! What each call returns when the server misbehaves, with the default
@@ -58,6 +60,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::models::Job;
+
+/// A boxed error from code outside the SDK: a token provider, a timer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An error answer from the server: its status and the contract's error body
 /// (`{"error": …, "details": …}`).
@@ -293,9 +298,40 @@ pub enum JobsError {
     Timeout {
         /// The timeout that expired.
         after: Duration,
-        /// The underlying error.
+        /// The underlying error: reqwest's, or the SDK's own timer when a
+        /// middleware held the request.
         #[source]
-        source: reqwest::Error,
+        source: BoxError,
+    },
+
+    /// The client's [`TokenProvider`](crate::auth::TokenProvider) failed,
+    /// gave a token that cannot be sent as a header, or did not answer
+    /// within the request timeout. Nothing was sent.
+    #[error("could not get a bearer token (nothing was sent): {}", error_chain(&**source))]
+    #[non_exhaustive]
+    Credentials {
+        /// The provider's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// An [`Interceptor`](crate::interceptor::Interceptor) refused the
+    /// request, or changed its method or URL. Nothing was sent.
+    #[error("an interceptor refused the request (nothing was sent): {reason}")]
+    #[non_exhaustive]
+    Intercepted {
+        /// The interceptor's error, as text (job ids scrubbed).
+        reason: String,
+    },
+
+    /// A middleware of the client given to
+    /// [`middleware_client`](crate::JobsClientBuilder) failed. The request
+    /// may have reached the server; it is not retried.
+    #[error("middleware error (the request may have reached the server): {reason}")]
+    #[non_exhaustive]
+    Middleware {
+        /// The middleware's error, as text (job ids scrubbed).
+        reason: String,
     },
 
     /// The connection failed or broke (refused, reset, DNS, TLS).
@@ -462,6 +498,7 @@ impl JobsError {
                 scrub(message);
                 scrub(snippet);
             }
+            Self::Intercepted { reason } | Self::Middleware { reason } => scrub(reason),
             _ => {}
         }
         self
@@ -629,6 +666,18 @@ impl fmt::Debug for JobsError {
                 .field("source", source)
                 .finish(),
             Self::Transport(e) => f.debug_tuple("Transport").field(e).finish(),
+            Self::Credentials { source } => f
+                .debug_struct("Credentials")
+                .field("source", source)
+                .finish(),
+            Self::Intercepted { reason } => f
+                .debug_struct("Intercepted")
+                .field("reason", reason)
+                .finish(),
+            Self::Middleware { reason } => f
+                .debug_struct("Middleware")
+                .field("reason", reason)
+                .finish(),
             Self::WaitTimeout {
                 elapsed,
                 polls,
@@ -657,7 +706,7 @@ fn last_state_suffix(last: Option<&Job>) -> String {
 }
 
 /// An error and its causes, `: `-separated, so "connection refused" shows.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -2,13 +2,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod answer;
+pub mod auth;
 mod backoff;
 pub mod client;
 pub mod contract;
 pub mod error;
+pub mod interceptor;
 pub mod models;
+mod operation;
+pub mod options;
 mod path_segment;
 pub mod retry;
+mod telemetry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -17,6 +22,7 @@ pub mod watch;
 pub use client::{JobsClient, JobsClientBuilder};
 pub use error::{ApiError, JobsError, TransportError};
 pub use models::*;
+pub use options::CallOptions;
 pub use retry::{RetryBudget, RetryPolicy};
 pub use watch::{DEFAULT_WATCH_TIMEOUT, WatchOptions};
 
