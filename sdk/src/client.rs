@@ -864,12 +864,14 @@ impl JobsClient {
         };
         let inner = &*self.inner;
         let span = telemetry::call_span(operation, &inner.target);
-        async {
+        let mut last_seen: Option<(u32, AttemptOutcome)> = None;
+        let result = async {
             let mut attempt = 0;
             // The budget starts with the first send, not while waiting for a slot.
             let mut first_sent: Option<Instant> = None;
             let mut last_failure: Option<Failure> = None;
-            let mut token_refreshed = false;
+            // The token a 401 refused, still scrubbed from later answers.
+            let mut refused_token: Option<UsedToken> = None;
             loop {
                 // Before taking a slot: a slow provider must not hold one.
                 let token = match &inner.credentials {
@@ -905,16 +907,16 @@ impl JobsClient {
                 drop(slot);
                 let seen = attempt_outcome(&result);
                 if let Some(seen) = &seen {
-                    telemetry::record_attempt(operation, &inner.target, attempt, seen, started.elapsed());
+                    telemetry::record_attempt(operation, &inner.target, seen, started.elapsed());
                     for interceptor in &inner.interceptors {
                         interceptor.after_attempt(&info, seen);
                     }
+                    last_seen = Some((attempt, seen.clone()));
                 }
-                let redact = |error: JobsError| {
-                    let error = match &token {
-                        Some(used) => error.redact(job_id, Some(&used.secret)),
-                        None => error,
-                    };
+                let redact = |mut error: JobsError| {
+                    for used in [&token, &refused_token].into_iter().flatten() {
+                        error = error.redact(job_id, Some(&used.secret));
+                    }
                     self.redact(error, job_id)
                 };
 
@@ -934,11 +936,11 @@ impl JobsClient {
                         };
                         // A 401 applied nothing: with a provider, its token
                         // is dropped and the request sent once more.
-                        if let (401, false, Credentials::Provider(cache), Some(used)) =
-                            (status, token_refreshed, &inner.credentials, &token)
+                        if let (401, None, Credentials::Provider(cache), Some(used)) =
+                            (status, &refused_token, &inner.credentials, token)
                         {
-                            cache.invalidate(used);
-                            token_refreshed = true;
+                            cache.invalidate(&used);
+                            refused_token = Some(used);
                             if let Some(seen) = &seen {
                                 telemetry::record_retry(operation, &inner.target, seen);
                             }
@@ -1006,8 +1008,10 @@ impl JobsClient {
                 }
             }
         }
-        .instrument(span)
-        .await
+        .instrument(span.clone())
+        .await;
+        telemetry::record_call(&span, last_seen.as_ref());
+        result
     }
 
     async fn send_once(

@@ -48,7 +48,8 @@ pub(crate) fn call_span(operation: Operation, target: &ServerTarget) -> tracing:
         http.request.method = operation.method_name(),
         url.template = PATH_TEMPLATE,
         server.address = target.address.as_str(),
-        server.port = target.port,
+        // i64: what OpenTelemetry's integer attributes are.
+        server.port = i64::from(target.port),
         http.request.resend_count = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
@@ -65,26 +66,32 @@ pub(crate) fn error_type(outcome: &AttemptOutcome) -> Option<Cow<'static, str>> 
     }
 }
 
-/// Records one attempt's outcome on the current call span and, with the
-/// `metrics` feature, its duration as `http.client.request.duration`.
-pub(crate) fn record_attempt(
-    operation: Operation,
-    target: &ServerTarget,
-    attempt: u32,
-    outcome: &AttemptOutcome,
-    elapsed: Duration,
-) {
-    let span = tracing::Span::current();
-    if attempt > 0 {
-        span.record("http.request.resend_count", attempt);
+/// Records the call's last attempt on its span, once: OpenTelemetry keeps
+/// every value recorded, so per-attempt records would repeat the keys.
+pub(crate) fn record_call(span: &tracing::Span, last: Option<&(u32, AttemptOutcome)>) {
+    let Some((attempt, outcome)) = last else {
+        return;
+    };
+    if *attempt > 0 {
+        span.record("http.request.resend_count", i64::from(*attempt));
     }
     if let AttemptOutcome::Answered { status } = outcome {
-        span.record("http.response.status_code", status);
+        span.record("http.response.status_code", i64::from(*status));
     }
     if let Some(error_type) = error_type(outcome) {
         span.record("error.type", &*error_type);
         span.record("otel.status_code", "error");
     }
+}
+
+/// With the `metrics` feature, records one attempt's duration as
+/// `http.client.request.duration` (seconds).
+pub(crate) fn record_attempt(
+    operation: Operation,
+    target: &ServerTarget,
+    outcome: &AttemptOutcome,
+    elapsed: Duration,
+) {
     #[cfg(feature = "metrics")]
     metrics::histogram!(
         "http.client.request.duration",
@@ -92,7 +99,7 @@ pub(crate) fn record_attempt(
     )
     .record(elapsed.as_secs_f64());
     #[cfg(not(feature = "metrics"))]
-    let _ = (operation, target, elapsed);
+    let _ = (operation, target, outcome, elapsed);
 }
 
 /// With the `metrics` feature, counts a retry as `jobs.client.retries`,

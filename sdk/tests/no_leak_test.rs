@@ -160,6 +160,43 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
         .unwrap();
     errors.extend(all_operations(&follows).await);
 
+    // The token from a provider, echoed by the server: scrubbed as well.
+    let rotating = JobsClient::builder(server.uri())
+        .no_proxy()
+        .max_retries(0)
+        .token_provider(|| async {
+            Ok::<_, std::io::Error>(jobs_sdk::auth::AccessToken::new(SECRET_TOKEN))
+        })
+        .build()
+        .unwrap();
+    errors.extend(all_operations(&rotating).await);
+    // A provider that fails: Credentials.
+    let sealed = JobsClient::builder(server.uri())
+        .no_proxy()
+        .token_provider(|| async {
+            Err::<jobs_sdk::auth::AccessToken, _>(std::io::Error::other("vault sealed"))
+        })
+        .build()
+        .unwrap();
+    errors.extend(all_operations(&sealed).await);
+    // An interceptor that refuses, quoting the request's URL: Intercepted.
+    struct Refuse;
+    impl jobs_sdk::interceptor::Interceptor for Refuse {
+        fn before_attempt(
+            &self,
+            request: &mut reqwest::Request,
+            _: &jobs_sdk::interceptor::AttemptInfo,
+        ) -> Result<(), jobs_sdk::error::BoxError> {
+            Err(format!("no: {}", request.url()).into())
+        }
+    }
+    let intercepted = JobsClient::builder(server.uri())
+        .no_proxy()
+        .interceptor(Refuse)
+        .build()
+        .unwrap();
+    errors.extend(all_operations(&intercepted).await);
+
     let kinds: Vec<String> = errors
         .iter()
         .map(|e| {
@@ -177,6 +214,8 @@ async fn no_error_or_log_line_carries_the_id_or_the_token() {
         "Transport",
         "Timeout",
         "Redirected",
+        "Credentials",
+        "Intercepted",
     ] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} among {kinds:?}");
     }
