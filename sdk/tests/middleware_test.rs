@@ -48,9 +48,9 @@ impl Middleware for Refuse {
         _extensions: &mut Extensions,
         _next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        Err(reqwest_middleware::Error::middleware(std::io::Error::other(
-            format!("circuit open for {}", req.url()),
-        )))
+        Err(reqwest_middleware::Error::middleware(
+            std::io::Error::other(format!("circuit open for {}", req.url())),
+        ))
     }
 }
 
@@ -156,9 +156,7 @@ async fn the_timeout_bounds_the_whole_middleware_chain() {
 async fn an_answer_from_another_url_is_refused_through_middleware() {
     let server = server().await;
     Mock::given(path("/api/jobs/job_abc123"))
-        .respond_with(
-            ResponseTemplate::new(307).insert_header("location", "/elsewhere/job_abc123"),
-        )
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/elsewhere/job_abc123"))
         .mount(&server)
         .await;
     Mock::given(path("/elsewhere/job_abc123"))
@@ -174,7 +172,10 @@ async fn an_answer_from_another_url_is_refused_through_middleware() {
         .unwrap();
     let client = sdk_client(&server.uri(), ClientBuilder::new(following).build(), 2);
     let err = client.pause_job("job_abc123").await.unwrap_err();
-    assert!(matches!(err, JobsError::Redirected { status: 200, .. }), "{err:?}");
+    assert!(
+        matches!(err, JobsError::Redirected { status: 200, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
