@@ -424,7 +424,7 @@ impl JobsClientBuilder {
     /// `http`/`https` URL without query, fragment or credentials;
     /// [`JobsError::InvalidConfig`] if the token or user agent cannot be sent
     /// as a header, or the HTTP client cannot be built.
-    pub fn build(self) -> Result<JobsClient, JobsError> {
+    pub fn build(mut self) -> Result<JobsClient, JobsError> {
         let base_url = parse_base_url(&self.base_url)?;
         let jobs_path = format!("{}/api/jobs/", base_url.path().trim_end_matches('/'));
 
@@ -433,7 +433,7 @@ impl JobsClientBuilder {
                 reason: "a bearer token and a token provider: give one".into(),
             });
         }
-        let token = self.bearer_token;
+        let token = self.bearer_token.take();
         let authorization = token
             .as_ref()
             .map(|token| {
@@ -450,7 +450,7 @@ impl JobsClientBuilder {
             .transpose()?;
 
         let sdk_agent = concat!("jobs-sdk/", env!("CARGO_PKG_VERSION"));
-        let user_agent = match self.user_agent {
+        let user_agent = match self.user_agent.take() {
             Some(app) => format!("{app} {sdk_agent}"),
             None => sdk_agent.to_owned(),
         };
@@ -472,102 +472,66 @@ impl JobsClientBuilder {
         }
 
         #[cfg(feature = "middleware")]
-        if let Some(client) = self.middleware_client {
-            if self.http_client.is_some() {
-                return Err(JobsError::InvalidConfig {
-                    reason: "an http_client and a middleware_client: give one".into(),
-                });
-            }
-            return Ok(self_client(
-                HttpClient::Middleware(client),
-                base_url,
-                jobs_path,
-                credentials(token, self.token_provider),
-                headers,
-                self.timeout,
-                self.retry,
-                self.interceptors,
-                self.max_response_bytes,
-                self.max_concurrent_requests,
-            ));
+        if self.http_client.is_some() && self.middleware_client.is_some() {
+            return Err(JobsError::InvalidConfig {
+                reason: "an http_client and a middleware_client: give one".into(),
+            });
         }
-        let http = match self.http_client {
-            Some(client) => client,
-            None => {
-                // Never follow redirects: a 307/308 would re-send a PUT to
-                // another URL, a 301/302/303 turn it into a GET there.
-                let mut builder = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(self.connect_timeout)
-                    // In flight (the slots) plus idle: at most twice the bound.
-                    .pool_max_idle_per_host(self.max_concurrent_requests);
-                if self.no_proxy || is_loopback(&base_url) {
-                    builder = builder.no_proxy();
-                }
-                builder.build().map_err(|e| JobsError::InvalidConfig {
-                    reason: format!("cannot build the HTTP client: {}", e.without_url()),
-                })?
-            }
+        let http = match self.http_client.take() {
+            Some(client) => HttpClient::Reqwest(client),
+            None => self.own_http(&base_url)?,
+        };
+        let credentials = match (token, self.token_provider) {
+            (Some(token), _) => Credentials::Static(token),
+            (None, Some(provider)) => Credentials::Provider(TokenCache::new(provider)),
+            (None, None) => Credentials::None,
         };
 
-        Ok(self_client(
-            HttpClient::Reqwest(http),
-            base_url,
-            jobs_path,
-            credentials(token, self.token_provider),
-            headers,
-            self.timeout,
-            self.retry,
-            self.interceptors,
-            self.max_response_bytes,
-            self.max_concurrent_requests,
-        ))
+        Ok(JobsClient {
+            inner: Arc::new(Inner {
+                http,
+                target: ServerTarget::new(&base_url),
+                base_url,
+                jobs_path,
+                credentials,
+                interceptors: self.interceptors,
+                max_response_bytes: self.max_response_bytes,
+                slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
+                retry_tokens: self
+                    .retry
+                    .budget
+                    .map(|budget| Arc::new(RetryTokens::new(budget))),
+                max_concurrent_requests: self.max_concurrent_requests,
+            }),
+            call: Arc::new(CallSettings {
+                headers,
+                timeout: self.timeout,
+                retry: self.retry,
+                refused: None,
+            }),
+        })
     }
-}
 
-fn credentials(token: Option<String>, provider: Option<Arc<dyn TokenProvider>>) -> Credentials {
-    match (token, provider) {
-        (Some(token), _) => Credentials::Static(token),
-        (None, Some(provider)) => Credentials::Provider(TokenCache::new(provider)),
-        (None, None) => Credentials::None,
-    }
-}
-
-/// The client from checked settings.
-#[allow(clippy::too_many_arguments)]
-fn self_client(
-    http: HttpClient,
-    base_url: Url,
-    jobs_path: String,
-    credentials: Credentials,
-    headers: HeaderMap,
-    timeout: Duration,
-    retry: RetryPolicy,
-    interceptors: Vec<Arc<dyn Interceptor>>,
-    max_response_bytes: usize,
-    max_concurrent_requests: usize,
-) -> JobsClient {
-    JobsClient {
-        inner: Arc::new(Inner {
-            http,
-            target: ServerTarget::new(&base_url),
-            base_url,
-            jobs_path,
-            credentials,
-            interceptors,
-            max_response_bytes,
-            slots: Arc::new(Semaphore::new(max_concurrent_requests)),
-            retry_tokens: retry
-                .budget
-                .map(|budget| Arc::new(RetryTokens::new(budget))),
-            max_concurrent_requests,
-        }),
-        call: Arc::new(CallSettings {
-            headers,
-            timeout,
-            retry,
-            refused: None,
-        }),
+    /// The middleware client when one was given, else the SDK's own.
+    fn own_http(&mut self, base_url: &Url) -> Result<HttpClient, JobsError> {
+        #[cfg(feature = "middleware")]
+        if let Some(client) = self.middleware_client.take() {
+            return Ok(HttpClient::Middleware(client));
+        }
+        // Never follow redirects: a 307/308 would re-send a PUT to
+        // another URL, a 301/302/303 turn it into a GET there.
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            // In flight (the slots) plus idle: at most twice the bound.
+            .pool_max_idle_per_host(self.max_concurrent_requests);
+        if self.no_proxy || is_loopback(base_url) {
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| JobsError::InvalidConfig {
+            reason: format!("cannot build the HTTP client: {}", e.without_url()),
+        })?;
+        Ok(HttpClient::Reqwest(client))
     }
 }
 
@@ -1052,7 +1016,9 @@ impl JobsClient {
                     })
                 })?;
         }
-        if request.method() != operation.method() || request.url() != url {
+        if !inner.interceptors.is_empty()
+            && (request.method() != operation.method() || request.url() != url)
+        {
             return Err(Attempt::Refused(JobsError::Intercepted {
                 reason: "an interceptor changed the request's method or URL".into(),
             }));
