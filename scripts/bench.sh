@@ -7,8 +7,9 @@
 #
 #   - wrk load (GET, PUT, DELETE) on three servers:
 #       stub      target/release/jobs-server-stub --port 0 --demo, as a user
-#                 starts it: default logging (info, one access line per
-#                 request), its output going to a file;
+#                 starts it: default logging (info: an access line per
+#                 change or failure, successful reads at debug), its
+#                 output going to a file;
 #       baseline  a minimal axum server answering the stub's own bytes from
 #                 a constant (bench/src/bin/baseline-server.rs): the limit;
 #       prism     Prism from the pinned npm tools mocking the same openapi.yaml.

@@ -1,6 +1,7 @@
 //! The `jobs-server-stub` binary's logging: `RUST_LOG` (default `info`), text
-//! or JSON lines on stdout, one access line per request. A library function
-//! so that a program embedding [`crate::StubServer`] can log the same way.
+//! or JSON lines on stdout, an access line per request (successful reads at
+//! DEBUG, every change and failure at INFO). A library function so that a
+//! program embedding [`crate::StubServer`] can log the same way.
 //!
 //! Lines go through `tracing-appender`'s non-blocking writer: the thread
 //! answering a request hands the formatted line to a bounded queue and a

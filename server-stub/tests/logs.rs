@@ -41,12 +41,12 @@ fn request(addr: &str, method: &str, path: &str, auth: Option<&str>, body: &str)
 
 /// Runs the binary through a session of requests; returns everything it
 /// wrote on stdout and stderr.
-fn session(json: bool) -> String {
+fn session(json: bool, rust_log: &str) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jobs-server-stub"));
     command
         .args(["--port", "0", "--demo", "--workers", "2", "--tick-ms", "20"])
         .args(["--auth-token", TOKEN])
-        .env("RUST_LOG", "trace")
+        .env("RUST_LOG", rust_log)
         .env_remove("JOBS_STUB_AUTH_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -155,10 +155,45 @@ fn check(log: &str, json: bool) {
 
 #[test]
 fn a_whole_text_run_logs_no_token_header_or_job_id() {
-    check(&session(false), false);
+    check(&session(false, "trace"), false);
 }
 
 #[test]
 fn a_whole_json_run_logs_no_token_header_or_job_id() {
-    check(&session(true), true);
+    check(&session(true, "trace"), true);
+}
+
+/// At the default level (`info`) every request that changes or fails is
+/// logged, and successful reads (a watch's polls) are not.
+#[test]
+fn at_the_default_level_only_changes_and_failures_are_logged() {
+    let log = session(false, "info");
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("jobs_server_stub::access"))
+        .collect();
+    let count = |method: &str, status: u16| {
+        access
+            .iter()
+            .filter(|l| {
+                l.contains(&format!("method={method} ")) && l.contains(&format!("status={status} "))
+            })
+            .count()
+    };
+    assert_eq!(
+        count("GET", 200),
+        0,
+        "no successful read:\n{}",
+        access.join("\n")
+    );
+    assert_eq!(count("GET", 401), 4, "{}", access.join("\n"));
+    assert_eq!(count("GET", 404), 1, "{}", access.join("\n"));
+    assert_eq!(count("PUT", 200), 2, "{}", access.join("\n"));
+    assert_eq!(count("PUT", 401), 1, "{}", access.join("\n"));
+    assert_eq!(count("DELETE", 200), 1, "{}", access.join("\n"));
+    assert!(
+        access.iter().all(|l| l.contains(" INFO ")),
+        "{}",
+        access.join("\n")
+    );
 }

@@ -1,6 +1,6 @@
 //! The stub holding N typical jobs (`jobs_bench::typical_job`), embedded with
-//! `StubServer` and logging as the `jobs-server-stub` binary does (info, one
-//! access line per request on stdout), for the "1 000 jobs vs 1 000 000
+//! `StubServer` and logging as the `jobs-server-stub` binary does (`info`,
+//! on stdout), for the "1 000 jobs vs 1 000 000
 //! jobs" GET figure. Prints the resident memory the jobs added, per job, on
 //! stderr as `engine_bytes_per_job=…`, then the URL on stdout.
 
