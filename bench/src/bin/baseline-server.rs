@@ -4,7 +4,9 @@
 //! axum and hyper do, so it is the limit the stub is measured against.
 //!
 //! With `--record-polls` it also notes, per job id, the gap between
-//! consecutive GETs, answers `If-None-Match` with 304, and reports the gaps
+//! consecutive GETs, answers `If-None-Match` with 304, answers a 200 about
+//! the job asked for (the captured body with its id: the SDK refuses an
+//! answer about another job), and reports the gaps
 //! at `GET /__polls` (the watch load's schedule figures), with the most
 //! connections it had open at once (counted as it accepts and drops them:
 //! exact, and free for the client, which reading `/proc/self/net/tcp` 5
@@ -75,6 +77,8 @@ struct Polls {
 #[derive(Clone)]
 struct Recording {
     bodies: Bodies,
+    /// The GET body, parsed: each 200 carries the id asked for.
+    get_template: Arc<serde_json::Value>,
     polls: Arc<Mutex<Polls>>,
     connections: Arc<Connections>,
 }
@@ -180,7 +184,7 @@ async fn recorded_get(
     {
         let mut polls = state.polls.lock().unwrap_or_else(|e| e.into_inner());
         polls.requests += 1;
-        if let Some(previous) = polls.last.insert(id, now) {
+        if let Some(previous) = polls.last.insert(id.clone(), now) {
             let gap = now.duration_since(previous).as_micros() as u64;
             let since = *polls.since.get_or_insert(now);
             polls.gaps_us.push((now.duration_since(since), gap));
@@ -193,7 +197,14 @@ async fn recorded_get(
             .insert(header::ETAG, state.bodies.etag.clone());
         return response;
     }
-    let mut response = json(&state.bodies.get);
+    let mut body = state.get_template.as_ref().clone();
+    if let Some(job) = body.get_mut("job").and_then(serde_json::Value::as_object_mut) {
+        job.insert("id".to_owned(), serde_json::Value::String(id));
+    }
+    let mut response = match serde_json::to_vec(&body) {
+        Ok(bytes) => json(&Bytes::from(bytes)),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
     response
         .headers_mut()
         .insert(header::ETAG, state.bodies.etag.clone());
@@ -299,6 +310,9 @@ async fn main() -> std::io::Result<()> {
             )
             .route("/__polls", get(poll_report))
             .with_state(Recording {
+                get_template: Arc::new(
+                    serde_json::from_slice(&bodies.get).map_err(std::io::Error::other)?,
+                ),
                 bodies,
                 polls: Arc::default(),
                 connections: connections.clone(),
