@@ -198,7 +198,10 @@ async fn recorded_get(
         return response;
     }
     let mut body = state.get_template.as_ref().clone();
-    if let Some(job) = body.get_mut("job").and_then(serde_json::Value::as_object_mut) {
+    if let Some(job) = body
+        .get_mut("job")
+        .and_then(serde_json::Value::as_object_mut)
+    {
         job.insert("id".to_owned(), serde_json::Value::String(id));
     }
     let mut response = match serde_json::to_vec(&body) {

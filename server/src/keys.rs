@@ -1,0 +1,89 @@
+//! Where a BullMQ queue lives in Redis: `<prefix>:<queue>:<suffix>` for the
+//! queue's lists and sets, `<prefix>:<queue>:<jobId>` for a job's hash.
+//!
+//! For Redis Cluster, put the hash tag in the prefix (`{bull}`), as BullMQ's
+//! own documentation advises: every key of the queue then lives in one slot,
+//! which its scripts (and ours) require.
+
+/// The keys of one queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueKeys {
+    /// `<prefix>:<queue>:`, the start of every key of the queue.
+    base: String,
+}
+
+/// A queue name or prefix BullMQ would not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError {
+    /// The queue name is empty.
+    #[error("the queue name is empty")]
+    EmptyQueue,
+    /// The queue name contains `:`, which BullMQ refuses (it separates the
+    /// parts of a key).
+    #[error("the queue name contains ':', which BullMQ does not allow")]
+    ColonInQueue,
+    /// The prefix is empty.
+    #[error("the key prefix is empty")]
+    EmptyPrefix,
+}
+
+impl QueueKeys {
+    /// The keys of queue `queue` under `prefix` (BullMQ's default is `bull`).
+    pub fn new(prefix: &str, queue: &str) -> Result<Self, KeysError> {
+        if prefix.is_empty() {
+            return Err(KeysError::EmptyPrefix);
+        }
+        if queue.is_empty() {
+            return Err(KeysError::EmptyQueue);
+        }
+        if queue.contains(':') {
+            return Err(KeysError::ColonInQueue);
+        }
+        Ok(Self {
+            base: format!("{prefix}:{queue}:"),
+        })
+    }
+
+    /// `<prefix>:<queue>:`, as BullMQ's scripts take it (`ARGV` "prefix").
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The hash of job `id`.
+    pub fn job(&self, id: &str) -> String {
+        format!("{}{id}", self.base)
+    }
+
+    /// The stream of management actions this server applied or refused.
+    pub fn audit(&self) -> String {
+        format!("{}jobs-api:audit", self.base)
+    }
+
+    /// The stream BullMQ's `QueueEvents` read.
+    pub fn events(&self) -> String {
+        format!("{}events", self.base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_bullmq_layout() {
+        let keys = QueueKeys::new("bull", "pdf").unwrap();
+        assert_eq!(keys.base(), "bull:pdf:");
+        assert_eq!(keys.job("42"), "bull:pdf:42");
+        assert_eq!(keys.audit(), "bull:pdf:jobs-api:audit");
+        assert_eq!(keys.events(), "bull:pdf:events");
+        let tagged = QueueKeys::new("{bull}", "pdf").unwrap();
+        assert_eq!(tagged.job("42"), "{bull}:pdf:42");
+    }
+
+    #[test]
+    fn names_bullmq_refuses_are_refused() {
+        assert_eq!(QueueKeys::new("bull", ""), Err(KeysError::EmptyQueue));
+        assert_eq!(QueueKeys::new("bull", "a:b"), Err(KeysError::ColonInQueue));
+        assert_eq!(QueueKeys::new("", "a"), Err(KeysError::EmptyPrefix));
+    }
+}

@@ -1,0 +1,268 @@
+//! A BullMQ job hash, read as the contract's [`Job`].
+//!
+//! | contract | BullMQ |
+//! |---|---|
+//! | `type` | `name` |
+//! | `url` | `data.url` (a string) |
+//! | `data` | `data` (JSON; known keys typed when their type fits, the rest in `extra`; data that is not an object is `{"value": …}`) |
+//! | `createdAt` | `timestamp` (ms) |
+//! | `startedAt` | `processedOn` (ms) |
+//! | `finishedAt` | `finishedOn` (ms) |
+//! | `processedOn` | `pb` (the worker's name, when the worker has one) |
+//! | `attemptsMade` | `atm` (older layouts: `attemptsMade`) |
+//! | `progress` | `progress` when it is a number from 0 to 100; any other progress (an object, say) is `metrics.progress` |
+//! | `failedReason` | `failedReason` (non-empty) |
+//! | `returnvalue` | `returnvalue` (JSON; `null` is absent) |
+//! | `logs` | the job's log list (the newest lines) |
+
+use chrono::{DateTime, Utc};
+use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
+use serde_json::{Map, Value};
+
+/// A job hash that cannot be a BullMQ job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// `timestamp` (when the job was added) is missing or not a time.
+    #[error("the job hash has no valid `timestamp`")]
+    NoTimestamp,
+}
+
+/// The hash's fields (as `HGETALL` returns them) as a [`Job`] with
+/// `status`.
+pub fn job_from_hash(
+    id: &str,
+    status: JobState,
+    fields: &[(String, String)],
+    logs: Vec<String>,
+) -> Result<Job, MappingError> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let created_at = field("timestamp")
+        .and_then(millis)
+        .ok_or(MappingError::NoTimestamp)?;
+    let data_value = field("data")
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .unwrap_or(Value::Null);
+    let data = job_data(data_value);
+    let mut job = Job::new(
+        id,
+        JobType::from(field("name").unwrap_or_default()),
+        status,
+        data,
+        created_at,
+    );
+    job.url = job.data.url.clone();
+    job.started_at = field("processedOn").and_then(millis);
+    job.finished_at = field("finishedOn").and_then(millis);
+    job.processed_on = field("pb")
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned);
+    job.attempts_made = field("atm")
+        .or_else(|| field("attemptsMade"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    job.failed_reason = field("failedReason")
+        .filter(|reason| !reason.is_empty())
+        .map(str::to_owned);
+    job.returnvalue = field("returnvalue")
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .filter(|value| !value.is_null());
+    if let Some(progress) =
+        field("progress").and_then(|text| serde_json::from_str::<Value>(text).ok())
+    {
+        match progress.as_f64() {
+            Some(percent) if (0.0..=100.0).contains(&percent) => job.progress = Some(percent),
+            _ if progress.is_null() => {}
+            _ => {
+                let mut metrics = JobMetrics::default();
+                metrics.extra.insert("progress".to_owned(), progress);
+                job.metrics = Some(metrics);
+            }
+        }
+    }
+    if !logs.is_empty() {
+        job.logs = Some(logs);
+    }
+    Ok(job)
+}
+
+/// Milliseconds since the epoch, as BullMQ writes them (an integer, or
+/// JavaScript's `Date.now()` written as a float).
+fn millis(text: &str) -> Option<DateTime<Utc>> {
+    let ms = text.parse::<i64>().ok().or_else(|| {
+        text.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            // Saturating: out of range is rejected by from_timestamp_millis.
+            .map(|f| f as i64)
+    })?;
+    DateTime::from_timestamp_millis(ms)
+}
+
+/// BullMQ's `data` as the contract's [`JobData`]: the known keys typed when
+/// their type fits, every other key (and a known key of another type) kept
+/// in `extra`, so nothing is lost.
+fn job_data(value: Value) -> JobData {
+    let mut data = JobData::default();
+    let mut object = match value {
+        Value::Object(object) => object,
+        Value::Null => Map::new(),
+        other => {
+            data.extra.insert("value".to_owned(), other);
+            return data;
+        }
+    };
+    if let Some(Value::String(url)) = object.get("url") {
+        data.url = Some(url.clone());
+        object.remove("url");
+    }
+    if let Some(Value::String(customer)) = object.get("customerId") {
+        data.customer_id = Some(customer.clone());
+        object.remove("customerId");
+    }
+    if let Some(Value::Object(metadata)) = object.get("metadata") {
+        data.metadata = Some(metadata.clone());
+        object.remove("metadata");
+    }
+    if let Some(total) = object.get("totalPages").and_then(Value::as_u64) {
+        data.total_pages = Some(total);
+        object.remove("totalPages");
+    }
+    if let Some(processed) = object.get("processedPages").and_then(Value::as_u64) {
+        data.processed_pages = Some(processed);
+        object.remove("processedPages");
+    }
+    data.extra = object;
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hash(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_finished_bullmq_job_maps_field_by_field() {
+        let fields = hash(&[
+            ("name", "single-page"),
+            (
+                "data",
+                r#"{"url":"https://example.com","customerId":"c-1","metadata":{"source":"api"},"tenant":7}"#,
+            ),
+            ("opts", r#"{"attempts":3}"#),
+            ("timestamp", "1704067200000"),
+            ("processedOn", "1704067260000"),
+            ("finishedOn", "1704067320000"),
+            ("pb", "worker-node-1"),
+            ("atm", "2"),
+            ("progress", "75"),
+            ("failedReason", "boom"),
+            ("returnvalue", r#"{"pages":3}"#),
+        ]);
+        let job = job_from_hash("42", JobState::Failed, &fields, vec!["a".into()]).unwrap();
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["id"], "42");
+        assert_eq!(json["type"], "single-page");
+        assert_eq!(json["url"], "https://example.com");
+        assert_eq!(json["status"], "failed");
+        assert_eq!(json["progress"], 75);
+        assert_eq!(
+            json["data"],
+            json!({"url":"https://example.com","customerId":"c-1","metadata":{"source":"api"},"tenant":7})
+        );
+        assert_eq!(json["createdAt"], "2024-01-01T00:00:00.000Z");
+        assert_eq!(json["startedAt"], "2024-01-01T00:01:00.000Z");
+        assert_eq!(json["finishedAt"], "2024-01-01T00:02:00.000Z");
+        assert_eq!(json["processedOn"], "worker-node-1");
+        assert_eq!(json["attemptsMade"], 2);
+        assert_eq!(json["failedReason"], "boom");
+        assert_eq!(json["returnvalue"], json!({"pages": 3}));
+        assert_eq!(json["logs"], json!(["a"]));
+    }
+
+    #[test]
+    fn a_fresh_job_has_only_what_it_has() {
+        let fields = hash(&[
+            ("name", "x"),
+            ("data", "{}"),
+            ("timestamp", "1704067200000"),
+            ("atm", "0"),
+        ]);
+        let job = job_from_hash("1", JobState::Waiting, &fields, vec![]).unwrap();
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["startedAt"], Value::Null);
+        assert_eq!(json["processedOn"], Value::Null);
+        assert_eq!(json["progress"], Value::Null);
+        assert!(json.get("logs").is_none());
+        assert!(json.get("returnvalue").is_none());
+    }
+
+    #[test]
+    fn progress_outside_the_contract_is_kept_in_metrics() {
+        for raw in [r#"{"step":"upload","percentage":40}"#, "150", "-1", "true"] {
+            let fields = hash(&[("name", "x"), ("timestamp", "1"), ("progress", raw)]);
+            let job = job_from_hash("1", JobState::Active, &fields, vec![]).unwrap();
+            assert_eq!(job.progress, None, "{raw}");
+            let kept = &job.metrics.as_ref().unwrap().extra["progress"];
+            assert_eq!(kept, &serde_json::from_str::<Value>(raw).unwrap());
+        }
+        let fields = hash(&[("name", "x"), ("timestamp", "1"), ("progress", "62.5")]);
+        let job = job_from_hash("1", JobState::Active, &fields, vec![]).unwrap();
+        assert_eq!(job.progress, Some(62.5));
+        assert!(job.metrics.is_none());
+    }
+
+    #[test]
+    fn data_of_any_shape_loses_nothing() {
+        let fields = hash(&[("name", "x"), ("timestamp", "1"), ("data", r#"[1,2]"#)]);
+        let job = job_from_hash("1", JobState::Waiting, &fields, vec![]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&job.data).unwrap(),
+            json!({"value": [1, 2]})
+        );
+        // A known key of another type stays under its name, untyped.
+        let fields = hash(&[
+            ("name", "x"),
+            ("timestamp", "1"),
+            ("data", r#"{"customerId":7,"totalPages":"many"}"#),
+        ]);
+        let job = job_from_hash("1", JobState::Waiting, &fields, vec![]).unwrap();
+        assert_eq!(job.data.customer_id, None);
+        assert_eq!(
+            serde_json::to_value(&job.data).unwrap(),
+            json!({"customerId": 7, "totalPages": "many"})
+        );
+    }
+
+    #[test]
+    fn older_layouts_and_float_times_are_read() {
+        let fields = hash(&[
+            ("name", "x"),
+            ("timestamp", "1704067200000.7"),
+            ("attemptsMade", "4"),
+        ]);
+        let job = job_from_hash("1", JobState::Waiting, &fields, vec![]).unwrap();
+        assert_eq!(job.attempts_made, 4);
+        assert_eq!(job.created_at.timestamp_millis(), 1_704_067_200_000);
+    }
+
+    #[test]
+    fn a_hash_without_a_timestamp_is_not_a_job() {
+        let fields = hash(&[("name", "x")]);
+        assert_eq!(
+            job_from_hash("1", JobState::Waiting, &fields, vec![]),
+            Err(MappingError::NoTimestamp)
+        );
+    }
+}

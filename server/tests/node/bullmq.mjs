@@ -1,0 +1,96 @@
+// BullMQ's own side of jobs-server's tests: real producers, workers and
+// readers from the npm package pinned in the repository's package-lock.json.
+//
+//   node bullmq.mjs <redis-url> <prefix> <queue> add '<jobs JSON>'
+//       adds [{name, data, opts}] with Queue.add; prints the ids (JSON)
+//   node bullmq.mjs <redis-url> <prefix> <queue> inspect '<ids JSON>'
+//       prints, per id, what BullMQ's Job API sees (JSON; null: no job)
+//   node bullmq.mjs <redis-url> <prefix> <queue> counts
+//       prints Queue.getJobCounts() (JSON)
+//   node bullmq.mjs <redis-url> <prefix> <queue> worker <name> [concurrency]
+//       runs a Worker until stdin closes; prints "ready", then one JSON
+//       line per finished job. A job's data.work says what to do:
+//       { steps, stepMs, fail, holdMs } (progress after each step, a log
+//       line each step, then fail with `fail` or return {steps}).
+import { Queue, Worker } from 'bullmq';
+
+const [url, prefix, queueName, command, ...rest] = process.argv.slice(2);
+const connection = { url, maxRetriesPerRequest: null };
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main() {
+  if (command === 'worker') {
+    const [name, concurrency] = rest;
+    const worker = new Worker(
+      queueName,
+      async (job) => {
+        const work = (job.data && job.data.work) || {};
+        if (work.holdMs) await sleep(work.holdMs);
+        const steps = work.steps || 0;
+        for (let step = 1; step <= steps; step++) {
+          await sleep(work.stepMs || 10);
+          await job.log(`step ${step} of ${steps}`);
+          await job.updateProgress(Math.round((step / steps) * 100));
+        }
+        if (work.fail) throw new Error(work.fail);
+        return { steps };
+      },
+      { connection, prefix, name, concurrency: Number(concurrency || 1), drainDelay: 1 },
+    );
+    worker.on('completed', (job) => console.log(JSON.stringify({ id: job.id, event: 'completed' })));
+    worker.on('failed', (job, err) => console.log(JSON.stringify({ id: job && job.id, event: 'failed', reason: err.message })));
+    worker.on('error', (err) => console.error(`worker error: ${err.message}`));
+    await worker.waitUntilReady();
+    console.log('ready');
+    // Runs until the test closes stdin (or is killed).
+    process.stdin.resume();
+    await new Promise((resolve) => process.stdin.on('end', resolve));
+    await worker.close();
+    return;
+  }
+  const queue = new Queue(queueName, { connection, prefix });
+  try {
+    if (command === 'add') {
+      const jobs = JSON.parse(rest[0]);
+      const added = [];
+      for (const { name, data, opts } of jobs) {
+        const job = await queue.add(name, data ?? {}, opts ?? {});
+        added.push(job.id);
+      }
+      console.log(JSON.stringify(added));
+    } else if (command === 'inspect') {
+      const seen = {};
+      for (const id of JSON.parse(rest[0])) {
+        const job = await queue.getJob(id);
+        seen[id] = job
+          ? {
+              name: job.name,
+              data: job.data,
+              state: await job.getState(),
+              priority: job.priority,
+              progress: job.progress,
+              attemptsMade: job.attemptsMade,
+              processedBy: job.processedBy ?? null,
+              returnvalue: job.returnvalue ?? null,
+              failedReason: job.failedReason ?? null,
+            }
+          : null;
+      }
+      console.log(JSON.stringify(seen));
+    } else if (command === 'counts') {
+      console.log(JSON.stringify(await queue.getJobCounts()));
+    } else {
+      throw new Error(`unknown command ${command}`);
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err && err.stack ? err.stack : String(err));
+    process.exit(1);
+  },
+);

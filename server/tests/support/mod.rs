@@ -1,0 +1,239 @@
+//! Real components for jobs-server's tests: a `redis-server` of its own on
+//! a free loopback port, and BullMQ's Node side (`node/bullmq.mjs`, the
+//! package pinned in the repository's `package-lock.json`).
+//!
+//! Both must be installed (`apt-get install redis-server`, `npm ci` at the
+//! repository root); `.ci/run` installs them. A missing one fails the test
+//! with what to install: these tests never pass by not running.
+
+// Test support: a failed step is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used, dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A `redis-server` on 127.0.0.1, stopped when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl RedisServer {
+    /// Starts a server without persistence on a free port.
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts a server on `port` (a restart keeps the port).
+    pub fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("redis-server could not start ({e}): install it with `apt-get install redis-server`")
+            });
+        let server = Self {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.cli(&["PING"]).as_deref() != Some("PONG") {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs one command with `redis-cli`; its output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// Stops the server (SIGKILL: a crash, not a shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn helper() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/bullmq.mjs")
+}
+
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Fails with what to install when BullMQ's npm package is missing.
+fn check_bullmq_installed() {
+    let package = repository_root().join("node_modules/bullmq/package.json");
+    assert!(
+        package.exists(),
+        "BullMQ's npm package is missing: run `npm ci` at the repository root"
+    );
+}
+
+/// BullMQ's side of one queue.
+pub struct Bullmq {
+    pub url: String,
+    pub prefix: String,
+    pub queue: String,
+}
+
+impl Bullmq {
+    pub fn new(redis: &RedisServer, prefix: &str, queue: &str) -> Self {
+        check_bullmq_installed();
+        Self {
+            url: redis.url(),
+            prefix: prefix.to_owned(),
+            queue: queue.to_owned(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Value {
+        let output = Command::new("node")
+            .arg(helper())
+            .args([&self.url, &self.prefix, &self.queue])
+            .args(args)
+            .output()
+            .expect("node runs (install Node.js 20 or later)");
+        assert!(
+            output.status.success(),
+            "node {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("the helper prints JSON")
+    }
+
+    /// `Queue.add` for each `{name, data, opts}`; the new ids.
+    pub fn add(&self, jobs: Value) -> Vec<String> {
+        let ids = self.run(&["add", &jobs.to_string()]);
+        serde_json::from_value(ids).unwrap()
+    }
+
+    /// What BullMQ's `Job` API sees of `id` (`Value::Null`: no job).
+    pub fn inspect(&self, id: &str) -> Value {
+        let seen = self.run(&["inspect", &serde_json::json!([id]).to_string()]);
+        seen[id].clone()
+    }
+
+    /// `Queue.getJobCounts()`.
+    pub fn counts(&self) -> Value {
+        self.run(&["counts"])
+    }
+
+    /// Starts a `Worker` named `name`; returns once it is ready.
+    pub fn worker(&self, name: &str, concurrency: u32) -> Worker {
+        let mut child = Command::new("node")
+            .arg(helper())
+            .args([&self.url, &self.prefix, &self.queue])
+            .args(["worker", name, &concurrency.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the worker starts");
+        Worker {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+}
+
+/// A running BullMQ `Worker`; stopped (closed) when dropped.
+pub struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    /// The next finished job: `{id, event: completed|failed, reason?}`.
+    pub fn next_finished(&mut self) -> Value {
+        let mut line = String::new();
+        self.lines.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("a finished job, got {line:?}"))
+    }
+
+    /// Closes the worker as BullMQ's `Worker.close` does.
+    pub fn stop(&mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.flush();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most 20 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
