@@ -22,7 +22,13 @@
 #   - JobsClient::get_job vs hand-written reqwest + serde_json, same client
 #     (and vs the hand-written GET with reqwest's per-request timeout);
 #   - 10 000 watch_job streams on one client (memory, sockets, schedule);
-#   - embedded StubServer::start() to first answer.
+#   - embedded StubServer::start() to first answer;
+#   - jobs-server over BullMQ on a local redis-server (Debian): GET of one
+#     job against the Node reference on the same Redis and job
+#     (bench/node/reference-server.mjs: Node http + BullMQ's Queue.getJob,
+#     job.getState(), queue.getJobCounts()), against redis-benchmark running
+#     the same Lua script (the limit), and GET with 100 000 waiting jobs
+#     against a queue of one.
 #
 # Prints each round's figures, then ONE table of ratios against the floors.
 # Nothing here fails on a figure: it measures. Installs what it needs: wrk
@@ -65,10 +71,10 @@ source scripts/lib/background.sh  # the cd above put us at the root
 
 # ---------------------------------------------------------------------------
 step "tools"
-if ! command -v wrk >/dev/null; then
+if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null; then
   sudo_=""; [[ $(id -u) -eq 0 ]] || sudo_=sudo
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends wrk
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends wrk redis-server
 fi
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ "$(cat node_modules/.conformance-lock 2>/dev/null)" != "$lock_hash" ]]; then
@@ -84,7 +90,7 @@ echo "wrk: $(wrk -v 2>&1 | head -n 1); prism $prism_version; node $(node --versi
 # ---------------------------------------------------------------------------
 step "build (release)"
 bound_note="with JobsClientBuilder::max_concurrent_requests"
-cargo build --release --quiet -p jobs-server-stub -p jobs-bench
+cargo build --release --quiet -p jobs-server-stub -p jobs-bench -p jobs-server
 bin=$root/target/release
 
 # ---------------------------------------------------------------------------
@@ -127,6 +133,28 @@ pids+=($!); small_url=$(url_of "$work/small.log" $!)
 pids+=($!); big_url=$(url_of "$work/big.log" $!)
 record "engine $(grep -m1 engine_bytes_per_job "$work/big.err")"
 
+step "start redis-server, jobs-server and the Node reference on queues of 1 and 100 000 jobs"
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no > "$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [[ "$(redis-cli -p "$redis_port" PING 2>/dev/null)" == PONG ]] && break; sleep 0.1; done
+redis_url=redis://127.0.0.1:$redis_port
+bullmq() { node server/tests/node/bullmq.mjs "$redis_url" bull "$@"; }
+one_id=$(bullmq one add '[{"name":"single-page","data":{"url":"https://example.com","customerId":"customer-123","metadata":{"source":"api","priority":"high"}}}]' \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)[0])')
+# The job BullMQ's own getState finds last: the first added, at the far end
+# of `wait` from where LPOS starts.
+big_id=$(bullmq big fill 100000 single-page | python3 -c 'import json, sys; print(json.load(sys.stdin))')
+for queue in one big; do
+  "$bin/jobs-server" --redis-url "$redis_url" --queue "$queue" --port 0 > "$work/server-$queue.log" 2>&1 &
+  pids+=($!); printf -v "server_${queue}_url" '%s' "$(url_of "$work/server-$queue.log" $!)"
+  node bench/node/reference-server.mjs "$redis_url" bull "$queue" > "$work/reference-$queue.log" 2>&1 &
+  pids+=($!); printf -v "reference_${queue}_url" '%s' "$(url_of "$work/reference-$queue.log" $!)"
+done
+curl -sf "$server_one_url/api/jobs/$one_id" -o /dev/null && curl -sf "$reference_one_url/api/jobs/$one_id" -o /dev/null
+curl -sf "$server_big_url/api/jobs/$big_id" -o /dev/null && curl -sf "$reference_big_url/api/jobs/$big_id" -o /dev/null
+get_sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$(cat server/lua/state.lua server/lua/get_job.lua)")
+
 # ---------------------------------------------------------------------------
 # wrk scripts. Each prints one line of figures in done().
 cat > "$work/done.lua" <<'EOF'
@@ -148,6 +176,10 @@ dofile("$work/done.lua")
 local jobs = 1000
 function init(args) jobs = tonumber(args[1]) end
 function request() return wrk.format("GET", "/api/jobs/job_" .. math.random(0, jobs - 1)) end
+EOF
+cat > "$work/get_path.lua" <<EOF
+dofile("$work/done.lua")
+function init(args) wrk.path = args[1] end
 EOF
 # wrk 4.1 builds one request per thread that it never sends, so counters
 # start at -1: the requests sent are numbered from 0.
@@ -245,6 +277,22 @@ for round in $(seq 1 "$rounds"); do
       | sed "s/^/round=$round /" | tee -a "$results"
   done
   "$bin/startup" --runs 200 | sed "s/^/round=$round /" | tee -a "$results"
+  # jobs-server and the Node reference, the same job, ABBA; then 100 000
+  # waiting jobs against a queue of one, ABBA; then the Redis limit.
+  for target in server reference reference server; do
+    [[ $target == server ]] && u=$server_one_url || u=$reference_one_url
+    run_wrk "round=$round op=GET-bullmq target=$target queue=one" "$u" "$work/get_path.lua" "/api/jobs/$one_id"
+  done
+  for target in one big big one; do
+    if [[ $target == one ]]; then u=$server_one_url; id=$one_id; else u=$server_big_url; id=$big_id; fi
+    run_wrk "round=$round op=GET-bullmq target=server queue=$target" "$u" "$work/get_path.lua" "/api/jobs/$id"
+  done
+  run_wrk "round=$round op=GET-bullmq target=reference queue=big" "$reference_big_url" "$work/get_path.lua" "/api/jobs/$big_id"
+  sleep "$pause"
+  limit=$(redis-benchmark -p "$redis_port" -c "$connections" -n 300000 -q \
+    EVALSHA "$get_sha" 1 "bull:one:$one_id" bull:one: "$one_id" 1000 \
+    | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
+  record "redis-benchmark round=$round op=EVALSHA-get rate=$limit"
 done
 
 # ---------------------------------------------------------------------------
@@ -318,6 +366,27 @@ eng = [kv(l) for l in lines if l.startswith('engine ')]
 row('engine memory per typical job', [f"{int(d['engine_bytes_per_job'])} B at {d['engine_jobs']} jobs" for d in eng], '<= 2048 B', bool(eng) and int(eng[0]['engine_bytes_per_job']) <= 2048)
 st = [kv(l) for l in lines if re.match(r'round=\d+ startup ', l)]
 row('StubServer::start() to first answer, median', [f"r{d['round']} {d['first_answer_median_ms']} ms (p90 {d['p90_ms']})" for d in st], '<= 10 ms', bool(st) and max(float(d['first_answer_median_ms']) for d in st) <= 10)
+bq = {}
+for line in lines:
+    if line.startswith('wrk ') and 'op=GET-bullmq' in line:
+        d = kv(line); bq.setdefault((int(d['round']), d['target'], d['queue']), []).append(d)
+bq = {k: merged(v) for k, v in bq.items()}
+limits = {int(d['round']): float(d['rate']) for d in (kv(l) for l in lines if l.startswith('redis-benchmark '))}
+rate_x, p99_x, limit_x, big_x, ref_big_x = [], [], [], [], []
+for r in range(1, rounds + 1):
+    s, n, sb, nb = (bq.get((r, t, q)) for t, q in (('server', 'one'), ('reference', 'one'), ('server', 'big'), ('reference', 'big')))
+    if not (s and n): continue
+    rate_x.append(float(s['rate']) / float(n['rate'])); p99_x.append(float(s['p99_ms']) / float(n['p99_ms']))
+    if limits.get(r): limit_x.append(float(s['rate']) / limits[r])
+    if sb: big_x.append(float(sb['rate']) / float(s['rate']))
+    if nb: ref_big_x.append(float(nb['rate']) / float(n['rate']))
+    print(f"\nBullMQ GET r{r}: jobs-server {fig(s)}; Node reference {fig(n)}; jobs-server at 100 000 waiting {fig(sb) if sb else '?'}; "
+          f"Node reference at 100 000 waiting {fig(nb) if nb else '?'}; redis-benchmark EVALSHA of the GET script {limits.get(r, 0):,.0f}/s")
+row('jobs-server GET / Node reference (BullMQ getJob + getState + getJobCounts) GET, same Redis and job', [f"r{i+1} {x:.2f}x" for i, x in enumerate(rate_x)], '>= 3x', bool(rate_x) and min(rate_x) >= 3)
+row('jobs-server GET p99 / Node reference p99', [f"r{i+1} {x:.2f}x" for i, x in enumerate(p99_x)], '<= 0.5x', bool(p99_x) and max(p99_x) <= 0.5)
+row('jobs-server GET / redis-benchmark EVALSHA of the same script (the limit)', [f"r{i+1} {x:.2f}x" for i, x in enumerate(limit_x)], '(no target)', None)
+row('jobs-server GET, 100 000 waiting / a queue of 1', [f"r{i+1} {x:.2f}x" for i, x in enumerate(big_x)], '>= 0.5x', bool(big_x) and min(big_x) >= 0.5)
+row('Node reference GET, 100 000 waiting / a queue of 1 (BullMQ getState scans wait)', [f"r{i+1} {x:.3f}x" for i, x in enumerate(ref_big_x)], '(no target)', None)
 print("\n| figure | per round | target | |\n|---|---|---|---|")
 for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
 EOF

@@ -8,32 +8,33 @@
 //! - [`demo`]: the `--demo` data set.
 //! - [`clock`]: injectable time.
 //! - [`logging`]: the binary's log setup, for programs that embed the stub.
+//!
+//! The public API's HTTP layer (handlers, guards, JSON errors, access log,
+//! connection handling) is `jobs-server`'s, shared with the server over
+//! BullMQ; the stub answers it from its engine ([`store::EngineStore`]).
 
-mod access;
-mod api_error;
+#[cfg(test)]
+mod app_tests;
 pub mod clock;
-mod connection;
-mod connections;
 pub mod control;
 pub mod demo;
 pub mod engine;
+mod fault_guard;
 pub mod faults;
-mod http;
-mod json_body;
-pub mod logging;
-mod parse_error_answers;
 mod server;
 mod state;
+pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
-pub use connections::raise_descriptor_limit;
 pub use control::control_doc;
 pub use faults::{Fault, Faults, Trigger};
-pub use http::api_doc;
-pub use server::{
-    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, StubBuilder,
-    StubServer,
-};
+pub use jobs_server::http::{DEFAULT_BODY_READ_TIMEOUT, api_doc};
+/// The shared log setup (`jobs_server::logging`), for programs that embed
+/// the stub.
+pub use jobs_server::logging;
+pub use jobs_server::raise_descriptor_limit;
+pub use jobs_server::serve::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+pub use server::{StubBuilder, StubServer};
 
 /// The contract this stub implements, verbatim.
-pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+pub use jobs_server::OPENAPI_YAML;

@@ -136,7 +136,7 @@ async fn main() -> ExitCode {
         stub.base_url(),
         stub.base_url()
     );
-    wait_for_signal().await;
+    jobs_server::serve::termination().await;
     tracing::info!("shutting down");
     stub.shutdown().await;
     // On stderr: stdout is what did not keep up.
@@ -145,29 +145,4 @@ async fn main() -> ExitCode {
         eprintln!("jobs-server-stub: {dropped} log lines dropped (stdout did not keep up)");
     }
     ExitCode::SUCCESS
-}
-
-/// Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

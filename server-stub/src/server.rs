@@ -6,31 +6,19 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
+use axum::middleware::from_fn_with_state;
+use jobs_server::access::{ApiAccess, AuthToken};
+use jobs_server::http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink};
+use jobs_server::serve::Running;
+use jobs_server::serve::ServeConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::access::{ApiAccess, AuthToken};
 use crate::clock::{Clock, ManualClock, SystemClock};
-use crate::connection::{ConnectionTimeouts, serve_connection};
-use crate::connections::Connections;
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
-use crate::http::App;
 use crate::state::{AppState, Settings};
-
-/// The largest request head HTTP/2 takes: hyper's HTTP/1 read buffer
-/// (8 KiB + 100 × 4 KiB) plus h2's 32 bytes per field for 100 fields.
-const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 8192 + 4096 * 100 + 32 * 100;
-
-/// Default [`StubBuilder::header_read_timeout`].
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default [`StubBuilder::idle_timeout`].
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default [`StubBuilder::body_read_timeout`].
-pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::store::EngineStore;
 
 /// Configures and starts a [`StubServer`]. Defaults: `127.0.0.1:0`, wall
 /// clock, no auth, no rate limit, no simulated workers, no automatic ticks,
@@ -49,10 +37,8 @@ pub struct StubBuilder {
     tick_every: Option<Duration>,
     control: bool,
     demo: bool,
-    grace: Duration,
-    timeouts: ConnectionTimeouts,
+    serve: ServeConfig,
     body_read_timeout: Duration,
-    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,13 +61,8 @@ impl Default for StubBuilder {
             tick_every: None,
             control: true,
             demo: false,
-            grace: Duration::from_secs(5),
-            timeouts: ConnectionTimeouts {
-                header_read: DEFAULT_HEADER_READ_TIMEOUT,
-                idle: DEFAULT_IDLE_TIMEOUT,
-            },
+            serve: ServeConfig::default(),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
-            max_connections: None,
         }
     }
 }
@@ -167,7 +148,7 @@ impl StubBuilder {
 
     /// How long shutdown waits for open connections (default 5 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        self.serve.grace = grace;
         self
     }
 
@@ -175,7 +156,7 @@ impl StubBuilder {
     /// whole request head (default 10 s). Past it the connection is closed
     /// without an answer: a slow-headers client cannot hold it.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.header_read = timeout;
+        self.serve.header_read_timeout = timeout;
         self
     }
 
@@ -183,7 +164,7 @@ impl StubBuilder {
     /// no byte of a new one (default 60 s): keep-alive connections, and
     /// clients that connect and say nothing.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.idle = timeout;
+        self.serve.idle_timeout = timeout;
         self
     }
 
@@ -199,7 +180,7 @@ impl StubBuilder {
     /// connection idle longest is closed for the new client; when none is
     /// idle, new clients wait in the kernel's backlog until one ends.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max);
+        self.serve.max_connections = Some(max);
         self
     }
 
@@ -230,61 +211,61 @@ impl StubBuilder {
         }
         let engine = SharedEngine::new(engine);
         let faults = Faults::new();
+        let api = ApiState::new(
+            Arc::new(EngineStore(engine.clone())),
+            ApiAccess::new(self.auth_token.clone().map(AuthToken::new), self.rate_limit),
+            self.body_read_timeout,
+        );
         let state = AppState::new(
             engine.clone(),
             faults.clone(),
             Settings {
-                control_token: self
-                    .control_token
-                    .or_else(|| self.auth_token.clone())
-                    .map(AuthToken::new),
-                api_access: ApiAccess::new(self.auth_token.map(AuthToken::new), self.rate_limit),
+                control_token: self.control_token.or(self.auth_token).map(AuthToken::new),
                 manual_clock: manual_clock.clone(),
                 body_read_timeout: self.body_read_timeout,
             },
         );
-        let app = app(state, self.control);
-        let (shutdown, signal) = watch::channel(false);
+        let app = app(api, state, self.control);
+        let running = jobs_server::serve::spawn(listener, app, self.serve)?;
         if let Some(interval) = self.tick_every {
-            tokio::spawn(tick_forever(engine.clone(), interval, signal.clone()));
+            tokio::spawn(tick_forever(
+                engine.clone(),
+                interval,
+                running.shutdown_signal(),
+            ));
         }
-        let connections = Connections::new(
-            self.max_connections
-                .unwrap_or_else(crate::connections::default_max_connections),
-        );
-        let task = tokio::spawn(serve(
-            listener,
-            app,
-            signal,
-            self.grace,
-            self.timeouts,
-            connections,
-        ));
         Ok(StubServer {
             addr,
             base_url: format!("http://{addr}"),
             engine,
             faults,
             clock: manual_clock,
-            shutdown,
-            task: Some(task),
+            running,
         })
     }
 }
 
-/// The whole application: the public API and the contract documents, the
-/// `/__stub` control surface when wanted, and around them all the
-/// middleware that keeps every answer JSON (unknown routes included) and
-/// writes the access log.
-pub(crate) fn app(state: AppState, with_control: bool) -> App {
-    let mut app = crate::http::router(&state);
+/// The whole application: the shared public API (with the fault layer
+/// inside its guards) and contract documents, the `/__stub` control
+/// surface when wanted, and around them all the shared middleware that
+/// keeps every answer JSON (unknown routes included) and writes the access
+/// log.
+pub(crate) fn app(api: ApiState, state: AppState, with_control: bool) -> App {
+    let faults = state.faults.clone();
+    let mut router = jobs_server::http::api_router(api, |routes| {
+        routes.route_layer(from_fn_with_state(faults, crate::fault_guard::fault_guard))
+    });
     if with_control {
-        app = app.merge(crate::control::router(&state));
+        router = router
+            .merge(jobs_server::http::docs_router(&[DocLink {
+                name: "Stub control surface",
+                path: "/__stub/openapi.json",
+            }]))
+            .merge(crate::control::router(&state).with_state(state));
+    } else {
+        router = router.merge(jobs_server::http::docs_router(&[]));
     }
-    let router = app
-        .fallback(crate::http::json_errors::route_not_found)
-        .with_state(state);
-    App::new(crate::http::with_outer_layers(router))
+    jobs_server::http::into_app(router)
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer
@@ -309,8 +290,8 @@ pub struct StubServer {
     engine: SharedEngine,
     faults: Faults,
     clock: Option<ManualClock>,
-    shutdown: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    /// Stops the server when dropped.
+    running: Running,
 }
 
 impl StubServer {
@@ -374,97 +355,8 @@ impl StubServer {
 
     /// Stops accepting connections, lets open ones finish (up to the grace
     /// period) and waits until the server has stopped.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take()
-            && let Err(err) = task.await
-        {
-            tracing::warn!(%err, "stub server task ended abnormally");
-        }
-    }
-}
-
-impl Drop for StubServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-    }
-}
-
-/// Accepts connections until the shutdown signal, then lets open ones
-/// finish (up to `grace`).
-///
-/// A hand-written loop rather than `axum::serve`: each connection gets the
-/// header-read and idle deadlines of [`crate::connection`], the number open
-/// is capped ([`crate::connections`]), and a handler can have its connection
-/// dropped without an answer (fault injection).
-async fn serve(
-    listener: TcpListener,
-    app: App,
-    mut signal: watch::Receiver<bool>,
-    grace: Duration,
-    timeouts: ConnectionTimeouts,
-    connections: Connections,
-) {
-    // HTTP/1: hyper's default header limit (100 fields, the application's
-    // own): its parse buffer is then an uninitialised array on the stack,
-    // not a heap buffer filled per request. Its bodiless 431 for more fields
-    // (and its 400 and 414) are rewritten to the contract's JSON on the way
-    // out (`crate::parse_error_answers`).
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // HTTP/2: h2's own limit (16 KiB by default, counting 32 bytes per
-    // field) would refuse with a bodiless 431 heads that HTTP/1 hands to the
-    // application (whose 431 is JSON, and whose limits count names and
-    // values only). Raised to what HTTP/1 reads at most, the same request
-    // gets the same answer over both.
-    builder
-        .http2()
-        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES);
-    // Every connection task holds a receiver; `closed()` resolves when all
-    // of them have ended.
-    let (open, open_connection) = watch::channel(());
-    loop {
-        tokio::select! {
-            () = connections.slot() => {}
-            _ = signal.changed() => break,
-        }
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    // Answers are written as they are ready; Nagle's
-                    // algorithm would hold a small one back for the client's
-                    // delayed ACK (~40 ms per request).
-                    if let Err(err) = stream.set_nodelay(true) {
-                        tracing::debug!(%peer, %err, "cannot set TCP_NODELAY");
-                    }
-                    let connection = serve_connection(
-                        builder.clone(), stream, peer, app.clone(), timeouts,
-                        connections.clone(), signal.clone(),
-                    );
-                    let open_connection = open_connection.clone();
-                    tokio::spawn(async move {
-                        connection.await;
-                        drop(open_connection);
-                    });
-                }
-                Err(err) => {
-                    // Out of descriptors below the cap (something else holds
-                    // them): free one if a connection is idle, else back off.
-                    if connections.evict_idlest() {
-                        tracing::debug!(%err, "accept failed; closed an idle connection");
-                    } else {
-                        tracing::warn!(%err, open = connections.len(), "accept failed");
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            _ = signal.changed() => break,
-        }
-    }
-    drop(listener);
-    drop(open_connection);
-    tokio::select! {
-        () = open.closed() => {}
-        () = tokio::time::sleep(grace) => tracing::warn!("stub shutdown: open connections did not finish in time"),
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
     }
 }
 

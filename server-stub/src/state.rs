@@ -1,23 +1,24 @@
-//! What every handler of both surfaces (the public API and `/__stub`) can
-//! reach: the engine, the fault rules and the server-wide settings.
+//! What the control surface's handlers reach: the engine, the fault rules
+//! and the settings. (The public API reads `jobs_server::http::ApiState`.)
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+use jobs_server::access::AuthToken;
+use jobs_server::json_body::BodyReadTimeout;
+
 use crate::ManualClock;
-use crate::access::{ApiAccess, AuthToken};
 use crate::engine::SharedEngine;
 use crate::faults::Faults;
 
-/// Server-wide settings the handlers read.
+/// Server-wide settings the control handlers read.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    /// The public API's token and rate limits.
-    pub(crate) api_access: ApiAccess,
     /// The token `/__stub` requires, if any.
     pub(crate) control_token: Option<AuthToken>,
     /// Set when the engine runs on a manual clock the control surface may move.
     pub(crate) manual_clock: Option<ManualClock>,
-    /// How long a `PUT` body may take to arrive.
+    /// How long a request body may take to arrive.
     pub(crate) body_read_timeout: std::time::Duration,
 }
 
@@ -49,5 +50,11 @@ impl std::ops::Deref for AppState {
 
     fn deref(&self) -> &Parts {
         &self.0
+    }
+}
+
+impl FromRef<AppState> for BodyReadTimeout {
+    fn from_ref(state: &AppState) -> Self {
+        BodyReadTimeout(state.settings.body_read_timeout)
     }
 }

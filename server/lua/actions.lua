@@ -11,6 +11,8 @@
 -- ARGV[4] the operation to audit: updateJob or deleteJob
 -- ARGV[5] who asked (the audit's client; "" for anonymous)
 -- ARGV[6] the audit stream's approximate maximum length
+-- ARGV[7] the job as the audit record names it (bounded: a huge id is
+--         its prefix and hash, jobs_server::audit::audit_job_id)
 --
 -- Returns { "missing" }, { "refused", status, details } or
 -- { "applied", fromStatus, toStatus, atMs }.
@@ -23,10 +25,11 @@ local action = ARGV[3]
 local operation = ARGV[4]
 local client = ARGV[5]
 local auditMax = ARGV[6]
+local auditId = ARGV[7]
 
 local function record(result, extra)
   local fields = { "at", nowMs(), "operation", operation, "action", action,
-    "jobId", jobId, "result", result }
+    "jobId", auditId, "result", result }
   for _, value in ipairs(extra) do
     fields[#fields + 1] = value
   end
@@ -143,6 +146,11 @@ if action == "cancel" then
   end
   if state == "active" then
     return refuse("Job is being processed by a worker; BullMQ cannot stop a running job")
+  end
+  if state == "stuck" then
+    -- As the contract's table: cancel leaves waiting, active or paused.
+    -- BullMQ's stalled checker returns it to `wait` (then cancellable).
+    return refuse("Job is stuck: it is active but its worker's lock has expired")
   end
   if isJobSchedulerJob(jobId, jobKey, prefix .. "repeat") then
     return refuse("Job is the next run of a job scheduler; remove the scheduler instead")

@@ -1,283 +1,29 @@
-//! The job store: the contract's three operations on a BullMQ queue, each
-//! one Lua script, over one multiplexed, self-reconnecting Redis connection.
+//! What a server answers from: [`JobStore`], the contract's three
+//! operations on a queue, whatever holds the jobs (BullMQ on Redis in
+//! [`crate::bullmq`], the stub's in-memory engine in `jobs-server-stub`).
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobs_sdk::{Job, JobAction, JobState, JobStatusResponse, QueueStats};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use jobs_sdk::{Job, JobAction, JobState, JobStatusResponse};
 
-use crate::error::StoreError;
-use crate::keys::QueueKeys;
-use crate::mapping::job_from_hash;
-use crate::scripts::Scripts;
+/// A boxed error from a store's backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// How the store talks to Redis.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct StoreConfig {
-    /// Every operation, reconnecting included, ends within this time
-    /// (default 2 s): a slow or dead Redis is an error, never a hang.
-    pub timeout: Duration,
-    /// Log lines a `GET` returns at most, the newest (default 1 000).
-    pub max_logs: usize,
-    /// The audit stream keeps about this many records (default 100 000).
-    pub audit_max_len: usize,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(2),
-            max_logs: 1_000,
-            audit_max_len: 100_000,
-        }
-    }
-}
+/// The future a [`JobStore`] method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A job as `GET` answers it, with its validator.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    /// The answer's body.
+    /// The answer's body: the job and its queue's counters, read together.
     pub response: JobStatusResponse,
-    /// A weak `ETag` of the job (not of the counters or the time).
+    /// A weak `ETag` (`W/"…"`) of the job: it changes when anything the
+    /// answer shows of the job changes, and not with the counters or the
+    /// answer's time.
     pub etag: String,
-}
-
-/// What a management action did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ActionOutcome {
-    /// Applied: the job went `from` → `to` at `at` (Redis's clock).
-    Applied {
-        /// The job's status before.
-        from: JobState,
-        /// The job's status after (`cancelled` for a removed job).
-        to: JobState,
-        /// When, by the Redis server's clock.
-        at: DateTime<Utc>,
-    },
-    /// Refused: the job is `status`, which the action cannot leave;
-    /// `details` says why, for the contract's `details`.
-    Refused {
-        /// The job's status, unchanged.
-        status: JobState,
-        /// Why, in words for the client.
-        details: String,
-    },
-    /// No job has this id.
-    Missing,
-}
-
-/// The contract's operations on one BullMQ queue. Cheap to clone: clones
-/// share the connection.
-#[derive(Clone)]
-pub struct RedisStore {
-    connection: ConnectionManager,
-    keys: QueueKeys,
-    scripts: Arc<Scripts>,
-    config: StoreConfig,
-}
-
-impl std::fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("keys", &self.keys)
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Who asked for an action, recorded in the audit stream.
-pub type Client<'a> = Option<&'a str>;
-
-impl RedisStore {
-    /// A store for the queue `keys` on the Redis at `url`
-    /// (`redis://host:port/db`). Connects lazily and reconnects by itself:
-    /// a store made while Redis is down answers errors until it is back.
-    pub fn new(url: &str, keys: QueueKeys, config: StoreConfig) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::Unexpected)?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
-            // Reconnection is retried on the next call; the call itself is
-            // bounded by `timeout`, so a dead Redis never holds a request.
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager)
-            .map_err(StoreError::Unexpected)?;
-        Ok(Self {
-            connection,
-            keys,
-            scripts: Arc::new(Scripts::new()),
-            config,
-        })
-    }
-
-    /// The queue's keys.
-    pub fn keys(&self) -> &QueueKeys {
-        &self.keys
-    }
-
-    /// Runs `operation` within the configured timeout.
-    async fn bounded<T>(
-        &self,
-        operation: impl Future<Output = Result<T, redis::RedisError>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.config.timeout, operation).await {
-            Ok(result) => result.map_err(StoreError::from),
-            Err(_) => Err(StoreError::Timeout(self.config.timeout)),
-        }
-    }
-
-    /// Whether Redis answers `PING` in time.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        self.bounded(async move {
-            redis::cmd("PING")
-                .query_async::<String>(&mut connection)
-                .await
-                .map(drop)
-        })
-        .await
-    }
-
-    /// The job `id` with its queue's counters, read as one snapshot, or
-    /// `None` when no job has this id.
-    pub async fn get(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
-        type Raw = Option<(
-            String,
-            Vec<(String, String)>,
-            Vec<String>,
-            u64,
-            u64,
-            u64,
-            u64,
-        )>;
-        let mut connection = self.connection.clone();
-        let raw: Raw = self
-            .bounded(
-                self.scripts
-                    .get_job
-                    .key(self.keys.job(id))
-                    .arg(self.keys.base())
-                    .arg(id)
-                    .arg(self.config.max_logs)
-                    .invoke_async(&mut connection),
-            )
-            .await?;
-        let Some((status, fields, logs, waiting, active, completed, failed)) = raw else {
-            return Ok(None);
-        };
-        let etag = etag(&status, &fields, &logs);
-        let job = job_from_hash(id, JobState::from(status), &fields, logs)?;
-        let stats = QueueStats::new(waiting, active, completed, failed);
-        Ok(Some(Snapshot {
-            response: JobStatusResponse::new(job, stats, Utc::now()),
-            etag,
-        }))
-    }
-
-    /// Applies `action` to job `id` for `client` (`PUT`).
-    pub async fn apply(
-        &self,
-        id: &str,
-        action: JobAction,
-        client: Client<'_>,
-    ) -> Result<ActionOutcome, StoreError> {
-        self.act(id, action, "updateJob", client).await
-    }
-
-    /// Cancels and removes job `id` for `client` (`DELETE`).
-    pub async fn delete(&self, id: &str, client: Client<'_>) -> Result<ActionOutcome, StoreError> {
-        self.act(id, JobAction::Cancel, "deleteJob", client).await
-    }
-
-    async fn act(
-        &self,
-        id: &str,
-        action: JobAction,
-        operation: &str,
-        client: Client<'_>,
-    ) -> Result<ActionOutcome, StoreError> {
-        let mut connection = self.connection.clone();
-        let raw: Vec<redis::Value> = self
-            .bounded(
-                self.scripts
-                    .action
-                    .key(self.keys.job(id))
-                    .key(self.keys.audit())
-                    .arg(self.keys.base())
-                    .arg(id)
-                    .arg(action.as_str())
-                    .arg(operation)
-                    .arg(client.unwrap_or(""))
-                    .arg(self.config.audit_max_len)
-                    .invoke_async(&mut connection),
-            )
-            .await?;
-        outcome(raw)
-    }
-}
-
-/// The action script's answer: `{"missing"}`, `{"refused", status,
-/// details}` or `{"applied", from, to, atMs}`.
-fn outcome(raw: Vec<redis::Value>) -> Result<ActionOutcome, StoreError> {
-    let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
-    let unexpected = || {
-        StoreError::Unexpected(redis::RedisError::from((
-            redis::ErrorKind::UnexpectedReturnType,
-            "the action script answered in an unknown shape",
-        )))
-    };
-    match raw.first().and_then(text).as_deref() {
-        Some("missing") => Ok(ActionOutcome::Missing),
-        Some("refused") => {
-            let status = raw.get(1).and_then(text).ok_or_else(unexpected)?;
-            let details = raw.get(2).and_then(text).ok_or_else(unexpected)?;
-            Ok(ActionOutcome::Refused {
-                status: JobState::from(status),
-                details,
-            })
-        }
-        Some("applied") => {
-            let from = raw.get(1).and_then(text).ok_or_else(unexpected)?;
-            let to = raw.get(2).and_then(text).ok_or_else(unexpected)?;
-            let at = raw
-                .get(3)
-                .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
-                .and_then(DateTime::from_timestamp_millis)
-                .ok_or_else(unexpected)?;
-            Ok(ActionOutcome::Applied {
-                from: JobState::from(from),
-                to: JobState::from(to),
-                at,
-            })
-        }
-        _ => Err(unexpected()),
-    }
-}
-
-/// A weak validator of the job: FNV-1a 64 of its status, fields (sorted,
-/// so Redis's hash order does not matter) and logs.
-fn etag(status: &str, fields: &[(String, String)], logs: &[String]) -> String {
-    use std::hash::Hasher as _;
-    let mut sorted: Vec<&(String, String)> = fields.iter().collect();
-    sorted.sort();
-    let mut hasher = fnv::FnvHasher::default();
-    let mut write = |bytes: &[u8]| {
-        hasher.write_usize(bytes.len());
-        hasher.write(bytes);
-    };
-    write(status.as_bytes());
-    for (key, value) in sorted {
-        write(key.as_bytes());
-        write(value.as_bytes());
-    }
-    for line in logs {
-        write(line.as_bytes());
-    }
-    format!("W/\"{:016x}\"", hasher.finish())
 }
 
 impl Snapshot {
@@ -287,71 +33,73 @@ impl Snapshot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What a management action did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ActionOutcome {
+    /// Applied: the job is now `to` (`cancelled` for a removed job), since
+    /// `at`.
+    Applied {
+        /// The job's status before, when the store knows it.
+        from: Option<JobState>,
+        /// The job's status after.
+        to: JobState,
+        /// When the action took effect.
+        at: DateTime<Utc>,
+    },
+    /// Refused: the job is `status`, which the action cannot leave;
+    /// `details` says why (the contract's `details`).
+    Refused {
+        /// The job's status, unchanged.
+        status: JobState,
+        /// Why, in words for the client (`Job is already completed`).
+        details: String,
+    },
+    /// No job has this id.
+    Missing,
+}
 
-    #[test]
-    fn the_etag_follows_the_job_not_the_field_order() {
-        let a = vec![
-            ("a".to_owned(), "1".to_owned()),
-            ("b".to_owned(), "2".to_owned()),
-        ];
-        let b = vec![
-            ("b".to_owned(), "2".to_owned()),
-            ("a".to_owned(), "1".to_owned()),
-        ];
-        assert_eq!(etag("waiting", &a, &[]), etag("waiting", &b, &[]));
-        assert_ne!(etag("waiting", &a, &[]), etag("active", &a, &[]));
-        assert_ne!(
-            etag("waiting", &a, &[]),
-            etag("waiting", &a, &["log".into()])
-        );
-        // Lengths are hashed: moving bytes between parts changes the tag.
-        let c = vec![
-            ("a1".to_owned(), String::new()),
-            ("b".to_owned(), "2".to_owned()),
-        ];
-        assert_ne!(etag("waiting", &a, &[]), etag("waiting", &c, &[]));
-        assert!(etag("waiting", &a, &[]).starts_with("W/\""));
-    }
+/// A store operation that did not complete: every variant answers the
+/// contract's 500 body. An action is applied whole or not at all, but after
+/// [`StoreError::Timeout`] or [`StoreError::Unavailable`] the server cannot
+/// tell which (the client's "may have been applied").
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend did not answer within the store's timeout.
+    #[error("the queue system did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The backend could not be reached, or the connection failed.
+    #[error("the queue system is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The backend answered with an error, or with data the store cannot
+    /// read.
+    #[error("the queue system answered unexpectedly")]
+    Failed(#[source] BoxError),
+}
 
-    #[test]
-    fn script_answers_are_read_or_refused() {
-        use redis::Value;
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        assert_eq!(
-            outcome(vec![bulk("missing")]).unwrap(),
-            ActionOutcome::Missing
-        );
-        assert_eq!(
-            outcome(vec![
-                bulk("refused"),
-                bulk("completed"),
-                bulk("Job is already completed")
-            ])
-            .unwrap(),
-            ActionOutcome::Refused {
-                status: JobState::Completed,
-                details: "Job is already completed".into()
-            }
-        );
-        let applied = outcome(vec![
-            bulk("applied"),
-            bulk("waiting"),
-            bulk("paused"),
-            Value::Int(1_704_067_200_000),
-        ])
-        .unwrap();
-        assert_eq!(
-            applied,
-            ActionOutcome::Applied {
-                from: JobState::Waiting,
-                to: JobState::Paused,
-                at: DateTime::from_timestamp_millis(1_704_067_200_000).unwrap()
-            }
-        );
-        assert!(outcome(vec![]).is_err());
-        assert!(outcome(vec![bulk("applied"), bulk("waiting")]).is_err());
-    }
+/// The contract's operations on one queue. `client` names who asked, for
+/// the audit record each action writes (never a token).
+pub trait JobStore: Send + Sync + 'static {
+    /// The job `id` and its queue's counters as one snapshot, or `None`
+    /// when no job has this id.
+    fn get_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Snapshot>>;
+
+    /// Applies `action` to job `id` (`PUT`).
+    fn update_job<'a>(
+        &'a self,
+        id: &'a str,
+        action: JobAction,
+        client: Option<&'a str>,
+    ) -> StoreFuture<'a, ActionOutcome>;
+
+    /// Cancels and removes job `id` (`DELETE`).
+    fn delete_job<'a>(
+        &'a self,
+        id: &'a str,
+        client: Option<&'a str>,
+    ) -> StoreFuture<'a, ActionOutcome>;
+
+    /// Whether the backend answers now (`/healthz`).
+    fn health(&self) -> StoreFuture<'_, ()>;
 }

@@ -9,7 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use jobs_sdk::{JobAction, JobState};
-use jobs_server::{ActionOutcome, QueueKeys, RedisStore, StoreConfig, StoreError};
+use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
+use jobs_server::{ActionOutcome, StoreError};
 use serde_json::json;
 use support::{Bullmq, RedisServer, eventually};
 
@@ -123,7 +124,7 @@ async fn pause_parks_a_job_no_worker_takes_and_resume_gives_back_its_priority() 
             matches!(
                 outcome,
                 ActionOutcome::Applied {
-                    from: JobState::Waiting,
+                    from: Some(JobState::Waiting),
                     to: JobState::Paused,
                     ..
                 }
@@ -166,7 +167,7 @@ async fn pause_parks_a_job_no_worker_takes_and_resume_gives_back_its_priority() 
             matches!(
                 outcome,
                 ActionOutcome::Applied {
-                    from: JobState::Paused,
+                    from: Some(JobState::Paused),
                     to: JobState::Waiting,
                     ..
                 }
@@ -220,7 +221,7 @@ async fn cancel_and_delete_remove_a_job_as_bullmq_does() {
     assert!(matches!(
         deleted,
         ActionOutcome::Applied {
-            from: JobState::Waiting,
+            from: Some(JobState::Waiting),
             to: JobState::Cancelled,
             ..
         }
@@ -229,7 +230,7 @@ async fn cancel_and_delete_remove_a_job_as_bullmq_does() {
     assert!(matches!(
         paused_deleted,
         ActionOutcome::Applied {
-            from: JobState::Paused,
+            from: Some(JobState::Paused),
             ..
         }
     ));
@@ -431,9 +432,15 @@ async fn an_active_job_whose_lock_expired_is_stuck_and_cannot_be_paused() {
         .cli(&["DEL", &format!("bull:stuck:{}:lock", ids[0])])
         .unwrap();
     assert_eq!(status(&store, &ids[0]).await, Some(JobState::Stuck));
-    let outcome = store.apply(&ids[0], JobAction::Pause, None).await.unwrap();
-    assert!(
-        matches!(&outcome, ActionOutcome::Refused { status: JobState::Stuck, details } if details.contains("lock")),
-        "{outcome:?}"
-    );
+    for action in [JobAction::Pause, JobAction::Cancel] {
+        let outcome = store.apply(&ids[0], action, None).await.unwrap();
+        assert!(
+            matches!(&outcome, ActionOutcome::Refused { status: JobState::Stuck, details } if details.contains("lock")),
+            "{action}: {outcome:?}"
+        );
+    }
+    assert!(matches!(
+        store.delete(&ids[0], None).await.unwrap(),
+        ActionOutcome::Refused { .. }
+    ));
 }

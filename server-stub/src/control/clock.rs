@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::wire::{Answer, Body};
-use crate::api_error::ApiError;
 use crate::state::AppState;
+use jobs_server::api_error::ApiError;
 
 /// The engine's clock.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

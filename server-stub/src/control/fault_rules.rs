@@ -8,9 +8,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::wire::{Answer, Body, Removed};
-use crate::api_error::ApiError;
 use crate::faults::{Fault, FaultError, FaultRule, Trigger};
 use crate::state::AppState;
+use jobs_server::api_error::ApiError;
 
 /// A fault to inject: for the `next` N requests, or each with probability
 /// `fraction` (default: the next 1).

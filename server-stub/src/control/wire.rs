@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api_error::ApiError;
 use crate::engine::WorkerError;
+use jobs_server::api_error::ApiError;
 
 /// Request bodies are read as the public API reads them (JSON only, size
 /// and time limits, no repeated member names).
-pub(super) use crate::json_body::JsonBody as Body;
+pub(super) use jobs_server::json_body::JsonBody as Body;
 
 pub(super) type Answer<T> = Result<Json<T>, ApiError>;
 

@@ -10,9 +10,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::wire::{Answer, Body, not_found, worker_error};
-use crate::api_error::ApiError;
 use crate::engine::TickReport;
 use crate::state::AppState;
+use jobs_server::api_error::ApiError;
 
 /// A worker's id.
 #[derive(Debug, Deserialize, ToSchema)]

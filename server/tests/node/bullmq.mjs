@@ -5,6 +5,9 @@
 //       adds [{name, data, opts}] with Queue.add; prints the ids (JSON)
 //   node bullmq.mjs <redis-url> <prefix> <queue> inspect '<ids JSON>'
 //       prints, per id, what BullMQ's Job API sees (JSON; null: no job)
+//   node bullmq.mjs <redis-url> <prefix> <queue> fill <count> <name>
+//       adds <count> jobs named <name> with Queue.addBulk (1 000 a call);
+//       prints the first one's id
 //   node bullmq.mjs <redis-url> <prefix> <queue> counts
 //       prints Queue.getJobCounts() (JSON)
 //   node bullmq.mjs <redis-url> <prefix> <queue> worker <name> [concurrency]
@@ -77,6 +80,18 @@ async function main() {
           : null;
       }
       console.log(JSON.stringify(seen));
+    } else if (command === 'fill') {
+      const [count, name] = [Number(rest[0]), rest[1]];
+      let first = null;
+      for (let done = 0; done < count; done += 1000) {
+        const batch = Array.from({ length: Math.min(1000, count - done) }, (_, i) => ({
+          name,
+          data: { url: `https://example.com/${done + i}` },
+        }));
+        const jobs = await queue.addBulk(batch);
+        first ??= jobs[0].id;
+      }
+      console.log(JSON.stringify(first));
     } else if (command === 'counts') {
       console.log(JSON.stringify(await queue.getJobCounts()));
     } else {

@@ -21,6 +21,8 @@ use serde_json::Value;
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
+    /// With persistence: the directory of its append-only file.
+    dir: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -39,9 +41,42 @@ impl RedisServer {
 
     /// Starts a server on `port` (a restart keeps the port).
     pub fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
+        Self::launch(port, None)
+    }
+
+    /// Starts a server that writes every command to an append-only file in
+    /// a fresh directory (fsync each write): a crash loses nothing, and
+    /// [`RedisServer::restart`] comes back with every job.
+    pub fn start_persistent() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "jobs-server-test-redis-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self::launch(free_port(), Some(dir))
+    }
+
+    /// Starts the same server again (same port, same data) after
+    /// [`RedisServer::kill`].
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "kill it first");
+        let again = Self::launch(self.port, self.dir.take());
+        *self = again;
+    }
+
+    fn launch(port: u16, dir: Option<PathBuf>) -> Self {
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""]);
+        match &dir {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -51,6 +86,7 @@ impl RedisServer {
         let server = Self {
             child: Some(child),
             port,
+            dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while server.cli(&["PING"]).as_deref() != Some("PONG") {
@@ -92,6 +128,9 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

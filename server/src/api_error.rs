@@ -9,28 +9,31 @@ use jobs_sdk::contract;
 use jobs_sdk::{ErrorBody, JobAction};
 
 /// The body limit of `PUT /api/jobs/{jobId}`.
-pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// At most this many request header fields (431 beyond).
-pub(crate) const MAX_HEADER_FIELDS: usize = 100;
+pub const MAX_HEADER_FIELDS: usize = 100;
 
 /// At most this many bytes of header names and values together (431 beyond).
-pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The longest request target hyper parses (its `MAX_URI_LEN`); 414 beyond.
-pub(crate) const MAX_TARGET_BYTES: usize = 65_534;
+pub const MAX_TARGET_BYTES: usize = 65_534;
 
 /// The three public operations, for the messages that name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Operation {
+pub enum Operation {
+    /// `GET /api/jobs/{jobId}`.
     Get,
+    /// `PUT /api/jobs/{jobId}`.
     Update,
+    /// `DELETE /api/jobs/{jobId}`.
     Delete,
 }
 
 impl Operation {
     /// The operation a request to `/api/jobs/…` asks for, if any.
-    pub(crate) fn of(method: &Method) -> Option<Self> {
+    pub fn of(method: &Method) -> Option<Self> {
         match *method {
             Method::GET | Method::HEAD => Some(Self::Get),
             Method::PUT => Some(Self::Update),
@@ -51,18 +54,17 @@ impl Operation {
 
 /// An error answer: status, JSON body and any headers it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub(crate) status: StatusCode,
-    pub(crate) body: ErrorBody,
+pub struct ApiError {
+    /// The answer's status.
+    pub status: StatusCode,
+    /// The answer's body.
+    pub body: ErrorBody,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
-    pub(crate) fn new(
-        status: StatusCode,
-        error: impl Into<String>,
-        details: Option<String>,
-    ) -> Self {
+    /// An answer of `status` with `{"error", "details"}`.
+    pub fn new(status: StatusCode, error: impl Into<String>, details: Option<String>) -> Self {
         Self {
             status,
             body: ErrorBody::new(error, details),
@@ -77,13 +79,13 @@ impl ApiError {
 
     /// The same answer with `Connection: close`: what follows the request
     /// on the connection cannot be trusted.
-    pub(crate) fn closing(self) -> Self {
+    pub fn closing(self) -> Self {
         self.with_header(header::CONNECTION, HeaderValue::from_static("close"))
     }
 
     /// 501: a transfer coding other than `chunked` (its name cut to 64
     /// bytes in the answer).
-    pub(crate) fn transfer_coding_not_implemented(coding: &str) -> Self {
+    pub fn transfer_coding_not_implemented(coding: &str) -> Self {
         let mut end = coding.len().min(64);
         while !coding.is_char_boundary(end) {
             end -= 1;
@@ -100,17 +102,17 @@ impl ApiError {
     }
 
     /// 400: empty or all-whitespace job id.
-    pub(crate) fn job_id_required() -> Self {
+    pub fn job_id_required() -> Self {
         Self::new(StatusCode::BAD_REQUEST, contract::JOB_ID_REQUIRED, None)
     }
 
     /// 400: valid JSON object without a known `action`.
-    pub(crate) fn invalid_action() -> Self {
+    pub fn invalid_action() -> Self {
         Self::new(StatusCode::BAD_REQUEST, contract::INVALID_ACTION, None)
     }
 
     /// 400: the body is not JSON, or not an object.
-    pub(crate) fn invalid_body(details: impl Into<String>) -> Self {
+    pub fn invalid_body(details: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             contract::INVALID_BODY,
@@ -119,7 +121,7 @@ impl ApiError {
     }
 
     /// 400: the action is not allowed in the job's state.
-    pub(crate) fn action_failed(action: JobAction, details: String) -> Self {
+    pub fn action_failed(action: JobAction, details: String) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             contract::action_failed(action),
@@ -128,17 +130,17 @@ impl ApiError {
     }
 
     /// 404 for GET and PUT.
-    pub(crate) fn job_not_found() -> Self {
+    pub fn job_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, contract::JOB_NOT_FOUND, None)
     }
 
     /// 404 for DELETE: unknown or not cancellable.
-    pub(crate) fn cancel_failed() -> Self {
+    pub fn cancel_failed() -> Self {
         Self::new(StatusCode::NOT_FOUND, contract::CANCEL_FAILED, None)
     }
 
     /// 401 with `WWW-Authenticate: Bearer`.
-    pub(crate) fn unauthorized() -> Self {
+    pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             contract::UNAUTHORIZED,
@@ -148,13 +150,13 @@ impl ApiError {
     }
 
     /// 400: more than one `Authorization` field.
-    pub(crate) fn ambiguous_authorization() -> Self {
+    pub fn ambiguous_authorization() -> Self {
         Self::bad_request("The request has more than one Authorization header field")
     }
 
     /// 400 `Bad request`: the request breaks HTTP's own rules (RFC 9112),
     /// as `details` says.
-    pub(crate) fn bad_request(details: &str) -> Self {
+    pub fn bad_request(details: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "Bad request",
@@ -164,7 +166,7 @@ impl ApiError {
 
     /// 413: the body exceeds `limit` bytes ([`MAX_BODY_BYTES`] on the
     /// public API).
-    pub(crate) fn payload_too_large(limit: usize) -> Self {
+    pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Payload too large",
@@ -174,7 +176,7 @@ impl ApiError {
 
     /// 408: the `PUT` body did not arrive within `timeout`; the connection
     /// is closed (the rest of the body may still be on its way).
-    pub(crate) fn request_timeout(timeout: std::time::Duration) -> Self {
+    pub fn request_timeout(timeout: std::time::Duration) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
             "Request timeout",
@@ -187,7 +189,7 @@ impl ApiError {
     }
 
     /// 431: too many or too large request headers.
-    pub(crate) fn header_fields_too_large() -> Self {
+    pub fn header_fields_too_large() -> Self {
         Self::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "Request header fields too large",
@@ -201,7 +203,7 @@ impl ApiError {
     /// 400: the request is not HTTP/1.1 that can be parsed (request line,
     /// header syntax, `Content-Length`, `Transfer-Encoding`); answered in
     /// place of hyper's bodiless 400 (`crate::parse_error_answers`).
-    pub(crate) fn malformed_request() -> Self {
+    pub fn malformed_request() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "Bad request",
@@ -212,7 +214,7 @@ impl ApiError {
 
     /// 414: a request target over hyper's limit (65,534 bytes); answered in
     /// place of hyper's bodiless 414.
-    pub(crate) fn uri_too_long() -> Self {
+    pub fn uri_too_long() -> Self {
         Self::new(
             StatusCode::URI_TOO_LONG,
             "URI too long",
@@ -224,7 +226,7 @@ impl ApiError {
     }
 
     /// 415: the body is not declared as JSON.
-    pub(crate) fn unsupported_media_type() -> Self {
+    pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported media type",
@@ -233,7 +235,7 @@ impl ApiError {
     }
 
     /// 429 with `Retry-After: seconds`.
-    pub(crate) fn too_many_requests(seconds: u64) -> Self {
+    pub fn too_many_requests(seconds: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             contract::TOO_MANY_REQUESTS,
@@ -243,7 +245,7 @@ impl ApiError {
     }
 
     /// 500: the queue system failed during `operation`.
-    pub(crate) fn unavailable(operation: Operation) -> Self {
+    pub fn unavailable(operation: Operation) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             operation.failure(),
@@ -251,8 +253,8 @@ impl ApiError {
         )
     }
 
-    /// 404: no route (stub-specific).
-    pub(crate) fn route_not_found(method: &Method, path: &str) -> Self {
+    /// 404: no route (beyond the contract).
+    pub fn route_not_found(method: &Method, path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "Not found",
@@ -260,9 +262,9 @@ impl ApiError {
         )
     }
 
-    /// 405: known route, wrong method (stub-specific). The `Allow` header is
+    /// 405: known route, wrong method (beyond the contract). The `Allow` header is
     /// set by the router.
-    pub(crate) fn method_not_allowed(method: &Method, path: &str) -> Self {
+    pub fn method_not_allowed(method: &Method, path: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Method not allowed",

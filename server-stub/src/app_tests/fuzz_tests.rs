@@ -12,7 +12,6 @@
 //! Cases: `FUZZ_CASES` (default 3 000 in CI); the long run and its figures
 //! are in server-stub/README.md.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -23,12 +22,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::ServiceExt;
 
-use crate::access::{ApiAccess, AuthToken};
-use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
-use crate::faults::Faults;
-use crate::server::app as router;
-use crate::state::{AppState, Settings};
-use crate::{DEFAULT_BODY_READ_TIMEOUT, ManualClock};
+use jobs_server::http::App;
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
@@ -236,33 +230,18 @@ fn request() -> impl Strategy<Value = Fuzzed> {
 
 /// A stub's router with auth and a generous rate limit on, so those paths
 /// are fuzzed too, over a manual clock.
-fn app(auth: bool) -> crate::http::App {
-    let clock = ManualClock::at("2024-01-01T00:00:00Z".parse().expect("valid time"));
-    let mut engine = Engine::new(Arc::new(clock.clone()), EngineConfig::default());
-    for (id, status) in [("job_1", JobState::Waiting), ("job_2", JobState::Active)] {
-        engine
-            .insert(JobBuilder::new(id).status(status))
-            .expect("insert");
-    }
-    let state = AppState::new(
-        SharedEngine::new(engine),
-        Faults::new(),
-        Settings {
-            api_access: ApiAccess::new(
-                auth.then(|| AuthToken::new("s3cret".to_owned())),
-                auth.then_some(1_000_000),
-            ),
-            control_token: auth.then(|| AuthToken::new("s3cret".to_owned())),
-            manual_clock: Some(clock),
-            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
-        },
-    );
-    router(state, true)
+fn app(auth: bool) -> App {
+    super::app_with(
+        &[("job_1", JobState::Waiting), ("job_2", JobState::Active)],
+        auth.then_some("s3cret"),
+        auth.then_some(1_000_000),
+        true,
+    )
 }
 
 /// Sends one fuzzed request (after a control request, a GET of the public
 /// API too); `Err` describes a broken property.
-async fn check(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
+async fn check(app: App, fuzzed: &Fuzzed) -> Result<(), String> {
     check_one(app.clone(), fuzzed).await?;
     if fuzzed.path.starts_with("/__stub") {
         let get = Fuzzed {
@@ -282,7 +261,7 @@ async fn check(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
 }
 
 /// Sends one request; `Err` describes a broken property.
-async fn check_one(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String> {
+async fn check_one(app: App, fuzzed: &Fuzzed) -> Result<(), String> {
     // HTTP/1.1 (the builder's default) requires a Host field; a fuzzed
     // one makes two.
     let mut request = Request::builder()
@@ -298,7 +277,7 @@ async fn check_one(app: crate::http::App, fuzzed: &Fuzzed) -> Result<(), String>
     let Ok(response) = app.oneshot(request).await;
     if response
         .extensions()
-        .get::<crate::http::DropConnection>()
+        .get::<jobs_server::http::DropConnection>()
         .is_some()
     {
         return Ok(()); // an injected fault: the connection loop drops it

@@ -1,7 +1,8 @@
-//! The `jobs-server-stub` binary's logging: `RUST_LOG` (default `info`), text
+//! The servers' logging: `RUST_LOG` (default `info`), text
 //! or JSON lines on stdout, an access line per request (successful reads at
 //! DEBUG, every change and failure at INFO). A library function so that a
-//! program embedding [`crate::StubServer`] can log the same way.
+//! program embedding a server (`jobs-server-stub`'s `StubServer`, say) can log
+//! the same way.
 //!
 //! Lines go through `tracing-appender`'s non-blocking writer: the thread
 //! answering a request hands the formatted line to a bounded queue and a
@@ -9,7 +10,7 @@
 //! (a test harness that reads only the "listening on" line), the queue
 //! fills and further lines are **dropped and counted** rather than waited
 //! for: logging never stops service. [`dropped_lines`] reports the count
-//! (the control surface's `/__stub/stats` shows it, and the binary prints
+//! (the stub's `/__stub/stats` shows it, and the binaries print
 //! it at shutdown).
 
 use std::io::IsTerminal;
@@ -53,7 +54,7 @@ impl Drop for LogGuard {
         // could never be written anyway.
         let (done, finished) = mpsc::channel();
         let flushing = std::thread::Builder::new()
-            .name("jobs-stub-log-flush".into())
+            .name("jobs-log-flush".into())
             .spawn(move || {
                 drop(worker);
                 let _ = done.send(());
@@ -93,7 +94,7 @@ pub fn init_stdout_buffered(json: bool, buffered_lines: usize) -> LogGuard {
     let (writer, worker) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(buffered_lines.max(1))
-        .thread_name("jobs-stub-log")
+        .thread_name("jobs-log")
         // The writer thread drains the queue, then flushes: buffered, a busy
         // moment's lines leave in one write instead of one write each.
         .finish(std::io::BufWriter::with_capacity(

@@ -1,4 +1,4 @@
-//! The stub's OpenAPI document of the public API, generated from the
+//! The servers' OpenAPI document of the public API, generated from the
 //! handlers' annotations and the SDK's models. The drift test compares it
 //! with `openapi.yaml`.
 

@@ -1,5 +1,5 @@
 //! The three public operations on `/api/jobs/{jobId}`, annotated with
-//! `#[utoipa::path]` so the stub's OpenAPI document comes from this code.
+//! `#[utoipa::path]` so the servers' OpenAPI document comes from this code.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -8,14 +8,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jobs_sdk::{
     ErrorBody, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
+    UpdatedJob,
 };
 
-use super::ClientIdentity;
 use super::openapi::{NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
-use crate::api_error::ApiError;
-use crate::engine::{ActionError, DeleteError};
+use super::{ApiState, ClientIdentity};
+use crate::api_error::{ApiError, Operation};
 use crate::json_body::read_action;
-use crate::state::AppState;
+use crate::store::{ActionOutcome, StoreError};
 
 /// The job id from the path, or the contract's 400 for an empty one.
 ///
@@ -84,20 +84,25 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
     security((), ("bearerAuth" = [])),
 )]
 pub(crate) async fn get_job(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
     // The request itself, not a `HeaderMap` extractor (a copy of every
     // header): only `If-None-Match` is read.
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    // One lock: the job, its ETag and the counters are one snapshot.
-    let snapshot = state.engine.get(&id).ok_or_else(ApiError::job_not_found)?;
+    // The job, its ETag and the counters are one snapshot.
+    let snapshot = state
+        .store
+        .get_job(&id)
+        .await
+        .map_err(|error| failed(Operation::Get, &error))?
+        .ok_or_else(ApiError::job_not_found)?;
     let etag = HeaderValue::from_str(&snapshot.etag).ok();
     let mut response = if if_none_match_matches(request.headers(), &snapshot.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(snapshot.into_response()).into_response()
+        Json(snapshot.response).into_response()
     };
     if let Some(etag) = etag {
         response.headers_mut().insert(header::ETAG, etag);
@@ -133,29 +138,31 @@ pub(crate) async fn get_job(
     security((), ("bearerAuth" = [])),
 )]
 pub(crate) async fn update_job(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
     client: Option<Extension<ClientIdentity>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<JobUpdateResponse>, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    let action = read_action(&headers, body, state.settings.body_read_timeout).await?;
+    let action = read_action(&headers, body, state.body_read_timeout.0).await?;
     let client = client
         .as_ref()
         .map(|Extension(ClientIdentity(c))| c.as_str());
-    let updated = state
-        .engine
-        .lock()
-        .apply_as(&id, action, client)
-        .map_err(|err| match err {
-            ActionError::NotAllowed {
-                action, details, ..
-            } => ApiError::action_failed(action, details),
-            _ => ApiError::job_not_found(),
-        })?;
-    let timestamp = updated.updated_at;
-    Ok(Json(JobUpdateResponse::new(action, updated, timestamp)))
+    let outcome = state
+        .store
+        .update_job(&id, action, client)
+        .await
+        .map_err(|error| failed(Operation::Update, &error))?;
+    match outcome {
+        ActionOutcome::Applied { to, at, .. } => Ok(Json(JobUpdateResponse::new(
+            action,
+            UpdatedJob::new(id, to, at),
+            at,
+        ))),
+        ActionOutcome::Refused { details, .. } => Err(ApiError::action_failed(action, details)),
+        ActionOutcome::Missing => Err(ApiError::job_not_found()),
+    }
 }
 
 /// Cancel and remove a job.
@@ -181,7 +188,7 @@ pub(crate) async fn update_job(
     security((), ("bearerAuth" = [])),
 )]
 pub(crate) async fn delete_job(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
     client: Option<Extension<ClientIdentity>>,
 ) -> Result<Json<JobDeleteResponse>, ApiError> {
@@ -189,13 +196,23 @@ pub(crate) async fn delete_job(
     let client = client
         .as_ref()
         .map(|Extension(ClientIdentity(c))| c.as_str());
-    let at = state
-        .engine
-        .lock()
-        .delete_as(&id, client)
+    let outcome = state
+        .store
+        .delete_job(&id, client)
+        .await
+        .map_err(|error| failed(Operation::Delete, &error))?;
+    match outcome {
+        ActionOutcome::Applied { at, .. } => Ok(Json(JobDeleteResponse::new(id, at))),
         // Unknown and not cancellable answer alike (the seed's one message).
-        .map_err(|_: DeleteError| ApiError::cancel_failed())?;
-    Ok(Json(JobDeleteResponse::new(id, at)))
+        ActionOutcome::Refused { .. } | ActionOutcome::Missing => Err(ApiError::cancel_failed()),
+    }
+}
+
+/// The contract's 500 for `operation` when the store failed; the cause is
+/// logged (without the job id), never sent.
+fn failed(operation: Operation, error: &StoreError) -> ApiError {
+    tracing::error!(?operation, %error, source = ?std::error::Error::source(error), "the store failed");
+    ApiError::unavailable(operation)
 }
 
 /// `/api/jobs/` (no id) for any of the three methods.
@@ -206,73 +223,6 @@ pub(crate) async fn missing_job_id() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The GET body of job `id`, as the handler writes it.
-    fn get_body(engine: &crate::engine::Engine, id: &str) -> String {
-        serde_json::to_string(&engine.get(id).unwrap().into_response()).unwrap()
-    }
-
-    /// A job with every part (metadata, extras, logs, metrics,
-    /// returnvalue) comes back from a GET as it was stored: key order,
-    /// escapes, non-ASCII, nested values.
-    #[test]
-    fn get_body_of_a_job_with_every_part_loses_nothing() {
-        use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
-        use serde_json::json;
-
-        let clock = crate::ManualClock::at("2024-01-01T00:05:00.123Z".parse().unwrap());
-        let mut engine = crate::engine::Engine::new(std::sync::Arc::new(clock), Default::default());
-        let mut data = JobData::default();
-        data.url = Some("https://example.com/ü?q=\"x\"".into());
-        data.customer_id = Some("客户-7\n".into());
-        data.metadata = json!({"source": "api", "priority": "high", "zeta": {"b": 1, "a": [1.5, -2, null]}, "emoji": "🚀\u{1}"})
-            .as_object()
-            .cloned();
-        data.total_pages = Some(20);
-        data.processed_pages = Some(15);
-        data.extra
-            .insert("tenant".into(), json!({"region": "eu-west", "tier": 3}));
-        data.extra.insert("Ähnlich".into(), json!("\u{2028}"));
-        let mut metrics = JobMetrics::default();
-        metrics.processing_time = Some(4500);
-        metrics.memory_usage = Some("120MB".into());
-        metrics.extra.insert("cpu".into(), json!(0.75));
-        let mut job = Job::new(
-            "job_ünïcode",
-            JobType::from("pdf-export"),
-            JobState::Failed,
-            data,
-            "2024-01-01T00:00:00Z".parse().unwrap(),
-        );
-        job.url = Some("https://example.com/other".into());
-        job.progress = Some(62.5);
-        job.started_at = Some("2024-01-01T00:01:00.5Z".parse().unwrap());
-        job.finished_at = Some("2024-01-01T00:02:00Z".parse().unwrap());
-        job.processed_on = Some("worker-node-1".into());
-        job.attempts_made = 3;
-        job.failed_reason = Some("Timeout \"after\" 30s\t✗".into());
-        job.returnvalue = Some(json!({"partial": true, "pages": [1, 2, 3]}));
-        job.logs = Some(vec!["line \"one\"".into(), "línea 2 🚀".into()]);
-        job.metrics = Some(metrics);
-        engine
-            .insert(crate::engine::JobBuilder::from_job(job.clone()))
-            .unwrap();
-        engine.append_log("job_ünïcode", "one more").unwrap();
-
-        let body = get_body(&engine, "job_ünïcode");
-        let parsed: jobs_sdk::JobStatusResponse = serde_json::from_str(&body).unwrap();
-        job.logs
-            .as_mut()
-            .unwrap()
-            .push(parsed.job.logs.clone().unwrap()[2].clone());
-        assert_eq!(parsed.job, job, "nothing lost on the way out");
-        assert!(
-            body.contains(
-                r#""metadata":{"source":"api","priority":"high","zeta":{"b":1,"a":[1.5,-2,null]}"#
-            ),
-            "metadata keeps its key order: {body}"
-        );
-    }
 
     fn with(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

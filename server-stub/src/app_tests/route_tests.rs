@@ -1,41 +1,19 @@
 //! The served API routes against the stub's OpenAPI document: every
 //! documented operation is answered by its handler behind the guards, and
-//! every other method by the guarded `405` (see [`super::guarded_api`]:
+//! every other method by the guarded `405` (see `jobs_server::http::api_router`:
 //! the routes are built by hand, so nothing else ties them to the document).
-
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use jobs_sdk::JobState;
 use tower::ServiceExt;
 
-use super::{JOB_PATH, MISSING_ID_PATH};
-use crate::access::{ApiAccess, AuthToken};
-use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};
-use crate::faults::Faults;
-use crate::state::{AppState, Settings};
-use crate::{DEFAULT_BODY_READ_TIMEOUT, ManualClock};
+use jobs_server::http::{App, JOB_PATH, MISSING_ID_PATH, api_doc};
 
 const TOKEN: &str = "s3cret";
 
-fn app() -> super::App {
-    let clock = ManualClock::at("2024-01-01T00:00:00Z".parse().expect("valid time"));
-    let mut engine = Engine::new(Arc::new(clock.clone()), EngineConfig::default());
-    engine
-        .insert(JobBuilder::new("job_1").status(JobState::Active))
-        .expect("insert");
-    let state = AppState::new(
-        SharedEngine::new(engine),
-        Faults::new(),
-        Settings {
-            api_access: ApiAccess::new(Some(AuthToken::new(TOKEN.to_owned())), None),
-            control_token: None,
-            manual_clock: Some(clock),
-            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
-        },
-    );
-    crate::server::app(state, false)
+fn app() -> App {
+    super::app_with(&[("job_1", JobState::Active)], Some(TOKEN), None, false)
 }
 
 /// The status and `Allow` header of `method` on `path`, with or without the
@@ -69,7 +47,7 @@ async fn answer(method: &Method, path: &str, token: bool) -> (StatusCode, Option
 
 /// The methods the stub's document lists for `path`.
 fn documented(path: &str) -> Vec<Method> {
-    let doc = super::api_doc();
+    let doc = api_doc();
     let item = doc.paths.paths.get(path).expect("documented path");
     [
         (Method::GET, item.get.is_some()),
@@ -86,7 +64,7 @@ fn documented(path: &str) -> Vec<Method> {
 
 #[test]
 fn the_served_path_is_the_documented_one() {
-    let doc = super::api_doc();
+    let doc = api_doc();
     let paths: Vec<&String> = doc.paths.paths.keys().collect();
     assert_eq!(paths, [JOB_PATH]);
 }

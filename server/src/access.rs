@@ -1,4 +1,4 @@
-//! Who may use the stub: the bearer tokens of the public API and of the
+//! Who may use a server: the bearer tokens of the public API and of the
 //! control surface, and the public API's rate limits.
 //!
 //! The rate limit is charged after authentication: requests with the right
@@ -19,13 +19,14 @@ use crate::api_error::ApiError;
 /// A token bucket shared by the requests it limits: `per_second` requests per second,
 /// bursts up to `per_second`.
 #[derive(Debug)]
-pub(crate) struct RateLimiter {
+pub struct RateLimiter {
     per_second: u32,
     bucket: Mutex<(f64, Instant)>,
 }
 
 impl RateLimiter {
-    pub(crate) fn new(per_second: u32) -> Self {
+    /// A bucket of `per_second` tokens (at least 1), full.
+    pub fn new(per_second: u32) -> Self {
         let per_second = per_second.max(1);
         Self {
             per_second,
@@ -34,7 +35,7 @@ impl RateLimiter {
     }
 
     /// Takes a token, or says how many whole seconds until one is free.
-    pub(crate) fn acquire(&self) -> Result<(), u64> {
+    pub fn acquire(&self) -> Result<(), u64> {
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
         let (tokens, last) = &mut *bucket;
         let now = Instant::now();
@@ -52,7 +53,7 @@ impl RateLimiter {
 
 /// What a request's `Authorization` fields say about a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Credentials {
+pub enum Credentials {
     /// Exactly one field, `Bearer <the token>`.
     Valid,
     /// None, or one that is not `Bearer <the token>`.
@@ -64,16 +65,17 @@ pub(crate) enum Credentials {
 
 /// A bearer token a surface requires. `Debug` never shows it.
 #[derive(Clone)]
-pub(crate) struct AuthToken(String);
+pub struct AuthToken(String);
 
 impl AuthToken {
-    pub(crate) fn new(token: String) -> Self {
+    /// The token requests must present as `Authorization: Bearer <token>`.
+    pub fn new(token: String) -> Self {
         Self(token)
     }
 
     /// What the request's `Authorization` fields carry. The comparison
     /// takes the same time wherever the first difference is.
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Credentials {
+    pub fn check(&self, headers: &HeaderMap) -> Credentials {
         let mut fields = headers.get_all(header::AUTHORIZATION).iter();
         let field = match (fields.next(), fields.next()) {
             (None, _) => return Credentials::Invalid,
@@ -94,7 +96,7 @@ impl AuthToken {
     }
 
     /// The answer for a request without [`Credentials::Valid`], if it has not.
-    pub(crate) fn require(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub fn require(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         match self.check(headers) {
             Credentials::Valid => Ok(()),
             Credentials::Invalid => Err(ApiError::unauthorized()),
@@ -111,7 +113,7 @@ impl fmt::Debug for AuthToken {
 
 /// The public API's access policy: its token and rate limits.
 #[derive(Debug, Default)]
-pub(crate) struct ApiAccess {
+pub struct ApiAccess {
     token: Option<AuthToken>,
     /// Requests that passed authentication (every request without a token).
     admitted: Option<RateLimiter>,
@@ -120,7 +122,9 @@ pub(crate) struct ApiAccess {
 }
 
 impl ApiAccess {
-    pub(crate) fn new(token: Option<AuthToken>, rate_limit: Option<u32>) -> Self {
+    /// Requires `token` when there is one; with `rate_limit`, at most that
+    /// many requests per second per bucket (429 beyond).
+    pub fn new(token: Option<AuthToken>, rate_limit: Option<u32>) -> Self {
         Self {
             refused: rate_limit.filter(|_| token.is_some()).map(RateLimiter::new),
             admitted: rate_limit.map(RateLimiter::new),
@@ -129,14 +133,14 @@ impl ApiAccess {
     }
 
     /// Whether a token is required.
-    pub(crate) fn requires_token(&self) -> bool {
+    pub fn requires_token(&self) -> bool {
         self.token.is_some()
     }
 
     /// Authenticates, then charges the request's bucket: `Ok` to go on, else
     /// the answer (401 or 400 for the credentials, 429 when the bucket the
     /// request draws from is empty).
-    pub(crate) fn admit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub fn admit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let credentials = self.token.as_ref().map(|token| token.require(headers));
         let bucket = match credentials {
             Some(Err(_)) => &self.refused,

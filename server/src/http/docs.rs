@@ -14,7 +14,6 @@ use utoipa_swagger_ui::{Config, SwaggerUi, Url};
 
 use crate::OPENAPI_YAML;
 use crate::api_error::ApiError;
-use crate::state::AppState;
 
 /// `docs/reference.html`: Redocly's page for `openapi.yaml`, self-contained
 /// (Redoc inlined). Built and checked by `scripts/build-docs.sh`.
@@ -52,11 +51,20 @@ async fn openapi_json() -> Response {
     }
 }
 
-pub(super) fn router() -> Router<AppState> {
-    let config = Config::new([
-        Url::with_primary("Job Status API", "/openapi.json", true),
-        Url::new("Stub control surface", "/__stub/openapi.json"),
-    ]);
+/// Another OpenAPI document Swagger UI lists beside the API's (the stub's
+/// control surface, say): its name and URL path.
+#[derive(Debug, Clone, Copy)]
+pub struct DocLink {
+    /// The name in Swagger UI's document picker.
+    pub name: &'static str,
+    /// Where the document is served (`/__stub/openapi.json`).
+    pub path: &'static str,
+}
+
+pub(super) fn router(more: &[DocLink]) -> Router {
+    let urls = std::iter::once(Url::with_primary("Job Status API", "/openapi.json", true))
+        .chain(more.iter().map(|link| Url::new(link.name, link.path)));
+    let config = Config::new(urls);
     Router::new()
         .route("/openapi.yaml", get(openapi_yaml))
         .route("/openapi.json", get(openapi_json))

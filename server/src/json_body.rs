@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -21,22 +21,33 @@ use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, Se
 use serde_json::{Map, Value};
 
 use crate::api_error::{ApiError, MAX_BODY_BYTES};
-use crate::state::AppState;
 
 /// The body limit of the control surface's requests (axum's `Json` default):
 /// a test may create a job with a large `data` or many log lines.
 const MAX_CONTROL_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// A control-surface request body of type `T`: read as every JSON body is,
-/// then 422 `Invalid request body` when it does not fit `T`.
-pub(crate) struct JsonBody<T>(pub(crate) T);
+/// How long a request body may take to arrive once its head has; past it,
+/// 408 and the connection is closed. Read from the router's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyReadTimeout(pub Duration);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+/// A request body of type `T` (a server's own surfaces beside the API, such
+/// as the stub's control surface): read as every JSON body is, at most
+/// 2 MiB, then 422 `Invalid request body` when it does not fit `T`.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+    BodyReadTimeout: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let (parts, body) = request.into_parts();
-        let timeout = state.settings.body_read_timeout;
+        let BodyReadTimeout(timeout) = BodyReadTimeout::from_ref(state);
         let bytes = read_bytes(&parts.headers, body, MAX_CONTROL_BODY_BYTES, timeout).await?;
         let value = parse_json(&bytes)?;
         T::deserialize(value).map(JsonBody).map_err(|e| {

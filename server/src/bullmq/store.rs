@@ -1,0 +1,356 @@
+//! The job store: the contract's three operations on a BullMQ queue, each
+//! one Lua script, over one multiplexed, self-reconnecting Redis connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobs_sdk::{JobAction, JobState, JobStatusResponse, QueueStats};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::keys::QueueKeys;
+use super::mapping::job_from_hash;
+use super::scripts::Scripts;
+use crate::store::{ActionOutcome, JobStore, Snapshot, StoreError, StoreFuture};
+
+/// How the store talks to Redis.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// Every operation, reconnecting included, ends within this time
+    /// (default 2 s): a slow or dead Redis is an error, never a hang.
+    pub timeout: Duration,
+    /// Log lines a `GET` returns at most, the newest (default 1 000).
+    pub max_logs: usize,
+    /// The audit stream keeps about this many records (default 100 000).
+    pub audit_max_len: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            max_logs: 1_000,
+            audit_max_len: 100_000,
+        }
+    }
+}
+
+/// The contract's operations on one BullMQ queue. Cheap to clone: clones
+/// share the connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    keys: QueueKeys,
+    scripts: Arc<Scripts>,
+    config: StoreConfig,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("keys", &self.keys)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store for the queue `keys` on the Redis at `url`
+    /// (`redis://host:port/db`). Connects lazily and reconnects by itself:
+    /// a store made while Redis is down answers errors until it is back.
+    pub fn new(url: &str, keys: QueueKeys, config: StoreConfig) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| StoreError::Failed(e.into()))?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.timeout))
+            .set_response_timeout(Some(config.timeout))
+            // Reconnection is retried on the next call; the call itself is
+            // bounded by `timeout`, so a dead Redis never holds a request.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, manager)
+            .map_err(|e| StoreError::Failed(e.into()))?;
+        Ok(Self {
+            connection,
+            keys,
+            scripts: Arc::new(Scripts::new()),
+            config,
+        })
+    }
+
+    /// The queue's keys.
+    pub fn keys(&self) -> &QueueKeys {
+        &self.keys
+    }
+
+    /// Runs `operation` within the configured timeout.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, redis::RedisError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.config.timeout, operation).await {
+            Ok(result) => result.map_err(store_error),
+            Err(_) => Err(StoreError::Timeout(self.config.timeout)),
+        }
+    }
+
+    /// Whether Redis answers `PING` in time.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        self.bounded(async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// The job `id` with its queue's counters, read as one snapshot, or
+    /// `None` when no job has this id.
+    pub async fn get(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
+        type Raw = Option<(
+            String,
+            Vec<(String, String)>,
+            Vec<String>,
+            u64,
+            u64,
+            u64,
+            u64,
+        )>;
+        let mut connection = self.connection.clone();
+        let raw: Raw = self
+            .bounded(
+                self.scripts
+                    .get_job
+                    .key(self.keys.job(id))
+                    .arg(self.keys.base())
+                    .arg(id)
+                    .arg(self.config.max_logs)
+                    .invoke_async(&mut connection),
+            )
+            .await?;
+        let Some((status, fields, logs, waiting, active, completed, failed)) = raw else {
+            return Ok(None);
+        };
+        let etag = etag(&status, &fields, &logs);
+        let job = job_from_hash(id, JobState::from(status), &fields, logs)
+            .map_err(|e| StoreError::Failed(e.into()))?;
+        let stats = QueueStats::new(waiting, active, completed, failed);
+        Ok(Some(Snapshot {
+            response: JobStatusResponse::new(job, stats, Utc::now()),
+            etag,
+        }))
+    }
+
+    /// Applies `action` to job `id` for `client` (`PUT`).
+    pub async fn apply(
+        &self,
+        id: &str,
+        action: JobAction,
+        client: Option<&str>,
+    ) -> Result<ActionOutcome, StoreError> {
+        self.act(id, action, "updateJob", client).await
+    }
+
+    /// Cancels and removes job `id` for `client` (`DELETE`).
+    pub async fn delete(
+        &self,
+        id: &str,
+        client: Option<&str>,
+    ) -> Result<ActionOutcome, StoreError> {
+        self.act(id, JobAction::Cancel, "deleteJob", client).await
+    }
+
+    async fn act(
+        &self,
+        id: &str,
+        action: JobAction,
+        operation: &str,
+        client: Option<&str>,
+    ) -> Result<ActionOutcome, StoreError> {
+        let mut connection = self.connection.clone();
+        let raw: Vec<redis::Value> = self
+            .bounded(
+                self.scripts
+                    .action
+                    .key(self.keys.job(id))
+                    .key(self.keys.audit())
+                    .arg(self.keys.base())
+                    .arg(id)
+                    .arg(action.as_str())
+                    .arg(operation)
+                    .arg(client.unwrap_or(""))
+                    .arg(self.config.audit_max_len)
+                    .arg(crate::audit::audit_job_id(id).as_ref())
+                    .invoke_async(&mut connection),
+            )
+            .await?;
+        outcome(raw)
+    }
+}
+
+/// A Redis failure as the store reports it: the connection's failures are
+/// [`StoreError::Unavailable`], anything else [`StoreError::Failed`].
+fn store_error(error: redis::RedisError) -> StoreError {
+    if error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+    {
+        StoreError::Unavailable(error.into())
+    } else {
+        StoreError::Failed(error.into())
+    }
+}
+
+impl JobStore for RedisStore {
+    fn get_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
+        Box::pin(self.get(id))
+    }
+
+    fn update_job<'a>(
+        &'a self,
+        id: &'a str,
+        action: JobAction,
+        client: Option<&'a str>,
+    ) -> StoreFuture<'a, ActionOutcome> {
+        Box::pin(self.apply(id, action, client))
+    }
+
+    fn delete_job<'a>(
+        &'a self,
+        id: &'a str,
+        client: Option<&'a str>,
+    ) -> StoreFuture<'a, ActionOutcome> {
+        Box::pin(self.delete(id, client))
+    }
+
+    fn health(&self) -> StoreFuture<'_, ()> {
+        Box::pin(self.ping())
+    }
+}
+
+/// The action script's answer: `{"missing"}`, `{"refused", status,
+/// details}` or `{"applied", from, to, atMs}`.
+fn outcome(raw: Vec<redis::Value>) -> Result<ActionOutcome, StoreError> {
+    let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
+    let unexpected = || StoreError::Failed("the action script answered in an unknown shape".into());
+    match raw.first().and_then(text).as_deref() {
+        Some("missing") => Ok(ActionOutcome::Missing),
+        Some("refused") => {
+            let status = raw.get(1).and_then(text).ok_or_else(unexpected)?;
+            let details = raw.get(2).and_then(text).ok_or_else(unexpected)?;
+            Ok(ActionOutcome::Refused {
+                status: JobState::from(status),
+                details,
+            })
+        }
+        Some("applied") => {
+            let from = raw.get(1).and_then(text).ok_or_else(unexpected)?;
+            let to = raw.get(2).and_then(text).ok_or_else(unexpected)?;
+            let at = raw
+                .get(3)
+                .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
+                .and_then(DateTime::from_timestamp_millis)
+                .ok_or_else(unexpected)?;
+            Ok(ActionOutcome::Applied {
+                from: Some(JobState::from(from)),
+                to: JobState::from(to),
+                at,
+            })
+        }
+        _ => Err(unexpected()),
+    }
+}
+
+/// A weak validator of the job: FNV-1a 64 of its status, fields (sorted,
+/// so Redis's hash order does not matter) and logs.
+fn etag(status: &str, fields: &[(String, String)], logs: &[String]) -> String {
+    use std::hash::Hasher as _;
+    let mut sorted: Vec<&(String, String)> = fields.iter().collect();
+    sorted.sort();
+    let mut hasher = fnv::FnvHasher::default();
+    let mut write = |bytes: &[u8]| {
+        hasher.write_usize(bytes.len());
+        hasher.write(bytes);
+    };
+    write(status.as_bytes());
+    for (key, value) in sorted {
+        write(key.as_bytes());
+        write(value.as_bytes());
+    }
+    for line in logs {
+        write(line.as_bytes());
+    }
+    format!("W/\"{:016x}\"", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_etag_follows_the_job_not_the_field_order() {
+        let a = vec![
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ];
+        let b = vec![
+            ("b".to_owned(), "2".to_owned()),
+            ("a".to_owned(), "1".to_owned()),
+        ];
+        assert_eq!(etag("waiting", &a, &[]), etag("waiting", &b, &[]));
+        assert_ne!(etag("waiting", &a, &[]), etag("active", &a, &[]));
+        assert_ne!(
+            etag("waiting", &a, &[]),
+            etag("waiting", &a, &["log".into()])
+        );
+        // Lengths are hashed: moving bytes between parts changes the tag.
+        let c = vec![
+            ("a1".to_owned(), String::new()),
+            ("b".to_owned(), "2".to_owned()),
+        ];
+        assert_ne!(etag("waiting", &a, &[]), etag("waiting", &c, &[]));
+        assert!(etag("waiting", &a, &[]).starts_with("W/\""));
+    }
+
+    #[test]
+    fn script_answers_are_read_or_refused() {
+        use redis::Value;
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        assert_eq!(
+            outcome(vec![bulk("missing")]).unwrap(),
+            ActionOutcome::Missing
+        );
+        assert_eq!(
+            outcome(vec![
+                bulk("refused"),
+                bulk("completed"),
+                bulk("Job is already completed")
+            ])
+            .unwrap(),
+            ActionOutcome::Refused {
+                status: JobState::Completed,
+                details: "Job is already completed".into()
+            }
+        );
+        let applied = outcome(vec![
+            bulk("applied"),
+            bulk("waiting"),
+            bulk("paused"),
+            Value::Int(1_704_067_200_000),
+        ])
+        .unwrap();
+        assert_eq!(
+            applied,
+            ActionOutcome::Applied {
+                from: Some(JobState::Waiting),
+                to: JobState::Paused,
+                at: DateTime::from_timestamp_millis(1_704_067_200_000).unwrap()
+            }
+        );
+        assert!(outcome(vec![]).is_err());
+        assert!(outcome(vec![bulk("applied"), bulk("waiting")]).is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! The middleware in front of the public API (`from_fn_with_state`, as the
+//! routes' layer): bearer authentication and the rate limit
+//! ([`crate::access::ApiAccess`]).
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::ApiState;
+use crate::api_error::ApiError;
+
+/// Who sent an authenticated request, for the audit record: the scheme and
+/// the client's socket address (never the token).
+#[derive(Debug, Clone)]
+pub struct ClientIdentity(pub String);
+
+/// 401 (or 400 for two `Authorization` fields) without the bearer token,
+/// 429 beyond the rate of the bucket the request draws from; with the
+/// token, the request carries its [`ClientIdentity`] for the audit record.
+pub(crate) async fn guard(
+    State(state): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Err(refusal) = check(&state, &mut request) {
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+/// The bearer token and the rate limit; with the token, the request gets
+/// its [`ClientIdentity`].
+fn check(state: &ApiState, request: &mut Request) -> Result<(), ApiError> {
+    let access = &state.access;
+    access.admit(request.headers())?;
+    if access.requires_token() {
+        let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
+            None => "bearer".to_owned(),
+        };
+        request.extensions_mut().insert(ClientIdentity(identity));
+    }
+    Ok(())
+}
+
+/// Marks a response whose connection must be dropped instead of answered;
+/// the server's connection loop closes it.
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+/// A response whose connection the server drops instead of answering (the
+/// stub's fault injection). Its body also fails, so even a server that
+/// ignores the marker cannot deliver a complete answer.
+pub fn dropped_connection() -> Response {
+    tracing::debug!("dropping the connection instead of answering");
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped on purpose"))
+    });
+    let mut response = Body::from_stream(failing).into_response();
+    response.extensions_mut().insert(DropConnection);
+    response
+}

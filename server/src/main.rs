@@ -1,0 +1,155 @@
+//! `jobs-server`: serve the Job Status API over a BullMQ queue on Redis.
+//!
+//! ```text
+//! jobs-server --redis-url redis://127.0.0.1:6379 --queue pages --port 3000
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use jobs_server::access::{ApiAccess, AuthToken};
+use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
+use jobs_server::http::ApiState;
+use jobs_server::serve::ServeConfig;
+
+// Under load glibc's malloc spends a tenth of a server's time on memory
+// freed by another thread (the log writer's lines, hyper's buffers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Serve the Job Status API (openapi.yaml) over one BullMQ queue on Redis,
+/// beside BullMQ's own producers and workers.
+#[derive(Debug, Parser)]
+#[command(name = "jobs-server", version)]
+struct Args {
+    /// The Redis holding the queue (redis://[user:password@]host:port[/db]).
+    #[arg(long, env = "JOBS_SERVER_REDIS_URL", hide_env_values = true)]
+    redis_url: String,
+    /// The BullMQ queue's name.
+    #[arg(long, env = "JOBS_SERVER_QUEUE")]
+    queue: String,
+    /// BullMQ's key prefix; `{bull}` (a hash tag) keeps a queue in one slot
+    /// of a Redis Cluster.
+    #[arg(long, default_value = "bull")]
+    prefix: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one (the URL is printed).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Require `Authorization: Bearer <token>` on /api/jobs (never logged).
+    #[arg(long, env = "JOBS_SERVER_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Answer 429 with Retry-After beyond this many requests per second.
+    #[arg(long, value_name = "RPS", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+    /// Every Redis operation ends within this many milliseconds, reconnecting
+    /// included (then the contract's 500).
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
+    redis_timeout_ms: u64,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+    /// Log lines held in memory while stdout is slow; beyond them lines are
+    /// dropped (counted), never waited for.
+    #[arg(long, default_value_t = jobs_server::logging::BUFFERED_LINES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    log_buffer_lines: usize,
+    /// From a request's first byte to its complete head, in milliseconds;
+    /// past it the connection is closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_ms: u64,
+    /// A connection with no request in progress is closed after this many
+    /// milliseconds.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// A PUT body not complete within this many milliseconds answers 408.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_ms: u64,
+    /// At most this many open connections; at the cap the longest-idle one
+    /// is closed for a new client [default: the descriptor limit, raised to
+    /// the hard limit at start, less 64].
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    // Held to the end of main, so every log line is written before exit.
+    let _log_guard =
+        jobs_server::logging::init_stdout_buffered(args.log_json, args.log_buffer_lines);
+    match jobs_server::raise_descriptor_limit() {
+        Ok(limit) => tracing::debug!(limit, "descriptor limit"),
+        Err(err) => tracing::warn!(%err, "cannot raise the descriptor limit"),
+    }
+    let keys = match QueueKeys::new(&args.prefix, &args.queue) {
+        Ok(keys) => keys,
+        Err(err) => {
+            eprintln!("jobs-server: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = StoreConfig::default();
+    config.timeout = Duration::from_millis(args.redis_timeout_ms);
+    let store = match RedisStore::new(&args.redis_url, keys, config) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("jobs-server: --redis-url: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    // Redis may come up later: the server starts anyway (its /healthz says
+    // so) and connects when it can.
+    if let Err(err) = store.ping().await {
+        tracing::warn!(%err, "Redis does not answer yet; serving 500s until it does");
+    }
+    let auth = args.auth_token.filter(|t| !t.is_empty());
+    let auth_enabled = auth.is_some();
+    let api = ApiState::new(
+        Arc::new(store),
+        ApiAccess::new(auth.map(AuthToken::new), args.rate_limit),
+        Duration::from_millis(args.body_read_timeout_ms),
+    );
+    let mut serve = ServeConfig::default();
+    serve.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
+    serve.idle_timeout = Duration::from_millis(args.idle_timeout_ms);
+    serve.max_connections = args.max_connections;
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("jobs-server: cannot listen on {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match jobs_server::serve::spawn(listener, jobs_server::http::app(api), serve) {
+        Ok(running) => running,
+        Err(err) => {
+            eprintln!("jobs-server: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = running.base_url();
+    // Always on stdout, so scripts using --port 0 can read the URL.
+    println!("jobs-server listening on {url}");
+    tracing::info!(
+        url,
+        queue = args.queue,
+        prefix = args.prefix,
+        auth = if auth_enabled { "bearer" } else { "off" },
+        "serving; docs at {url}/docs"
+    );
+    jobs_server::serve::termination().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    let dropped = jobs_server::logging::dropped_lines();
+    if dropped > 0 {
+        eprintln!("jobs-server: {dropped} log lines dropped (stdout did not keep up)");
+    }
+    ExitCode::SUCCESS
+}
