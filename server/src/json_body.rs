@@ -3,7 +3,7 @@
 //! 415 (not declared JSON), 413 (over the limit), 408 (the body does not
 //! arrive in time), 400 (not JSON, or a member name repeated).
 //!
-//! On top of that, [`read_action`] reads `PUT /api/jobs/{jobId}` per the
+//! On top of that, `read_action` reads `PUT /api/jobs/{jobId}` per the
 //! contract (400 when not an object or no known `action`) with the SDK's own
 //! `JobUpdateRequest` deserializer: one parser for the wire format, shared
 //! with every client; the control surface's [`JsonBody`] extractor reads its

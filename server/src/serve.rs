@@ -56,7 +56,7 @@ impl Default for ServeConfig {
 /// sender is dropped), then lets open ones finish (up to the grace).
 ///
 /// A hand-written loop rather than `axum::serve`: each connection gets the
-/// header-read and idle deadlines of [`crate::connection`], the number open
+/// header-read and idle deadlines of `connection.rs`, the number open
 /// is capped, hyper's own bodiless refusals become the contract's JSON, and
 /// a handler can have its connection dropped without an answer
 /// ([`crate::http::dropped_connection`]).

@@ -1,8 +1,8 @@
 //! The public HTTP surface every server of the contract shares: the API
 //! (`/api/jobs/{jobId}`) over a [`JobStore`], the contract documents
 //! (`/openapi.yaml`, `/openapi.json`, `/docs`), `/healthz`, and the
-//! middleware that keeps every answer JSON and logged ([`json_errors`],
-//! [`access_log`]). `jobs-server` serves it over BullMQ; `jobs-server-stub`
+//! middleware that keeps every answer JSON and logged (`json_errors`,
+//! `access_log`). `jobs-server` serves it over BullMQ; `jobs-server-stub`
 //! over its in-memory engine, with its control surface beside it.
 
 pub(crate) mod access_log;
@@ -139,7 +139,7 @@ pub fn app(state: ApiState) -> App {
     into_app(api_router(state, |routes| routes).merge(docs_router(&[])))
 }
 
-/// The path of the public operations ([`public_api`] documents the same).
+/// The path of the public operations (the document says the same).
 pub const JOB_PATH: &str = "/api/jobs/{jobId}";
 /// The same path without an id: the contract's 400 for every method.
 pub const MISSING_ID_PATH: &str = "/api/jobs/";
