@@ -146,7 +146,10 @@ one_id=$(bullmq one add '[{"name":"single-page","data":{"url":"https://example.c
 # of `wait` from where LPOS starts.
 big_id=$(bullmq big fill 100000 single-page | python3 -c 'import json, sys; print(json.load(sys.stdin))')
 for queue in one big; do
-  "$bin/jobs-server" --redis-url "$redis_url" --queue "$queue" --port 0 > "$work/server-$queue.log" 2>&1 &
+  # One worker thread: Redis, wrk and the server share two cores here, and
+  # Redis (single-threaded) is the limit; the Node reference has one thread.
+  "$bin/jobs-server" --redis-url "$redis_url" --queue "$queue" --port 0 --worker-threads 1 \
+    > "$work/server-$queue.log" 2>&1 &
   pids+=($!); printf -v "server_${queue}_url" '%s' "$(url_of "$work/server-$queue.log" $!)"
   node bench/node/reference-server.mjs "$redis_url" bull "$queue" > "$work/reference-$queue.log" 2>&1 &
   pids+=($!); printf -v "reference_${queue}_url" '%s' "$(url_of "$work/reference-$queue.log" $!)"

@@ -75,11 +75,29 @@ struct Args {
     /// the hard limit at start, less 64].
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_connections: Option<usize>,
+    /// Threads answering requests [default: one per core]. Where Redis
+    /// runs on the same small host, fewer leave it a core.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    worker_threads: Option<usize>,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = args.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    match runtime.build() {
+        Ok(runtime) => runtime.block_on(serve(args)),
+        Err(err) => {
+            eprintln!("jobs-server: cannot start the runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> ExitCode {
     // Held to the end of main, so every log line is written before exit.
     let _log_guard =
         jobs_server::logging::init_stdout_buffered(args.log_json, args.log_buffer_lines);
