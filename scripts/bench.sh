@@ -156,7 +156,7 @@ for queue in one big; do
 done
 curl -sf "$server_one_url/api/jobs/$one_id" -o /dev/null && curl -sf "$reference_one_url/api/jobs/$one_id" -o /dev/null
 curl -sf "$server_big_url/api/jobs/$big_id" -o /dev/null && curl -sf "$reference_big_url/api/jobs/$big_id" -o /dev/null
-get_sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$(cat server/lua/state.lua server/lua/get_job.lua)")
+get_sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$("$bin/get-script")")
 
 # ---------------------------------------------------------------------------
 # wrk scripts. Each prints one line of figures in done().

@@ -1,21 +1,34 @@
-//! Fault injection on the public API: a `route_layer` inside the shared
-//! layer's guards (so a refused token is never turned into a fault), in
-//! front of the handlers.
+//! Fault injection on the public API: the shared layer's
+//! [`ApiMiddleware`], run after its guards (so a refused token is never
+//! turned into a fault), in front of the handlers.
 
-use axum::extract::{Request, State};
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jobs_server::api_error::{ApiError, Operation};
-use jobs_server::http::dropped_connection;
+use jobs_server::http::{ApiMiddleware, dropped_connection};
 
 use crate::faults::{Fault, Faults};
 
+/// The fault rules as the API's middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct FaultInjection(pub(crate) Faults);
+
+impl ApiMiddleware for FaultInjection {
+    fn call(
+        &self,
+        request: Request,
+        next: Next,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + '_>> {
+        Box::pin(fault_guard(&self.0, request, next))
+    }
+}
+
 /// The injected latency, then the fault's own answer (or the handler's).
-pub(crate) async fn fault_guard(
-    State(faults): State<Faults>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn fault_guard(faults: &Faults, request: Request, next: Next) -> Response {
     let decision = faults.decide();
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;

@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware::from_fn_with_state;
 use jobs_server::access::{ApiAccess, AuthToken};
 use jobs_server::http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink};
 use jobs_server::serve::Running;
@@ -251,10 +250,8 @@ impl StubBuilder {
 /// keeps every answer JSON (unknown routes included) and writes the access
 /// log.
 pub(crate) fn app(api: ApiState, state: AppState, with_control: bool) -> App {
-    let faults = state.faults.clone();
-    let mut router = jobs_server::http::api_router(api, |routes| {
-        routes.route_layer(from_fn_with_state(faults, crate::fault_guard::fault_guard))
-    });
+    let api = api.with_middleware(crate::fault_guard::FaultInjection(state.faults.clone()));
+    let mut router = jobs_server::http::api_router(api);
     if with_control {
         router = router
             .merge(jobs_server::http::docs_router(&[DocLink {

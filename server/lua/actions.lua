@@ -14,8 +14,9 @@
 -- ARGV[7] the job as the audit record names it (bounded: a huge id is
 --         its prefix and hash, jobs_server::audit::audit_job_id)
 --
--- Returns { "missing" }, { "refused", status, details } or
--- { "applied", fromStatus, toStatus, atMs }.
+-- Returns { "missing", auditId }, { "refused", status, details, auditId } or
+-- { "applied", fromStatus, toStatus, atMs, auditId }: auditId is the audit
+-- record's stream entry id, which the server's log line names.
 
 local jobKey = KEYS[1]
 local auditKey = KEYS[2]
@@ -37,26 +38,25 @@ local function record(result, extra)
     fields[#fields + 1] = "client"
     fields[#fields + 1] = client
   end
-  audit(auditKey, auditMax, fields)
+  return rcall("XADD", auditKey, "MAXLEN", "~", auditMax, "*", unpack(fields))
 end
 
 if rcall("EXISTS", jobKey) == 0 then
-  record("rejected", { "reason", "Job not found" })
-  return { "missing" }
+  return { "missing", record("rejected", { "reason", "Job not found" }) }
 end
 
 local state = jobState(prefix, jobId, jobKey)
 local status = contractStatus(state)
 
 local function refuse(details)
-  record("rejected", { "from", status, "reason", details })
-  return { "refused", status, details }
+  local auditId = record("rejected", { "from", status, "reason", details })
+  return { "refused", status, details, auditId }
 end
 
 local function applied(to)
   local at = nowMs()
-  record("applied", { "from", status, "to", to })
-  return { "applied", status, to, at }
+  local auditId = record("applied", { "from", status, "to", to })
+  return { "applied", status, to, at, auditId }
 end
 
 -- Adds the marker BullMQ's workers block on, as BullMQ does when a job
@@ -135,7 +135,7 @@ if action == "resume" then
     rcall("LPUSH", prefix .. "wait", jobId)
     markAvailable()
   end
-  rcall("XADD", prefix .. "events", "MAXLEN", "~", 10000, "*", "event", "waiting",
+  rcall("XADD", prefix .. "events", "MAXLEN", "~", getOrSetMaxEvents(prefix .. "meta"), "*", "event", "waiting",
     "jobId", jobId, "prev", "paused")
   return applied("waiting")
 end

@@ -6,16 +6,20 @@
 -- ARGV[2] the job id
 -- ARGV[3] logs returned at most (the newest)
 --
+-- FIELDS, the hash fields to read, is defined in front of this script from
+-- jobs_server::bullmq::mapping::FIELDS (one list for Lua and Rust).
 -- Returns nil for no such job, else
--- { status, fields (HGETALL pairs), logs, waiting, active, completed, failed }.
+-- { status, field values (HMGET), logs, waiting, active, completed, failed }.
 
 local jobKey = KEYS[1]
 local prefix = ARGV[1]
 local jobId = ARGV[2]
 local maxLogs = tonumber(ARGV[3])
 
-local fields = rcall("HGETALL", jobKey)
-if #fields == 0 then
+local fields = rcall("HMGET", jobKey, unpack(FIELDS))
+-- Every BullMQ job has a `timestamp`; without one, ask whether the hash
+-- exists at all (a hash that is not a job is reported, not hidden).
+if not fields[3] and rcall("EXISTS", jobKey) == 0 then
   return nil
 end
 local status = contractStatus(jobState(prefix, jobId, jobKey))

@@ -65,8 +65,3 @@ local function nowMs()
   local time = rcall("TIME")
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
-
--- Appends one record to the audit stream (capped near `maxLen` entries).
-local function audit(auditKey, maxLen, fields)
-  rcall("XADD", auditKey, "MAXLEN", "~", maxLen, "*", unpack(fields))
-end

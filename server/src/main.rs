@@ -84,11 +84,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all();
     if let Some(threads) = args.worker_threads {
         runtime.worker_threads(threads);
     }
-    match runtime.build() {
+    match runtime.enable_all().build() {
         Ok(runtime) => runtime.block_on(serve(args)),
         Err(err) => {
             eprintln!("jobs-server: cannot start the runtime: {err}");

@@ -27,6 +27,39 @@ pub enum MappingError {
     NoTimestamp,
 }
 
+/// The hash fields a job is read from, in the order a GET reads them
+/// (`HMGET`): nothing else of the hash (`opts`, `stacktrace`, …) is read.
+pub const FIELDS: [&str; 11] = [
+    "name",
+    "data",
+    "timestamp",
+    "processedOn",
+    "finishedOn",
+    "pb",
+    "atm",
+    "attemptsMade",
+    "progress",
+    "failedReason",
+    "returnvalue",
+];
+
+/// The hash's [`FIELDS`] (as `HMGET` returns them: `None` for a field the
+/// hash lacks) as a [`Job`] with `status`.
+pub fn job_from_fields(
+    id: &str,
+    status: JobState,
+    values: &[Option<String>],
+    logs: Vec<String>,
+) -> Result<Job, MappingError> {
+    job_from(id, status, logs, |name| {
+        FIELDS
+            .iter()
+            .position(|field| *field == name)
+            .and_then(|at| values.get(at))
+            .and_then(Option::as_deref)
+    })
+}
+
 /// The hash's fields (as `HGETALL` returns them) as a [`Job`] with
 /// `status`.
 pub fn job_from_hash(
@@ -35,12 +68,20 @@ pub fn job_from_hash(
     fields: &[(String, String)],
     logs: Vec<String>,
 ) -> Result<Job, MappingError> {
-    let field = |name: &str| {
+    job_from(id, status, logs, |name| {
         fields
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
-    };
+    })
+}
+
+fn job_from<'a>(
+    id: &str,
+    status: JobState,
+    logs: Vec<String>,
+    field: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Job, MappingError> {
     let created_at = field("timestamp")
         .and_then(millis)
         .ok_or(MappingError::NoTimestamp)?;
@@ -189,6 +230,12 @@ mod tests {
         assert_eq!(json["failedReason"], "boom");
         assert_eq!(json["returnvalue"], json!({"pages": 3}));
         assert_eq!(json["logs"], json!(["a"]));
+    }
+
+    #[test]
+    fn the_get_script_finds_the_timestamp_third() {
+        // get_job.lua tests `fields[3]` (Lua counts from 1).
+        assert_eq!(FIELDS[2], "timestamp");
     }
 
     #[test]

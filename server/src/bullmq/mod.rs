@@ -24,4 +24,11 @@ mod scripts;
 mod store;
 
 pub use keys::{KeysError, QueueKeys};
+
+/// The Lua source of the GET script, exactly as [`RedisStore`] loads it
+/// (`scripts/bench.sh` runs it with `redis-benchmark`: the Redis work of a
+/// GET alone). Its keys and arguments are documented at its top.
+pub fn get_job_script() -> String {
+    scripts::get_job_source()
+}
 pub use store::{RedisStore, StoreConfig};

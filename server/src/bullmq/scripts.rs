@@ -21,10 +21,22 @@ pub(crate) struct Scripts {
     pub(crate) action: Script,
 }
 
+/// The GET script's source, as the store loads it: the state reader, the
+/// fields to read (a Lua table from `mapping::FIELDS`, so the list is
+/// written once) and the script.
+pub(crate) fn get_job_source() -> String {
+    let fields = super::mapping::FIELDS
+        .iter()
+        .map(|field| format!("{field:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    [STATE, &format!("local FIELDS = {{ {fields} }}"), GET_JOB].join("\n")
+}
+
 impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
-            get_job: Script::new(&[STATE, GET_JOB].join("\n")),
+            get_job: Script::new(&get_job_source()),
             action: Script::new(&[BULLMQ_REMOVE_JOB, STATE, ACTIONS].join("\n")),
         }
     }

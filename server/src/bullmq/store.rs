@@ -9,7 +9,7 @@ use jobs_sdk::{JobAction, JobState, JobStatusResponse, QueueStats};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::keys::QueueKeys;
-use super::mapping::job_from_hash;
+use super::mapping::job_from_fields;
 use super::scripts::Scripts;
 use crate::store::{ActionOutcome, JobStore, Snapshot, StoreError, StoreFuture};
 
@@ -60,7 +60,15 @@ impl RedisStore {
     /// (`redis://host:port/db`). Connects lazily and reconnects by itself:
     /// a store made while Redis is down answers errors until it is back.
     pub fn new(url: &str, keys: QueueKeys, config: StoreConfig) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| StoreError::Failed(e.into()))?;
+        use redis::IntoConnectionInfo as _;
+        let info = url
+            .into_connection_info()
+            .map_err(|e| StoreError::Failed(e.into()))?;
+        // Commands are pipelined on one connection: Nagle's algorithm would
+        // hold each small write back until the previous reply's ACK.
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let client = redis::Client::open(info.set_tcp_settings(tcp))
+            .map_err(|e| StoreError::Failed(e.into()))?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
             .set_response_timeout(Some(config.timeout))
@@ -109,15 +117,7 @@ impl RedisStore {
     /// The job `id` with its queue's counters, read as one snapshot, or
     /// `None` when no job has this id.
     pub async fn get(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
-        type Raw = Option<(
-            String,
-            Vec<(String, String)>,
-            Vec<String>,
-            u64,
-            u64,
-            u64,
-            u64,
-        )>;
+        type Raw = Option<(String, Vec<Option<String>>, Vec<String>, u64, u64, u64, u64)>;
         let mut connection = self.connection.clone();
         let raw: Raw = self
             .bounded(
@@ -134,7 +134,7 @@ impl RedisStore {
             return Ok(None);
         };
         let etag = etag(&status, &fields, &logs);
-        let job = job_from_hash(id, JobState::from(status), &fields, logs)
+        let job = job_from_fields(id, JobState::from(status), &fields, logs)
             .map_err(|e| StoreError::Failed(e.into()))?;
         let stats = QueueStats::new(waiting, active, completed, failed);
         Ok(Some(Snapshot {
@@ -186,7 +186,14 @@ impl RedisStore {
                     .invoke_async(&mut connection),
             )
             .await?;
-        outcome(raw)
+        // The last element names the audit record the script wrote.
+        let audit_id = raw
+            .last()
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+            .unwrap_or_default();
+        let outcome = outcome(raw)?;
+        log_action(operation, action, client, &outcome, &audit_id);
+        Ok(outcome)
     }
 }
 
@@ -231,6 +238,38 @@ impl JobStore for RedisStore {
     }
 }
 
+/// The audit record in the log too (the seed: "log all job management
+/// actions"): who, what and the outcome, and the stream entry that names
+/// the job (ids stay out of logs: the seed treats them as sensitive).
+fn log_action(
+    operation: &str,
+    action: JobAction,
+    client: Option<&str>,
+    outcome: &ActionOutcome,
+    audit_id: &str,
+) {
+    let (result, from, to) = match outcome {
+        ActionOutcome::Applied { from, to, .. } => (
+            "applied",
+            from.as_ref().map(JobState::to_string),
+            Some(to.to_string()),
+        ),
+        ActionOutcome::Refused { status, .. } => ("rejected", Some(status.to_string()), None),
+        ActionOutcome::Missing => ("missing", None, None),
+    };
+    tracing::info!(
+        target: "jobs_server::audit",
+        operation,
+        action = action.as_str(),
+        result,
+        from = from.as_deref().unwrap_or("-"),
+        to = to.as_deref().unwrap_or("-"),
+        client = client.unwrap_or("-"),
+        audit_id,
+        "management action"
+    );
+}
+
 /// The action script's answer: `{"missing"}`, `{"refused", status,
 /// details}` or `{"applied", from, to, atMs}`.
 fn outcome(raw: Vec<redis::Value>) -> Result<ActionOutcome, StoreError> {
@@ -264,24 +303,22 @@ fn outcome(raw: Vec<redis::Value>) -> Result<ActionOutcome, StoreError> {
     }
 }
 
-/// A weak validator of the job: FNV-1a 64 of its status, fields (sorted,
-/// so Redis's hash order does not matter) and logs.
-fn etag(status: &str, fields: &[(String, String)], logs: &[String]) -> String {
+/// A weak validator of the job: FNV-1a 64 of its status, the fields read
+/// (always the same ones, in the same order) and logs.
+fn etag(status: &str, fields: &[Option<String>], logs: &[String]) -> String {
     use std::hash::Hasher as _;
-    let mut sorted: Vec<&(String, String)> = fields.iter().collect();
-    sorted.sort();
     let mut hasher = fnv::FnvHasher::default();
-    let mut write = |bytes: &[u8]| {
-        hasher.write_usize(bytes.len());
-        hasher.write(bytes);
+    let mut write = |bytes: Option<&[u8]>| {
+        // Lengths are hashed (absent as MAX), so bytes cannot move between parts.
+        hasher.write_usize(bytes.map_or(usize::MAX, <[u8]>::len));
+        hasher.write(bytes.unwrap_or_default());
     };
-    write(status.as_bytes());
-    for (key, value) in sorted {
-        write(key.as_bytes());
-        write(value.as_bytes());
+    write(Some(status.as_bytes()));
+    for value in fields {
+        write(value.as_deref().map(str::as_bytes));
     }
     for line in logs {
-        write(line.as_bytes());
+        write(Some(line.as_bytes()));
     }
     format!("W/\"{:016x}\"", hasher.finish())
 }
@@ -291,26 +328,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_etag_follows_the_job_not_the_field_order() {
-        let a = vec![
-            ("a".to_owned(), "1".to_owned()),
-            ("b".to_owned(), "2".to_owned()),
-        ];
-        let b = vec![
-            ("b".to_owned(), "2".to_owned()),
-            ("a".to_owned(), "1".to_owned()),
-        ];
-        assert_eq!(etag("waiting", &a, &[]), etag("waiting", &b, &[]));
+    fn the_etag_follows_what_the_answer_shows_of_the_job() {
+        let some = |s: &str| Some(s.to_owned());
+        let a = vec![some("1"), some("2"), None];
+        assert_eq!(etag("waiting", &a, &[]), etag("waiting", &a.clone(), &[]));
         assert_ne!(etag("waiting", &a, &[]), etag("active", &a, &[]));
         assert_ne!(
             etag("waiting", &a, &[]),
             etag("waiting", &a, &["log".into()])
         );
-        // Lengths are hashed: moving bytes between parts changes the tag.
-        let c = vec![
-            ("a1".to_owned(), String::new()),
-            ("b".to_owned(), "2".to_owned()),
-        ];
+        // Lengths are hashed: moving bytes between parts changes the tag,
+        // and an absent field is not an empty one.
+        let b = vec![some("12"), some(""), None];
+        assert_ne!(etag("waiting", &a, &[]), etag("waiting", &b, &[]));
+        let c = vec![some("1"), some("2"), some("")];
         assert_ne!(etag("waiting", &a, &[]), etag("waiting", &c, &[]));
         assert!(etag("waiting", &a, &[]).starts_with("W/\""));
     }

@@ -2,7 +2,9 @@
 //! routes' layer): bearer authentication and the rate limit
 //! ([`crate::access::ApiAccess`]).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -17,9 +19,23 @@ use crate::api_error::ApiError;
 #[derive(Debug, Clone)]
 pub struct ClientIdentity(pub String);
 
+/// A middleware a server adds to its public API, run after authentication
+/// and the rate limit (the stub injects its faults here). It runs in the
+/// guards' own layer: a layer of its own would cost every request a clone
+/// of the boxed service below it.
+pub trait ApiMiddleware: Send + Sync + 'static {
+    /// Answers `request`, usually through `next.run(request)`.
+    fn call(
+        &self,
+        request: Request,
+        next: Next,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + '_>>;
+}
+
 /// 401 (or 400 for two `Authorization` fields) without the bearer token,
 /// 429 beyond the rate of the bucket the request draws from; with the
 /// token, the request carries its [`ClientIdentity`] for the audit record.
+/// Then the server's [`ApiMiddleware`], if any.
 pub(crate) async fn guard(
     State(state): State<ApiState>,
     mut request: Request,
@@ -28,7 +44,10 @@ pub(crate) async fn guard(
     if let Err(refusal) = check(&state, &mut request) {
         return refusal.into_response();
     }
-    next.run(request).await
+    match &state.middleware {
+        Some(middleware) => middleware.call(request, next).await,
+        None => next.run(request).await,
+    }
 }
 
 /// The bearer token and the rate limit; with the token, the request gets

@@ -31,26 +31,39 @@ use crate::json_body::BodyReadTimeout;
 use crate::store::JobStore;
 
 pub use docs::DocLink;
-pub use guards::{ClientIdentity, DropConnection, dropped_connection};
+pub use guards::{ApiMiddleware, ClientIdentity, DropConnection, dropped_connection};
 
 /// Default [`ApiState::new`] body read timeout: 10 s.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the public API's handlers and guards read: the store, who may call
-/// and how fast, and how long a `PUT` body may take. Cheap to clone.
+/// and how fast, and how long a `PUT` body may take. Cheap to clone: one
+/// reference count (every request clones it once per layer that takes it).
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiParts>);
+
+/// What [`ApiState`] shares (read through it).
+pub struct ApiParts {
     store: Arc<dyn JobStore>,
     access: Arc<ApiAccess>,
     body_read_timeout: BodyReadTimeout,
+    middleware: Option<Box<dyn ApiMiddleware>>,
 }
 
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiState")
-            .field("access", &self.access)
-            .field("body_read_timeout", &self.body_read_timeout)
+            .field("access", &self.0.access)
+            .field("body_read_timeout", &self.0.body_read_timeout)
             .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiParts;
+
+    fn deref(&self) -> &ApiParts {
+        &self.0
     }
 }
 
@@ -58,16 +71,37 @@ impl ApiState {
     /// The API over `store`, guarded by `access`, with `PUT` bodies due
     /// within `body_read_timeout`.
     pub fn new(store: Arc<dyn JobStore>, access: ApiAccess, body_read_timeout: Duration) -> Self {
-        Self {
+        Self(Arc::new(ApiParts {
             store,
             access: Arc::new(access),
             body_read_timeout: BodyReadTimeout(body_read_timeout),
-        }
+            middleware: None,
+        }))
+    }
+
+    /// Runs `middleware` on every API request after authentication and the
+    /// rate limit, in the same layer (the stub's fault injection).
+    #[must_use]
+    pub fn with_middleware(self, middleware: impl ApiMiddleware) -> Self {
+        let parts = match Arc::try_unwrap(self.0) {
+            Ok(parts) => parts,
+            // Shared already: the new state shares the same store.
+            Err(shared) => ApiParts {
+                store: shared.store.clone(),
+                access: shared.access.clone(),
+                body_read_timeout: shared.body_read_timeout,
+                middleware: None,
+            },
+        };
+        Self(Arc::new(ApiParts {
+            middleware: Some(Box::new(middleware)),
+            ..parts
+        }))
     }
 
     /// The store the API answers from.
     pub fn store(&self) -> &Arc<dyn JobStore> {
-        &self.store
+        &self.0.store
     }
 }
 
@@ -94,15 +128,11 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     openapi::with_job_id_pattern(public_api().into_openapi())
 }
 
-/// The public API: its routes behind bearer auth and the rate limit
-/// (`route_layer`, so the routes' `405` is guarded too, and an unknown path
-/// is not), then `inner`'s layers (the stub adds its fault injection there,
-/// after the guards), plus `/healthz`. With [`docs_router`] and
-/// [`into_app`], a whole server.
-pub fn api_router(
-    state: ApiState,
-    inner: impl FnOnce(Router<ApiState>) -> Router<ApiState>,
-) -> Router {
+/// The public API: its routes behind bearer auth, the rate limit and the
+/// state's [`ApiMiddleware`], if any (one `route_layer`, so the routes'
+/// `405` is guarded too, and an unknown path is not), plus `/healthz`.
+/// With [`docs_router`] and [`into_app`], a whole server.
+pub fn api_router(state: ApiState) -> Router {
     let job = get(jobs::get_job)
         .put(jobs::update_job)
         .delete(jobs::delete_job);
@@ -112,7 +142,7 @@ pub fn api_router(
     let routes = Router::new()
         .route(JOB_PATH, job)
         .route(MISSING_ID_PATH, missing_id);
-    inner(routes)
+    routes
         .route_layer(from_fn_with_state(state.clone(), guards::guard))
         .route(HEALTH_PATH, get(health::healthz))
         .with_state(state)
@@ -136,7 +166,7 @@ pub fn into_app(router: Router) -> App {
 /// A whole server of the contract over `state`'s store: the API, the
 /// contract documents and `/healthz`, with every answer JSON and logged.
 pub fn app(state: ApiState) -> App {
-    into_app(api_router(state, |routes| routes).merge(docs_router(&[])))
+    into_app(api_router(state).merge(docs_router(&[])))
 }
 
 /// The path of the public operations (the document says the same).
