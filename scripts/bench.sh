@@ -15,7 +15,9 @@
 #       prism     Prism from the pinned npm tools mocking the same openapi.yaml.
 #     GET measures stub and baseline twice each, in ABBA order (their mean);
 #     PUT alternates pause/resume over jobs created for the run through the
-#     stub's control surface; DELETE cancels jobs created for the run.
+#     stub's control surface; DELETE cancels jobs created for the run (both
+#     on a second stub started the same way, so the GET stub stays as a
+#     user starts it).
 #   - GET on a stub holding 1 000 jobs vs one holding 1 000 000 (random ids,
 #     two pairs in ABBA order), and the engine's resident memory per job at
 #     1 000 000;
@@ -106,6 +108,12 @@ curl -sf -X POST "$stub_url/__stub/jobs" -H 'content-type: application/json' \
 curl -sf -X PUT "$stub_url/api/jobs/capture_1" -H 'content-type: application/json' \
   -d '{"action":"resume"}' -o "$work/put.json"
 curl -sf -X DELETE "$stub_url/api/jobs/capture_1" -o "$work/delete.json"
+# PUT and DELETE run on a second stub, started the same way: each round
+# creates 600 000 jobs for DELETE, and the GET row must measure the stub as
+# a user starts it, not one holding the last round's leftovers (the 1M/1k
+# row measures what size costs).
+"$bin/jobs-server-stub" --port 0 --demo > "$work/stub-writes.log" 2>&1 &
+pids+=($!); writes_url=$(url_of "$work/stub-writes.log" $!)
 
 "$bin/baseline-server" --get-body "$work/get.json" --put-body "$work/put.json" \
   --delete-body "$work/delete.json" > "$work/baseline.log" 2>&1 &
@@ -236,9 +244,9 @@ run_wrk() { # label, url, script, [script args...]
 }
 create_jobs() { # prefix, status, count
   # wrk stops issuing at the count but returns only after -d: keep -d short.
-  wrk -t1 -c8 -d"$(( $3 / 5000 + 2 ))s" -s "$work/create.lua" "$stub_url" -- "$1" "$2" "$(( $3 + 64 ))" | grep -q '^created=' \
+  wrk -t1 -c8 -d"$(( $3 / 5000 + 2 ))s" -s "$work/create.lua" "$writes_url" -- "$1" "$2" "$(( $3 + 64 ))" | grep -q '^created=' \
     || { echo "bench: creating jobs failed" >&2; exit 1; }
-  curl -sf "$stub_url/__stub/jobs/$1$(( $3 - 1 ))" -o /dev/null \
+  curl -sf "$writes_url/__stub/jobs/$1$(( $3 - 1 ))" -o /dev/null \
     || { echo "bench: only some of the $3 jobs $1* were created in time" >&2; exit 1; }
 }
 delete_count=${BENCH_DELETE_JOBS:-600000}
@@ -256,13 +264,13 @@ for round in $(seq 1 "$rounds"); do
     run_wrk "round=$round op=GET target=$target" "$u" "$work/get.lua"
   done
   for target in "${order[@]}"; do
-    case $target in stub) u=$stub_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
+    case $target in stub) u=$writes_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
     prefix="put_r${round}_"
     [[ $target == stub ]] && create_jobs "$prefix" waiting 1000
     run_wrk "round=$round op=PUT target=$target" "$u" "$work/put.lua" "$prefix"
   done
   for target in "${order[@]}"; do
-    case $target in stub) u=$stub_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
+    case $target in stub) u=$writes_url;; baseline) u=$baseline_url;; prism) u=$prism_url;; esac
     prefix="del_r${round}_"
     [[ $target == stub ]] && create_jobs "$prefix" paused "$delete_count"
     run_wrk "round=$round op=DELETE target=$target" "$u" "$work/delete.lua" "$prefix"
