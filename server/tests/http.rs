@@ -85,10 +85,10 @@ async fn the_sdk_follows_a_real_workers_job_and_manages_waiting_ones() {
     let redis = RedisServer::start();
     let bullmq = Bullmq::new(&redis, "bull", "flows");
     let ids = bullmq.add(json!([
-        {"name": "multi-page", "data": {"url": "https://example.com", "work": {"steps": 5, "stepMs": 150}}},
+        {"name": "multi-page", "data": {"url": "https://example.com", "work": {"steps": 5, "stepMs": 400}}},
         {"name": "single-page", "data": {}, "opts": {"priority": 7, "delay": 3600000}},
         {"name": "single-page", "data": {}, "opts": {"priority": 3}},
-        {"name": "slow", "data": {"work": {"holdMs": 2000}}},
+        {"name": "slow", "data": {"work": {"holdMs": 6000}}},
     ]));
     let server = start_server(&redis, "flows", Duration::from_secs(2)).await;
     let client = client(&server);
@@ -105,7 +105,8 @@ async fn the_sdk_follows_a_real_workers_job_and_manages_waiting_ones() {
     let watch = WatchOptions::default()
         .interval(Duration::from_millis(50))
         .timeout(Duration::from_secs(30));
-    // Progress as the worker reports it, then completion.
+    // Progress as the worker reports it (a step every 400 ms: a watch that
+    // polls every 50 ms sees it mid-way), then completion.
     let halfway = client
         .wait_until(
             &ids[0],
