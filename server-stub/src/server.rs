@@ -251,16 +251,14 @@ impl StubBuilder {
 /// log.
 pub(crate) fn app(api: ApiState, state: AppState, with_control: bool) -> App {
     let api = api.with_middleware(crate::fault_guard::FaultInjection(state.faults.clone()));
-    let mut router = jobs_server::http::api_router(api);
+    let control_doc = [DocLink {
+        name: "Stub control surface",
+        path: "/__stub/openapi.json",
+    }];
+    let docs = if with_control { &control_doc[..] } else { &[] };
+    let mut router = jobs_server::http::api_router(api).merge(jobs_server::http::docs_router(docs));
     if with_control {
-        router = router
-            .merge(jobs_server::http::docs_router(&[DocLink {
-                name: "Stub control surface",
-                path: "/__stub/openapi.json",
-            }]))
-            .merge(crate::control::router(&state).with_state(state));
-    } else {
-        router = router.merge(jobs_server::http::docs_router(&[]));
+        router = router.merge(crate::control::router(&state).with_state(state));
     }
     jobs_server::http::into_app(router)
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobs_sdk::{Job, JobAction, JobState, JobStatusResponse};
+use jobs_sdk::{JobAction, JobState, JobStatusResponse};
 
 /// A boxed error from a store's backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -24,13 +24,6 @@ pub struct Snapshot {
     /// answer shows of the job changes, and not with the counters or the
     /// answer's time.
     pub etag: String,
-}
-
-impl Snapshot {
-    /// The job part of the answer.
-    pub fn job(&self) -> &Job {
-        &self.response.job
-    }
 }
 
 /// What a management action did.

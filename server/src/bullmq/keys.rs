@@ -58,11 +58,6 @@ impl QueueKeys {
     pub fn audit(&self) -> String {
         format!("{}jobs-api:audit", self.base)
     }
-
-    /// The stream BullMQ's `QueueEvents` read.
-    pub fn events(&self) -> String {
-        format!("{}events", self.base)
-    }
 }
 
 #[cfg(test)]
@@ -75,7 +70,6 @@ mod tests {
         assert_eq!(keys.base(), "bull:pdf:");
         assert_eq!(keys.job("42"), "bull:pdf:42");
         assert_eq!(keys.audit(), "bull:pdf:jobs-api:audit");
-        assert_eq!(keys.events(), "bull:pdf:events");
         let tagged = QueueKeys::new("{bull}", "pdf").unwrap();
         assert_eq!(tagged.job("42"), "{bull}:pdf:42");
     }

@@ -44,7 +44,7 @@ pub(crate) async fn guard(
     if let Err(refusal) = check(&state, &mut request) {
         return refusal.into_response();
     }
-    match &state.middleware {
+    match &state.0.middleware {
         Some(middleware) => middleware.call(request, next).await,
         None => next.run(request).await,
     }
@@ -53,7 +53,7 @@ pub(crate) async fn guard(
 /// The bearer token and the rate limit; with the token, the request gets
 /// its [`ClientIdentity`].
 fn check(state: &ApiState, request: &mut Request) -> Result<(), ApiError> {
-    let access = &state.access;
+    let access = &state.0.access;
     access.admit(request.headers())?;
     if access.requires_token() {
         let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {

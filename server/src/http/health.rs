@@ -11,7 +11,7 @@ use super::ApiState;
 use crate::api_error::ApiError;
 
 pub(super) async fn healthz(State(state): State<ApiState>) -> Response {
-    match state.store.health().await {
+    match state.0.store.health().await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check failed");

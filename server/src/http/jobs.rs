@@ -93,6 +93,7 @@ pub(crate) async fn get_job(
     let id = job_id(path, ApiError::job_not_found)?;
     // The job, its ETag and the counters are one snapshot.
     let snapshot = state
+        .0
         .store
         .get_job(&id)
         .await
@@ -145,11 +146,12 @@ pub(crate) async fn update_job(
     body: axum::body::Body,
 ) -> Result<Json<JobUpdateResponse>, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
-    let action = read_action(&headers, body, state.body_read_timeout.0).await?;
+    let action = read_action(&headers, body, state.0.body_read_timeout.0).await?;
     let client = client
         .as_ref()
         .map(|Extension(ClientIdentity(c))| c.as_str());
     let outcome = state
+        .0
         .store
         .update_job(&id, action, client)
         .await
@@ -197,6 +199,7 @@ pub(crate) async fn delete_job(
         .as_ref()
         .map(|Extension(ClientIdentity(c))| c.as_str());
     let outcome = state
+        .0
         .store
         .delete_job(&id, client)
         .await

@@ -42,12 +42,12 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct ApiState(Arc<ApiParts>);
 
-/// What [`ApiState`] shares (read through it).
-pub struct ApiParts {
+/// What [`ApiState`] shares.
+struct ApiParts {
     store: Arc<dyn JobStore>,
     access: Arc<ApiAccess>,
     body_read_timeout: BodyReadTimeout,
-    middleware: Option<Box<dyn ApiMiddleware>>,
+    middleware: Option<Arc<dyn ApiMiddleware>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -56,14 +56,6 @@ impl std::fmt::Debug for ApiState {
             .field("access", &self.0.access)
             .field("body_read_timeout", &self.0.body_read_timeout)
             .finish_non_exhaustive()
-    }
-}
-
-impl std::ops::Deref for ApiState {
-    type Target = ApiParts;
-
-    fn deref(&self) -> &ApiParts {
-        &self.0
     }
 }
 
@@ -83,31 +75,18 @@ impl ApiState {
     /// rate limit, in the same layer (the stub's fault injection).
     #[must_use]
     pub fn with_middleware(self, middleware: impl ApiMiddleware) -> Self {
-        let parts = match Arc::try_unwrap(self.0) {
-            Ok(parts) => parts,
-            // Shared already: the new state shares the same store.
-            Err(shared) => ApiParts {
-                store: shared.store.clone(),
-                access: shared.access.clone(),
-                body_read_timeout: shared.body_read_timeout,
-                middleware: None,
-            },
-        };
         Self(Arc::new(ApiParts {
-            middleware: Some(Box::new(middleware)),
-            ..parts
+            store: self.0.store.clone(),
+            access: self.0.access.clone(),
+            body_read_timeout: self.0.body_read_timeout,
+            middleware: Some(Arc::new(middleware)),
         }))
-    }
-
-    /// The store the API answers from.
-    pub fn store(&self) -> &Arc<dyn JobStore> {
-        &self.0.store
     }
 }
 
 impl FromRef<ApiState> for BodyReadTimeout {
     fn from_ref(state: &ApiState) -> Self {
-        state.body_read_timeout
+        state.0.body_read_timeout
     }
 }
 
