@@ -102,7 +102,21 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 step "start the stub, capture its answers, start the baseline and Prism"
 "$bin/jobs-server-stub" --port 0 --demo > "$work/stub.log" 2>&1 &
 pids+=($!); stub_url=$(url_of "$work/stub.log" $!)
-curl -sf "$stub_url/api/jobs/job_abc123" -o "$work/get.json"
+# GET reads a copy of the demo's job_abc123 as it starts (active, 75 %),
+# created through the control surface with a plan that does not move in a
+# run: job_abc123 itself advances under its simulated worker and gains a log
+# line per percent, so by round 2 the stub would be writing a body three
+# times the size of the baseline's constant.
+curl -sf "$stub_url/api/jobs/job_abc123" | python3 -c '
+import json, sys
+job = json.load(sys.stdin)["job"]
+new = {key: job[key] for key in ("status", "type", "url", "progress", "data", "createdAt",
+                                  "startedAt", "processedOn", "attemptsMade") if job.get(key) is not None}
+new.update(id="bench_get", plan={"durationMs": 10**13})
+print(json.dumps(new))' > "$work/get-job.json"
+curl -sf -X POST "$stub_url/__stub/jobs" -H 'content-type: application/json' \
+  -d @"$work/get-job.json" -o /dev/null
+curl -sf "$stub_url/api/jobs/bench_get" -o "$work/get.json"
 curl -sf -X POST "$stub_url/__stub/jobs" -H 'content-type: application/json' \
   -d '{"id":"capture_1","status":"paused"}' -o /dev/null
 curl -sf -X PUT "$stub_url/api/jobs/capture_1" -H 'content-type: application/json' \
@@ -180,7 +194,7 @@ EOF
 cat > "$work/get.lua" <<EOF
 dofile("$work/done.lua")
 wrk.method = "GET"
-wrk.path = "/api/jobs/job_abc123"
+wrk.path = "/api/jobs/bench_get"
 EOF
 cat > "$work/random_get.lua" <<EOF
 dofile("$work/done.lua")
