@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! jobs-server --redis-url redis://127.0.0.1:6379 --queue pages --port 3000
+//! jobs-server --redis-cluster --redis-url redis://10.0.0.1:7000,redis://10.0.0.2:7000 \
+//!     --prefix '{bull}' --queue pages
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -25,9 +27,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "jobs-server", version)]
 struct Args {
-    /// The Redis holding the queue (redis://[user:password@]host:port[/db]).
+    /// The Redis holding the queue (redis://[user:password@]host:port[/db]);
+    /// with --redis-cluster, one or more of the cluster's nodes, separated by
+    /// commas.
     #[arg(long, env = "JOBS_SERVER_REDIS_URL", hide_env_values = true)]
     redis_url: String,
+    /// The Redis is a Redis Cluster: the prefix needs a hash tag (`{bull}`)
+    /// so that the queue lives in one slot.
+    #[arg(long, env = "JOBS_SERVER_REDIS_CLUSTER")]
+    redis_cluster: bool,
     /// The BullMQ queue's name.
     #[arg(long, env = "JOBS_SERVER_QUEUE")]
     queue: String,
@@ -113,10 +121,20 @@ async fn serve(args: Args) -> ExitCode {
     };
     let mut config = StoreConfig::default();
     config.timeout = Duration::from_millis(args.redis_timeout_ms);
-    let store = match RedisStore::new(&args.redis_url, keys, config) {
+    let store = if args.redis_cluster {
+        RedisStore::cluster(args.redis_url.split(',').map(str::trim), keys, config)
+    } else {
+        RedisStore::new(&args.redis_url, keys, config)
+    };
+    let store = match store {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("jobs-server: --redis-url: {err}");
+            let flag = if args.redis_cluster {
+                "--redis-cluster"
+            } else {
+                "--redis-url"
+            };
+            eprintln!("jobs-server: {flag}: {err}");
             return ExitCode::from(2);
         }
     };

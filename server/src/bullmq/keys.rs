@@ -49,6 +49,17 @@ impl QueueKeys {
         &self.base
     }
 
+    /// The hash tag every key of the queue shares, if the prefix has one
+    /// (`{bull}` gives `bull`): Redis Cluster then keeps the whole queue in
+    /// one slot. As Redis reads it: the text between the key's first `{`
+    /// and the next `}`, when that is not empty; both must be in the
+    /// prefix or queue, so that no job id can change the slot.
+    pub fn hash_tag(&self) -> Option<&str> {
+        let open = self.base.find('{')?;
+        let close = open + 1 + self.base[open + 1..].find('}')?;
+        Some(&self.base[open + 1..close]).filter(|tag| !tag.is_empty())
+    }
+
     /// The hash of job `id`.
     pub fn job(&self, id: &str) -> String {
         format!("{}{id}", self.base)
@@ -72,6 +83,25 @@ mod tests {
         assert_eq!(keys.audit(), "bull:pdf:jobs-api:audit");
         let tagged = QueueKeys::new("{bull}", "pdf").unwrap();
         assert_eq!(tagged.job("42"), "{bull}:pdf:42");
+    }
+
+    #[test]
+    fn a_hash_tag_keeps_the_queue_in_one_slot() {
+        let tag = |prefix: &str, queue: &str| {
+            QueueKeys::new(prefix, queue)
+                .unwrap()
+                .hash_tag()
+                .map(str::to_owned)
+        };
+        assert_eq!(tag("{bull}", "pdf").as_deref(), Some("bull"));
+        assert_eq!(tag("app{jobs}x", "pdf").as_deref(), Some("jobs"));
+        assert_eq!(tag("bull", "{pdf}").as_deref(), Some("pdf"));
+        assert_eq!(tag("bull", "pdf"), None);
+        // Empty tags hash the whole key; an unclosed one would let the id
+        // close it, so each job could land in another slot.
+        assert_eq!(tag("{}bull", "pdf"), None);
+        assert_eq!(tag("{bull", "pdf"), None);
+        assert_eq!(tag("b}u{ll", "pdf"), None);
     }
 
     #[test]

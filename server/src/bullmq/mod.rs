@@ -31,4 +31,4 @@ pub use keys::{KeysError, QueueKeys};
 pub fn get_job_script() -> String {
     scripts::get_job_source()
 }
-pub use store::{RedisStore, StoreConfig};
+pub use store::{ConnectError, RedisStore, StoreConfig};

@@ -1,5 +1,6 @@
 //! The job store: the contract's three operations on a BullMQ queue, each
-//! one Lua script, over one multiplexed, self-reconnecting Redis connection.
+//! one Lua script, over one multiplexed, self-reconnecting connection to a
+//! Redis server or a Redis Cluster.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jobs_sdk::{JobAction, JobState, JobStatusResponse, QueueStats};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
 
 use super::keys::QueueKeys;
 use super::mapping::job_from_fields;
@@ -36,11 +39,33 @@ impl Default for StoreConfig {
     }
 }
 
+/// Why a [`RedisStore`] could not be made (nothing is connected yet: these
+/// are the configuration's own faults).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// A URL is not a Redis URL.
+    #[error("not a Redis URL (redis://[user:password@]host:port[/db]): {0}")]
+    InvalidUrl(#[source] redis::RedisError),
+    /// The queue's keys would spread over a cluster's slots.
+    #[error(
+        "the keys of a queue on a Redis Cluster must share one slot: put a hash tag in the \
+         prefix, as in `{{bull}}` (the keys start `{base}`)"
+    )]
+    NoHashTag {
+        /// The start of every key of the queue.
+        base: String,
+    },
+    /// A cluster was named by no node.
+    #[error("a Redis Cluster needs at least one node's URL")]
+    NoNodes,
+}
+
 /// The contract's operations on one BullMQ queue. Cheap to clone: clones
 /// share the connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
     keys: QueueKeys,
     scripts: Arc<Scripts>,
     config: StoreConfig,
@@ -59,16 +84,16 @@ impl RedisStore {
     /// A store for the queue `keys` on the Redis at `url`
     /// (`redis://host:port/db`). Connects lazily and reconnects by itself:
     /// a store made while Redis is down answers errors until it is back.
-    pub fn new(url: &str, keys: QueueKeys, config: StoreConfig) -> Result<Self, StoreError> {
+    pub fn new(url: &str, keys: QueueKeys, config: StoreConfig) -> Result<Self, ConnectError> {
         use redis::IntoConnectionInfo as _;
         let info = url
             .into_connection_info()
-            .map_err(|e| StoreError::Failed(e.into()))?;
+            .map_err(ConnectError::InvalidUrl)?;
         // Commands are pipelined on one connection: Nagle's algorithm would
         // hold each small write back until the previous reply's ACK.
         let tcp = info.tcp_settings().clone().set_nodelay(true);
-        let client = redis::Client::open(info.set_tcp_settings(tcp))
-            .map_err(|e| StoreError::Failed(e.into()))?;
+        let client =
+            redis::Client::open(info.set_tcp_settings(tcp)).map_err(ConnectError::InvalidUrl)?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
             .set_response_timeout(Some(config.timeout))
@@ -77,13 +102,63 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_lazy_with_config(client, manager)
-            .map_err(|e| StoreError::Failed(e.into()))?;
-        Ok(Self {
+            .map_err(ConnectError::InvalidUrl)?;
+        Ok(Self::with_connection(
+            Connection::Node(connection),
+            keys,
+            config,
+        ))
+    }
+
+    /// A store for the queue `keys` on the Redis Cluster that `nodes` (one
+    /// or more `redis://host:port` of its nodes) belong to. The cluster's
+    /// map is read from them; requests follow the queue's slot as it
+    /// moves. Connects lazily and reconnects by itself, as [`new`](Self::new).
+    ///
+    /// Every key of the queue must live in one slot (the scripts read and
+    /// write several): the prefix needs a hash tag, as in `{bull}`
+    /// ([`QueueKeys::hash_tag`]). Must be called within a Tokio runtime
+    /// (the connection's driver is spawned on it).
+    pub fn cluster<I>(nodes: I, keys: QueueKeys, config: StoreConfig) -> Result<Self, ConnectError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        if keys.hash_tag().is_none() {
+            return Err(ConnectError::NoHashTag {
+                base: keys.base().to_owned(),
+            });
+        }
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        if nodes.is_empty() {
+            return Err(ConnectError::NoNodes);
+        }
+        let client = ClusterClientBuilder::new(nodes)
+            .tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
+            // One retry (a moved slot, a reconnect); the call itself is
+            // bounded by `timeout`.
+            .retries(1)
+            .build()
+            .map_err(ConnectError::InvalidUrl)?;
+        let connection = client.get_pending_async_connection_with_config(
+            ClusterConfig::new()
+                .set_connection_timeout(config.timeout)
+                .set_response_timeout(config.timeout),
+        );
+        Ok(Self::with_connection(
+            Connection::Cluster(connection),
+            keys,
+            config,
+        ))
+    }
+
+    fn with_connection(connection: Connection, keys: QueueKeys, config: StoreConfig) -> Self {
+        Self {
             connection,
             keys,
             scripts: Arc::new(Scripts::new()),
             config,
-        })
+        }
     }
 
     /// The queue's keys.
@@ -102,7 +177,7 @@ impl RedisStore {
         }
     }
 
-    /// Whether Redis answers `PING` in time.
+    /// Whether Redis answers `PING` in time (on a cluster: every primary).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         self.bounded(async move {
@@ -197,13 +272,57 @@ impl RedisStore {
     }
 }
 
-/// A Redis failure as the store reports it: the connection's failures are
-/// [`StoreError::Unavailable`], anything else [`StoreError::Failed`].
+/// The connection to Redis: one server or a cluster. Both multiplex
+/// concurrent calls on their connections, reconnect by themselves and are
+/// cheap to clone.
+#[derive(Clone)]
+enum Connection {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Node(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A Redis failure as the store reports it: the connection's failures (and
+/// a cluster's) are [`StoreError::Unavailable`], anything else
+/// [`StoreError::Failed`].
 fn store_error(error: redis::RedisError) -> StoreError {
     if error.is_io_error()
         || error.is_connection_refusal()
         || error.is_connection_dropped()
         || error.is_timeout()
+        // A cluster without a node for the queue's slot, or moving it.
+        || error.is_cluster_error()
+        || error.kind() == redis::ErrorKind::ClusterConnectionNotFound
     {
         StoreError::Unavailable(error.into())
     } else {

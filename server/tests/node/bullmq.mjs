@@ -15,10 +15,25 @@
 //       line per finished job. A job's data.work says what to do:
 //       { steps, stepMs, fail, holdMs } (progress after each step, a log
 //       line each step, then fail with `fail` or return {steps}).
+//
+// <redis-url> "cluster:redis://host:port,redis://host:port" names nodes of a
+// Redis Cluster (ioredis' Cluster; the prefix then needs a hash tag).
 import { Queue, Worker } from 'bullmq';
+import { Cluster } from 'ioredis';
 
 const [url, prefix, queueName, command, ...rest] = process.argv.slice(2);
-const connection = { url, maxRetriesPerRequest: null };
+const connection = url.startsWith('cluster:')
+  ? new Cluster(
+      url
+        .slice('cluster:'.length)
+        .split(',')
+        .map((node) => {
+          const { hostname, port } = new URL(node);
+          return { host: hostname, port: Number(port) };
+        }),
+      { redisOptions: { maxRetriesPerRequest: null } },
+    )
+  : { url, maxRetriesPerRequest: null };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {

@@ -134,6 +134,137 @@ impl Drop for RedisServer {
     }
 }
 
+/// A Redis Cluster of three primaries (no replicas) on 127.0.0.1, each a
+/// `redis-server` of its own on a free port; stopped when dropped.
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    pub ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts three nodes, joins them with `redis-cli --cluster create`
+    /// (the 16 384 slots split in three) and waits until every node says
+    /// the cluster is `ok`.
+    pub fn start() -> Self {
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let dir = std::env::temp_dir().join(format!(
+            "jobs-server-test-cluster-{}-{}",
+            std::process::id(),
+            ports[0]
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nodes = ports
+            .iter()
+            .map(|port| {
+                Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--save", "", "--appendonly", "no"])
+                    .args(["--cluster-enabled", "yes"])
+                    .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                    .arg("--dir")
+                    .arg(&dir)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| {
+                        panic!("redis-server could not start ({e}): install it with `apt-get install redis-server`")
+                    })
+            })
+            .collect();
+        let cluster = Self { nodes, ports, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for port in &cluster.ports {
+            while cluster.cli(*port, &["PING"]).as_deref() != Some("PONG") {
+                assert!(
+                    Instant::now() < deadline,
+                    "a cluster node did not answer PING"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let addresses: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &cluster.ports {
+            while !cluster
+                .cli(*port, &["CLUSTER", "INFO"])
+                .is_some_and(|info| info.contains("cluster_state:ok"))
+            {
+                assert!(Instant::now() < deadline, "the cluster did not become ok");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}"))
+            .collect()
+    }
+
+    /// Runs one command with `redis-cli -c` (following the cluster's
+    /// redirects to the node serving the key); its output, trimmed.
+    pub fn cli_any(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("redis-cli")
+            .args(["-c", "-p", &self.ports[0].to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    fn cli(&self, port: u16, args: &[&str]) -> Option<String> {
+        let output = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+impl RedisCluster {
+    /// Stops every node (SIGKILL: a crash, not a shutdown).
+    pub fn kill(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn helper() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/bullmq.mjs")
 }
@@ -163,6 +294,16 @@ impl Bullmq {
         check_bullmq_installed();
         Self {
             url: redis.url(),
+            prefix: prefix.to_owned(),
+            queue: queue.to_owned(),
+        }
+    }
+
+    /// BullMQ's side of a queue on `cluster` (`prefix` needs a hash tag).
+    pub fn on_cluster(cluster: &RedisCluster, prefix: &str, queue: &str) -> Self {
+        check_bullmq_installed();
+        Self {
+            url: format!("cluster:{}", cluster.urls().join(",")),
             prefix: prefix.to_owned(),
             queue: queue.to_owned(),
         }
