@@ -296,7 +296,7 @@ for round in $(seq 1 "$rounds"); do
     if [[ $size == small ]]; then u=$small_url; n=1000; else u=$big_url; n=$big_jobs; fi
     run_wrk "round=$round op=GET-random target=$size jobs=$n" "$u" "$work/random_get.lua" "$n"
   done
-  "$bin/sdk-vs-reqwest" --url "$baseline_url" --rounds 4 | sed "s/^/round=$round /" | tee -a "$results"
+  "$bin/sdk-vs-reqwest" --url "$baseline_url" --job bench_get --rounds 4 | sed "s/^/round=$round /" | tee -a "$results"
   for start in burst spread; do
     "$bin/watch-load" --url "$polls_url" --streams "$watch_streams" --seconds "$watch_seconds" --start "$start" \
       | sed "s/^/round=$round /" | tee -a "$results"
