@@ -96,7 +96,10 @@ impl RedisStore {
             redis::Client::open(info.set_tcp_settings(tcp)).map_err(ConnectError::InvalidUrl)?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
+            // Each call is bounded by `timeout` already (`bounded`): a
+            // second timer per call would cost a wakeup of the runtime's
+            // timer for nothing.
+            .set_response_timeout(None)
             // Reconnection is retried on the next call; the call itself is
             // bounded by `timeout`, so a dead Redis never holds a request.
             .set_number_of_retries(1)
