@@ -235,7 +235,12 @@ async fn the_binary_serves_a_queue_on_a_cluster() {
 
     let cluster = RedisCluster::start();
     let bullmq = Bullmq::on_cluster(&cluster, PREFIX, "bin");
-    let ids = bullmq.add(json!([{"name": "single-page", "data": {"url": "https://example.com"}}]));
+    let ids = bullmq.add(json!([
+        {"name": "single-page", "data": {"url": "https://example.com"}, "opts": {"delay": 3600000}},
+        {"name": "single-page", "data": {"url": "https://example.com/2", "work": {"steps": 3, "stepMs": 5}}},
+        {"name": "single-page", "data": {"url": "https://example.com/3"}, "opts": {"delay": 3600000}},
+    ]));
+    let _worker = bullmq.worker("worker-node-1", 1);
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_jobs-server"))
         .args(["--redis-cluster", "--redis-url", &cluster.urls().join(",")])
         .args(["--prefix", PREFIX, "--queue", "bin", "--port", "0"])
@@ -267,4 +272,27 @@ async fn the_binary_serves_a_queue_on_a_cluster() {
     assert_eq!(bullmq.inspect(&ids[0])["state"], "delayed");
     let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+
+    // jobs-verify, as against a single Redis: a worker's finished job, and a
+    // disposable one the lifecycle pauses, resumes and cancels.
+    let done = client
+        .wait_for_job(
+            &ids[1],
+            jobs_sdk::WatchOptions::default()
+                .interval(Duration::from_millis(50))
+                .timeout(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, JobState::Completed);
+    let config = jobs_verify::Config::new(url.as_str(), ids[1].clone()).disposable(ids[2].clone());
+    let report = jobs_verify::verify(&config).await;
+    assert!(
+        report.passed(),
+        "jobs-verify failed against jobs-server on a cluster:\n{report:#?}"
+    );
+    assert!(
+        bullmq.inspect(&ids[2]).is_null(),
+        "the disposable job is gone"
+    );
 }
