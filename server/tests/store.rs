@@ -374,6 +374,67 @@ async fn a_dead_redis_is_an_error_in_bounded_time_and_service_comes_back() {
     assert!(store.ping().await.is_ok());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_that_stops_answering_is_a_timeout_and_nothing_mixes_up_after() {
+    let redis = RedisServer::start();
+    let bullmq = Bullmq::new(&redis, "bull", "frozen");
+    let ids = bullmq.add(json!([
+        {"name": "a", "data": {"n": 1}},
+        {"name": "b", "data": {"n": 2}},
+    ]));
+    let keys = QueueKeys::new("bull", "frozen").unwrap();
+    let mut config = StoreConfig::default();
+    config.timeout = Duration::from_millis(300);
+    let store = RedisStore::new(&redis.url(), keys, config).unwrap();
+    assert_eq!(status(&store, &ids[0]).await, Some(JobState::Waiting));
+    // An action before the outage (refused: the job is not paused) loads
+    // the action script and writes the first audit record.
+    let refused = store.apply(&ids[0], JobAction::Resume, None).await.unwrap();
+    assert!(
+        matches!(refused, ActionOutcome::Refused { .. }),
+        "{refused:?}"
+    );
+    let audit = || redis.cli(&["XLEN", "bull:frozen:jobs-api:audit"]).unwrap();
+    assert_eq!(audit(), "1");
+
+    // Connected, and nothing answers: every call ends at the store's bound.
+    redis.freeze();
+    for id in &ids {
+        let started = Instant::now();
+        let error = store.get(id).await.expect_err("Redis answers nothing");
+        assert!(matches!(error, StoreError::Timeout(_)), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "bounded: {:?}",
+            started.elapsed()
+        );
+    }
+    let pause = store.apply(&ids[1], JobAction::Pause, None).await;
+    assert!(matches!(pause, Err(StoreError::Timeout(_))), "{pause:?}");
+    assert!(store.ping().await.is_err());
+
+    // Going on, Redis answers the calls that timed out too: each later call
+    // still gets its own answer, never one of theirs.
+    redis.thaw();
+    let first = eventually("Redis to answer again", || async {
+        store.get(&ids[0]).await.ok().flatten()
+    })
+    .await;
+    assert_eq!(first.response.job.job_type.as_str(), "a");
+    for _ in 0..5 {
+        for (id, name) in ids.iter().zip(["a", "b"]) {
+            let snapshot = store.get(id).await.unwrap().unwrap();
+            assert_eq!(snapshot.response.job.id, *id);
+            assert_eq!(snapshot.response.job.job_type.as_str(), name);
+        }
+    }
+    // The pause that timed out had been sent: its script ran whole when
+    // Redis went on. A timeout means "may have been applied", and the audit
+    // stream, written by the same script, says that it was.
+    assert_eq!(status(&store, &ids[1]).await, Some(JobState::Paused));
+    assert_eq!(audit(), "2");
+}
+
 #[test]
 fn the_vendored_bullmq_functions_are_the_installed_packages() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -116,6 +116,27 @@ impl RedisServer {
             .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
+    /// Freezes the server (SIGSTOP): its connections stay open and nothing
+    /// is answered, as a Redis stuck on a slow command or a full disk.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen server go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the server runs");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
     /// Stops the server (SIGKILL: a crash, not a shutdown).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
