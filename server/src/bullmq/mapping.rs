@@ -157,25 +157,30 @@ fn job_data(value: Value) -> JobData {
             return data;
         }
     };
-    if let Some(Value::String(url)) = object.get("url") {
-        data.url = Some(url.clone());
-        object.remove("url");
+    // Each known key is moved out (not copied) when its type fits, and
+    // `shift_remove` keeps the order of the keys left in `extra`.
+    if matches!(object.get("url"), Some(Value::String(_))) {
+        if let Some(Value::String(url)) = object.shift_remove("url") {
+            data.url = Some(url);
+        }
     }
-    if let Some(Value::String(customer)) = object.get("customerId") {
-        data.customer_id = Some(customer.clone());
-        object.remove("customerId");
+    if matches!(object.get("customerId"), Some(Value::String(_))) {
+        if let Some(Value::String(customer)) = object.shift_remove("customerId") {
+            data.customer_id = Some(customer);
+        }
     }
-    if let Some(Value::Object(metadata)) = object.get("metadata") {
-        data.metadata = Some(metadata.clone());
-        object.remove("metadata");
+    if matches!(object.get("metadata"), Some(Value::Object(_))) {
+        if let Some(Value::Object(metadata)) = object.shift_remove("metadata") {
+            data.metadata = Some(metadata);
+        }
     }
     if let Some(total) = object.get("totalPages").and_then(Value::as_u64) {
         data.total_pages = Some(total);
-        object.remove("totalPages");
+        object.shift_remove("totalPages");
     }
     if let Some(processed) = object.get("processedPages").and_then(Value::as_u64) {
         data.processed_pages = Some(processed);
-        object.remove("processedPages");
+        object.shift_remove("processedPages");
     }
     data.extra = object;
     data
@@ -290,6 +295,30 @@ mod tests {
             serde_json::to_value(&job.data).unwrap(),
             json!({"customerId": 7, "totalPages": "many"})
         );
+    }
+
+    #[test]
+    fn data_keys_beyond_the_known_ones_keep_their_order() {
+        let fields = hash(&[
+            ("name", "x"),
+            ("timestamp", "1"),
+            (
+                "data",
+                r#"{"zeta":1,"url":"https://example.com","alpha":2,"customerId":"c","mid":{"b":1,"a":2},"last":3}"#,
+            ),
+        ]);
+        let job = job_from_hash("1", JobState::Waiting, &fields, vec![]).unwrap();
+        assert_eq!(job.data.url.as_deref(), Some("https://example.com"));
+        assert_eq!(job.data.customer_id.as_deref(), Some("c"));
+        let extra: Vec<&str> = job.data.extra.keys().map(String::as_str).collect();
+        assert_eq!(extra, ["zeta", "alpha", "mid", "last"]);
+        let nested: Vec<&str> = job.data.extra["mid"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(nested, ["b", "a"]);
     }
 
     #[test]
