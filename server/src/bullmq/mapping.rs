@@ -159,20 +159,20 @@ fn job_data(value: Value) -> JobData {
     };
     // Each known key is moved out (not copied) when its type fits, and
     // `shift_remove` keeps the order of the keys left in `extra`.
-    if matches!(object.get("url"), Some(Value::String(_))) {
-        if let Some(Value::String(url)) = object.shift_remove("url") {
-            data.url = Some(url);
-        }
+    if matches!(object.get("url"), Some(Value::String(_)))
+        && let Some(Value::String(url)) = object.shift_remove("url")
+    {
+        data.url = Some(url);
     }
-    if matches!(object.get("customerId"), Some(Value::String(_))) {
-        if let Some(Value::String(customer)) = object.shift_remove("customerId") {
-            data.customer_id = Some(customer);
-        }
+    if matches!(object.get("customerId"), Some(Value::String(_)))
+        && let Some(Value::String(customer)) = object.shift_remove("customerId")
+    {
+        data.customer_id = Some(customer);
     }
-    if matches!(object.get("metadata"), Some(Value::Object(_))) {
-        if let Some(Value::Object(metadata)) = object.shift_remove("metadata") {
-            data.metadata = Some(metadata);
-        }
+    if matches!(object.get("metadata"), Some(Value::Object(_)))
+        && let Some(Value::Object(metadata)) = object.shift_remove("metadata")
+    {
+        data.metadata = Some(metadata);
     }
     if let Some(total) = object.get("totalPages").and_then(Value::as_u64) {
         data.total_pages = Some(total);
