@@ -14,21 +14,13 @@ use jobs_sdk::{JobAction, JobState};
 use jobs_server::bullmq::{ConnectError, QueueKeys, RedisStore, StoreConfig};
 use jobs_server::{ActionOutcome, StoreError};
 use serde_json::json;
-use support::{Bullmq, RedisCluster, eventually};
+use support::{Bullmq, RedisCluster, eventually, status};
 
 const PREFIX: &str = "{bull}";
 
 fn store(cluster: &RedisCluster, prefix: &str, queue: &str) -> RedisStore {
     let keys = QueueKeys::new(prefix, queue).unwrap();
     RedisStore::cluster(cluster.urls(), keys, StoreConfig::default()).unwrap()
-}
-
-async fn status(store: &RedisStore, id: &str) -> Option<JobState> {
-    store
-        .get(id)
-        .await
-        .unwrap()
-        .map(|snapshot| snapshot.response.job.status)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,19 +12,11 @@ use jobs_sdk::{JobAction, JobState};
 use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
 use jobs_server::{ActionOutcome, StoreError};
 use serde_json::json;
-use support::{Bullmq, RedisServer, eventually};
+use support::{Bullmq, RedisServer, eventually, status};
 
 fn store(redis: &RedisServer, prefix: &str, queue: &str) -> RedisStore {
     let keys = QueueKeys::new(prefix, queue).unwrap();
     RedisStore::new(&redis.url(), keys, StoreConfig::default()).unwrap()
-}
-
-async fn status(store: &RedisStore, id: &str) -> Option<JobState> {
-    store
-        .get(id)
-        .await
-        .unwrap()
-        .map(|snapshot| snapshot.response.job.status)
 }
 
 #[tokio::test(flavor = "multi_thread")]

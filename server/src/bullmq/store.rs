@@ -143,10 +143,9 @@ impl RedisStore {
             .retries(1)
             .build()
             .map_err(ConnectError::InvalidUrl)?;
+        // As for one node: the store's bound is the one timer of a call.
         let connection = client.get_pending_async_connection_with_config(
-            ClusterConfig::new()
-                .set_connection_timeout(config.timeout)
-                .set_response_timeout(config.timeout),
+            ClusterConfig::new().set_connection_timeout(config.timeout),
         );
         Ok(Self::with_connection(
             Connection::Cluster(connection),

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use jobs_sdk::JobState;
+use jobs_server::bullmq::RedisStore;
 use serde_json::Value;
 
 /// A `redis-server` on 127.0.0.1, stopped when dropped.
@@ -105,15 +107,7 @@ impl RedisServer {
 
     /// Runs one command with `redis-cli`; its output, trimmed.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        redis_cli(&["-p", &self.port.to_string()], args)
     }
 
     /// Freezes the server (SIGSTOP): its connections stay open and nothing
@@ -245,31 +239,13 @@ impl RedisCluster {
     /// Runs one command with `redis-cli -c` (following the cluster's
     /// redirects to the node serving the key); its output, trimmed.
     pub fn cli_any(&self, args: &[&str]) -> Option<String> {
-        let output = Command::new("redis-cli")
-            .args(["-c", "-p", &self.ports[0].to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        redis_cli(&["-c", "-p", &self.ports[0].to_string()], args)
     }
 
     fn cli(&self, port: u16, args: &[&str]) -> Option<String> {
-        let output = Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        redis_cli(&["-p", &port.to_string()], args)
     }
-}
 
-impl RedisCluster {
     /// Stops every node (SIGKILL: a crash, not a shutdown).
     pub fn kill(&mut self) {
         for node in &mut self.nodes {
@@ -284,6 +260,19 @@ impl Drop for RedisCluster {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `redis-cli <options> <args>`: its output, trimmed, if it succeeded.
+fn redis_cli(options: &[&str], args: &[&str]) -> Option<String> {
+    let output = Command::new("redis-cli")
+        .args(options)
+        .args(args)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 fn helper() -> PathBuf {
@@ -437,4 +426,13 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The status a GET of `id` reports (`None`: no such job).
+pub async fn status(store: &RedisStore, id: &str) -> Option<JobState> {
+    store
+        .get(id)
+        .await
+        .unwrap()
+        .map(|snapshot| snapshot.response.job.status)
 }
