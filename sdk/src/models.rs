@@ -11,6 +11,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Body of `GET /api/jobs/{jobId}`: the job and the queue's counters, read at
@@ -87,9 +88,11 @@ pub struct Job {
     pub metrics: Option<JobMetrics>,
 }
 
-/// A job's original input. Known keys are typed; any other key is kept in
-/// [`JobData::extra`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A job's original input. Known keys are typed when their value has the
+/// key's type; any other key is kept in [`JobData::extra`], and a value that
+/// no [`Value`] can hold in [`JobData::verbatim`], so nothing the server
+/// sends is lost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 #[serde(rename_all = "camelCase")]
@@ -110,9 +113,127 @@ pub struct JobData {
     /// Pages processed so far, for multi-page jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processed_pages: Option<u64>,
-    /// Every other key of the job's data, kept as sent.
+    /// Every other key of the job's data, kept as sent (and a known key
+    /// whose value has another type, under its name).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Keys whose values a [`Value`] cannot hold, kept as the JSON text the
+    /// server sent and written back unchanged.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub verbatim: VerbatimMembers,
+}
+
+impl JobData {
+    /// Reads one member of the data: a known key typed when its value fits,
+    /// any other value as a [`Value`], and a value no `Value` can hold
+    /// verbatim.
+    fn read_member(&mut self, key: String, raw: Box<RawValue>) {
+        let text = raw.get();
+        let typed = match key.as_str() {
+            "url" => serde_json::from_str(text).map(|url| self.url = Some(url)),
+            "customerId" => serde_json::from_str(text).map(|id| self.customer_id = Some(id)),
+            "metadata" => serde_json::from_str(text).map(|map| self.metadata = Some(map)),
+            "totalPages" => serde_json::from_str(text).map(|n| self.total_pages = Some(n)),
+            "processedPages" => serde_json::from_str(text).map(|n| self.processed_pages = Some(n)),
+            _ => Err(serde::de::Error::custom("not a known key")),
+        };
+        if typed.is_ok() {
+            return;
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(value) => {
+                self.extra.insert(key, value);
+            }
+            Err(_) => self.verbatim.0.push((key, raw)),
+        }
+    }
+}
+
+// By hand: each member is first read as its JSON text (serde_json does that
+// without recursion), then typed, so a member too deep for a `Value` or
+// holding a lone surrogate is kept verbatim instead of failing the whole
+// answer.
+impl<'de> Deserialize<'de> for JobData {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = JobData;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the job's data, an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<JobData, A::Error> {
+                let mut data = JobData::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let raw: Box<RawValue> = map.next_value()?;
+                    data.read_member(key, raw);
+                }
+                Ok(data)
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// Members of a job's data that a [`Value`] cannot hold, each kept as the
+/// JSON text the server sent: a value nested deeper than serde_json's
+/// recursion limit (128 levels), or a string with an escaped lone UTF-16
+/// surrogate (`"\ud83d"`: JavaScript strings may hold one, and
+/// `JSON.stringify` writes it so). Serialized back exactly as received.
+/// Usually empty.
+#[derive(Debug, Clone, Default)]
+pub struct VerbatimMembers(Vec<(String, Box<RawValue>)>);
+
+impl VerbatimMembers {
+    /// The JSON text of member `key`, if it is kept verbatim.
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, raw)| &**raw)
+    }
+
+    /// The members, in the order they were read.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.0.iter().map(|(name, raw)| (name.as_str(), &**raw))
+    }
+
+    /// How many members are kept verbatim.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether every member was read as a value.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl PartialEq for VerbatimMembers {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((a, x), (b, y))| a == b && x.get() == y.get())
+    }
+}
+
+impl Serialize for VerbatimMembers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, raw) in &self.0 {
+            map.serialize_entry(key, raw)?;
+        }
+        map.end()
+    }
 }
 
 /// Performance metrics a job may report. Known keys are typed; any other key

@@ -41,11 +41,16 @@ local function record(result, extra)
   return rcall("XADD", auditKey, "MAXLEN", "~", auditMax, "*", unpack(fields))
 end
 
-if rcall("EXISTS", jobKey) == 0 then
+-- Decided here, in the script that acts: nothing can change between the
+-- check and the action.
+if not isJob(jobId, jobKey) then
   return { "missing", record("rejected", { "reason", "Job not found" }) }
 end
 
 local state = jobState(prefix, jobId, jobKey)
+if state == "orphan" then
+  return { "missing", record("rejected", { "reason", "Job not found" }) }
+end
 local status = contractStatus(state)
 
 local function refuse(details)

@@ -16,18 +16,28 @@ local prefix = ARGV[1]
 local jobId = ARGV[2]
 local maxLogs = tonumber(ARGV[3])
 
-local fields = rcall("HMGET", jobKey, unpack(FIELDS))
--- Every BullMQ job has a `timestamp`; without one, ask whether the hash
--- exists at all (a hash that is not a job is reported, not hidden).
-if not fields[3] and rcall("EXISTS", jobKey) == 0 then
+-- Only a job is a job: one of the queue's own keys, a key of another type
+-- or a hash without BullMQ's numeric `timestamp` (FIELDS[3]) is no job.
+if isQueueKey(jobId) or not isHash(jobKey) then
   return nil
 end
-local status = contractStatus(jobState(prefix, jobId, jobKey))
+local fields = rcall("HMGET", jobKey, unpack(FIELDS))
+if tonumber(fields[3]) == nil then
+  return nil
+end
+local state = jobState(prefix, jobId, jobKey)
+if state == "orphan" then
+  return nil
+end
+local status = contractStatus(state)
 local logs = {}
 if maxLogs > 0 then
   logs = rcall("LRANGE", jobKey .. ":logs", -maxLogs, -1)
 end
-local delayed = rcall("ZCOUNT", prefix .. "delayed", "-inf", "(" .. PARKED_SCORE_TEXT)
+-- The jobs this server parked all share one score (BullMQ's own delays
+-- reach it only for a due time of exactly 2^50 ms, in the year 37 648).
+local delayed = rcall("ZCARD", prefix .. "delayed")
+  - rcall("ZCOUNT", prefix .. "delayed", PARKED_SCORE_TEXT, PARKED_SCORE_TEXT)
 local waiting = rcall("LLEN", prefix .. "wait") + rcall("LLEN", prefix .. "paused")
   + rcall("ZCARD", prefix .. "prioritized") + delayed
   + rcall("ZCARD", prefix .. "waiting-children")

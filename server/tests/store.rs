@@ -497,3 +497,176 @@ async fn an_active_job_whose_lock_expired_is_stuck_and_cannot_be_paused() {
         ActionOutcome::Refused { .. }
     ));
 }
+
+/// Every key of a queue's key space, as BullMQ 6.7 lays it out, named as an
+/// id: none is a job, and no action touches one.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_bullmq_job_is_a_job_and_the_queues_own_keys_are_never_touched() {
+    let redis = RedisServer::start();
+    let bullmq = Bullmq::new(&redis, "bull", "keys");
+    let ids = bullmq.add(json!([
+        {"name": "a", "data": {}},
+        {"name": "p", "data": {}, "opts": {"priority": 2}},
+        {"name": "d", "data": {}, "opts": {"delay": 600000}},
+        {"name": "dedup", "data": {}, "opts": {"deduplication": {"id": "once"}}},
+    ]));
+    let flow = bullmq.flow(json!({"name": "parent", "data": {},
+        "children": [{"name": "child", "data": {"work": {"steps": 1, "stepMs": 1}}}]}));
+    let scheduled = bullmq.scheduler("nightly", 3_600_000);
+    let mut worker = bullmq.worker("keys-worker", 1);
+    // The child completes: its parent gets `:processed`, the child logs.
+    let finished = worker_next(&mut worker).await;
+    assert_eq!(finished["event"], "completed", "{finished}");
+    worker.stop();
+    assert!(bullmq.pause_queue());
+    let store = store(&redis, "bull", "keys");
+    // The ids that name a key of the queue, of every kind BullMQ made.
+    let keys = redis.cli(&["--raw", "KEYS", "bull:keys:*"]).unwrap();
+    let mut names: Vec<String> = keys
+        .lines()
+        .map(|key| key.trim_start_matches("bull:keys:").to_owned())
+        .collect();
+    for expected in [
+        "meta",
+        "events",
+        "id",
+        "wait",
+        "prioritized",
+        "delayed",
+        "completed",
+        "repeat",
+        "repeat:nightly",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "BullMQ made {expected}: {names:?}"
+        );
+    }
+    names.extend(
+        [
+            "marker",
+            "stalled",
+            "stalled-check",
+            "limiter",
+            "pc",
+            "active",
+            "paused",
+            "de:once",
+            "dn:once",
+        ]
+        .map(String::from),
+    );
+    names.push(format!("{}:processed", flow[0]));
+    let jobs: Vec<&String> = ids.iter().chain(&flow).chain([&scheduled]).collect();
+    for name in names.iter().filter(|n| !jobs.contains(n)) {
+        let key = format!("bull:keys:{name}");
+        let before = redis.cli(&["--raw", "DUMP", &key]);
+        assert!(store.get(name).await.unwrap().is_none(), "GET {name}");
+        for action in [JobAction::Pause, JobAction::Resume, JobAction::Cancel] {
+            let outcome = store.apply(name, action, None).await.unwrap();
+            assert_eq!(outcome, ActionOutcome::Missing, "{action:?} {name}");
+        }
+        assert_eq!(
+            store.delete(name, None).await.unwrap(),
+            ActionOutcome::Missing,
+            "DELETE {name}"
+        );
+        if name != "jobs-api:audit" {
+            assert_eq!(
+                redis.cli(&["--raw", "DUMP", &key]),
+                before,
+                "{name} untouched"
+            );
+        }
+    }
+    // The queue is still paused and BullMQ's metadata whole; every job is
+    // still a job.
+    assert!(bullmq.is_paused());
+    assert!(
+        redis
+            .cli(&["HEXISTS", "bull:keys:meta", "version"])
+            .as_deref()
+            == Some("1")
+    );
+    for id in &jobs {
+        assert!(store.get(id).await.unwrap().is_some(), "{id} is a job");
+    }
+}
+
+/// A job BullMQ itself delayed past the score this server parks paused jobs
+/// at is a delayed job: waiting, counted, and pausable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_delay_is_waiting_not_paused() {
+    let redis = RedisServer::start();
+    let bullmq = Bullmq::new(&redis, "bull", "huge");
+    // 2^50 ms from now: a score beyond 2^62.
+    let ids = bullmq.add(json!([
+        {"name": "far", "data": {}, "opts": {"delay": 1_125_899_906_842_624_u64}},
+        {"name": "near", "data": {}},
+    ]));
+    let store = store(&redis, "bull", "huge");
+    let snapshot = store.get(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(snapshot.response.job.status, JobState::Waiting);
+    assert_eq!(snapshot.response.queue_stats.waiting, 2);
+    let paused = store.apply(&ids[0], JobAction::Pause, None).await.unwrap();
+    assert!(
+        matches!(
+            paused,
+            ActionOutcome::Applied {
+                to: JobState::Paused,
+                ..
+            }
+        ),
+        "{paused:?}"
+    );
+    let snapshot = store.get(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(snapshot.response.job.status, JobState::Paused);
+    assert_eq!(snapshot.response.queue_stats.waiting, 1);
+    store.apply(&ids[0], JobAction::Resume, None).await.unwrap();
+    assert_eq!(bullmq.inspect(&ids[0])["state"], "delayed");
+    assert_eq!(status(&store, &ids[0]).await, Some(JobState::Waiting));
+}
+
+/// Data BullMQ stores and its workers read, whatever its shape, is what GET
+/// answers: nested beyond serde_json's limit, with lone surrogates, `null`.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_jobs_data_is_served_whole() {
+    let redis = RedisServer::start();
+    let bullmq = Bullmq::new(&redis, "bull", "data");
+    let mut deep = json!(1);
+    for _ in 0..1_000 {
+        deep = json!([deep]);
+    }
+    let ids = bullmq.add(json!([
+        {"name": "deep", "data": {"url": "https://example.com", "deep": deep}},
+        {"name": "null", "data": null},
+    ]));
+    let surrogate =
+        bullmq.add_json(r#"[{"name": "surrogate", "data": {"emoji": "\ud83d", "ok": 1}}]"#);
+    let store = store(&redis, "bull", "data");
+    let body = serde_json::to_string(&store.get(&ids[0]).await.unwrap().unwrap().response).unwrap();
+    let expected = serde_json::to_string(&deep).unwrap();
+    assert!(
+        body.contains(&expected),
+        "the deep value whole: {}",
+        &body[..body.len().min(300)]
+    );
+    assert!(body.contains(r#""url":"https://example.com""#));
+    let job = store.get(&ids[1]).await.unwrap().unwrap().response.job;
+    assert_eq!(
+        serde_json::to_value(&job.data).unwrap(),
+        json!({"value": null})
+    );
+    // A lone surrogate, as JavaScript's JSON.stringify writes it, is kept as
+    // its escape (what BullMQ stores: the helper's JSON.parse read it).
+    let stored = redis
+        .cli(&["HGET", &format!("bull:data:{}", surrogate[0]), "data"])
+        .unwrap();
+    assert!(stored.contains(r#"\ud83d"#), "{stored}");
+    let body =
+        serde_json::to_string(&store.get(&surrogate[0]).await.unwrap().unwrap().response).unwrap();
+    assert!(
+        body.contains(r#""emoji":"\ud83d""#),
+        "kept as its escape: {body}"
+    );
+}

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `type` | `name` |
 //! | `url` | `data.url` (a string) |
-//! | `data` | `data` (JSON; known keys typed when their type fits, the rest in `extra`; data that is not an object is `{"value": …}`) |
+//! | `data` | `data` (JSON; known keys typed when their type fits, the rest in `extra`, values no `Value` can hold verbatim; data that is not an object, `null` too, is `{"value": …}`) |
 //! | `createdAt` | `timestamp` (ms) |
 //! | `startedAt` | `processedOn` (ms) |
 //! | `finishedAt` | `finishedOn` (ms) |
@@ -17,7 +17,8 @@
 
 use chrono::{DateTime, Utc};
 use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A job hash that cannot be a BullMQ job.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,10 +86,7 @@ fn job_from<'a>(
     let created_at = field("timestamp")
         .and_then(millis)
         .ok_or(MappingError::NoTimestamp)?;
-    let data_value = field("data")
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        .unwrap_or(Value::Null);
-    let data = job_data(data_value);
+    let data = field("data").map(job_data).unwrap_or_default();
     let mut job = Job::new(
         id,
         JobType::from(field("name").unwrap_or_default()),
@@ -144,46 +142,27 @@ fn millis(text: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
 }
 
-/// BullMQ's `data` as the contract's [`JobData`]: the known keys typed when
-/// their type fits, every other key (and a known key of another type) kept
-/// in `extra`, so nothing is lost.
-fn job_data(value: Value) -> JobData {
-    let mut data = JobData::default();
-    let mut object = match value {
-        Value::Object(object) => object,
-        Value::Null => Map::new(),
-        other => {
-            data.extra.insert("value".to_owned(), other);
-            return data;
-        }
+/// BullMQ's `data` (JSON text) as the contract's [`JobData`], whole: an
+/// object's members are read by `JobData`'s own rules (known keys typed when
+/// their type fits, every other key kept, a value no `serde_json::Value` can
+/// hold, too deep or with a lone surrogate, kept verbatim); data that is
+/// not an object (`null` included) is `{"value": …}`; text that is not JSON
+/// at all (which BullMQ never writes) is `{"invalidJson": "<the text>"}`.
+fn job_data(text: &str) -> JobData {
+    // A RawValue is read without recursion, so no depth is too deep.
+    let Ok(raw) = serde_json::from_str::<Box<RawValue>>(text) else {
+        let mut data = JobData::default();
+        data.extra
+            .insert("invalidJson".to_owned(), Value::String(text.to_owned()));
+        return data;
     };
-    // Each known key is moved out (not copied) when its type fits, and
-    // `shift_remove` keeps the order of the keys left in `extra`.
-    if matches!(object.get("url"), Some(Value::String(_)))
-        && let Some(Value::String(url)) = object.shift_remove("url")
-    {
-        data.url = Some(url);
-    }
-    if matches!(object.get("customerId"), Some(Value::String(_)))
-        && let Some(Value::String(customer)) = object.shift_remove("customerId")
-    {
-        data.customer_id = Some(customer);
-    }
-    if matches!(object.get("metadata"), Some(Value::Object(_)))
-        && let Some(Value::Object(metadata)) = object.shift_remove("metadata")
-    {
-        data.metadata = Some(metadata);
-    }
-    if let Some(total) = object.get("totalPages").and_then(Value::as_u64) {
-        data.total_pages = Some(total);
-        object.shift_remove("totalPages");
-    }
-    if let Some(processed) = object.get("processedPages").and_then(Value::as_u64) {
-        data.processed_pages = Some(processed);
-        object.shift_remove("processedPages");
-    }
-    data.extra = object;
-    data
+    let object = if raw.get().starts_with('{') {
+        raw.get().to_owned()
+    } else {
+        format!(r#"{{"value":{}}}"#, raw.get())
+    };
+    // Valid JSON and an object: JobData reads every object.
+    serde_json::from_str(&object).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -295,6 +274,70 @@ mod tests {
             serde_json::to_value(&job.data).unwrap(),
             json!({"customerId": 7, "totalPages": "many"})
         );
+    }
+
+    fn data_of(raw: &str) -> JobData {
+        let fields = hash(&[("name", "x"), ("timestamp", "1"), ("data", raw)]);
+        job_from_hash("1", JobState::Waiting, &fields, vec![])
+            .unwrap()
+            .data
+    }
+
+    #[test]
+    fn data_too_deep_for_a_value_is_served_whole() {
+        let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+        let raw = format!(r#"{{"url":"https://example.com","deep":{deep},"n":1}}"#);
+        let data = data_of(&raw);
+        assert_eq!(data.url.as_deref(), Some("https://example.com"));
+        assert_eq!(data.extra["n"], 1);
+        assert_eq!(
+            data.verbatim.get("deep").map(RawValue::get),
+            Some(deep.as_str())
+        );
+        // Written back as it was stored, and read back the same by the SDK.
+        let written = serde_json::to_string(&data).unwrap();
+        assert!(written.contains(&deep));
+        assert_eq!(serde_json::from_str::<JobData>(&written).unwrap(), data);
+        // Data that is itself too deep (not an object) is `value`.
+        let data = data_of(&deep);
+        assert_eq!(
+            data.verbatim.get("value").map(RawValue::get),
+            Some(deep.as_str())
+        );
+    }
+
+    #[test]
+    fn lone_surrogates_are_kept_as_their_escapes() {
+        let raw = r#"{"emoji":"\ud83d","ok":"\ud83d\ude00","customerId":"c\udc00"}"#;
+        let data = data_of(raw);
+        assert_eq!(data.extra["ok"], "\u{1f600}");
+        assert_eq!(
+            data.verbatim.get("emoji").map(RawValue::get),
+            Some(r#""\ud83d""#)
+        );
+        // A known key whose value cannot be typed stays under its name.
+        assert_eq!(data.customer_id, None);
+        assert_eq!(
+            data.verbatim.get("customerId").map(RawValue::get),
+            Some(r#""c\udc00""#)
+        );
+        let written = serde_json::to_string(&data).unwrap();
+        assert!(written.contains(r#""emoji":"\ud83d""#), "{written}");
+    }
+
+    #[test]
+    fn null_and_text_data_are_served_as_the_mapping_says() {
+        assert_eq!(
+            serde_json::to_value(data_of("null")).unwrap(),
+            json!({"value": null})
+        );
+        assert_eq!(
+            serde_json::to_value(data_of("not json")).unwrap(),
+            json!({"invalidJson": "not json"})
+        );
+        let fields = hash(&[("name", "x"), ("timestamp", "1")]);
+        let job = job_from_hash("1", JobState::Waiting, &fields, vec![]).unwrap();
+        assert_eq!(serde_json::to_value(&job.data).unwrap(), json!({}));
     }
 
     #[test]

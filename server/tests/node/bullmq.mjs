@@ -10,6 +10,15 @@
 //       prints the first one's id
 //   node bullmq.mjs <redis-url> <prefix> <queue> counts
 //       prints Queue.getJobCounts() (JSON)
+//   node bullmq.mjs <redis-url> <prefix> <queue> pause-queue
+//       Queue.pause(); prints whether the queue is paused (JSON)
+//   node bullmq.mjs <redis-url> <prefix> <queue> is-paused
+//       prints Queue.isPaused() (JSON)
+//   node bullmq.mjs <redis-url> <prefix> <queue> scheduler <id> <every-ms>
+//       Queue.upsertJobScheduler(id, {every}); prints its next job's id
+//   node bullmq.mjs <redis-url> <prefix> <queue> flow '<tree JSON>'
+//       FlowProducer.add({name, data, children: [{name, data}]}) on this
+//       queue; prints [parent id, child ids…]
 //   node bullmq.mjs <redis-url> <prefix> <queue> worker <name> [concurrency]
 //       runs a Worker until stdin closes; prints "ready", then one JSON
 //       line per finished job. A job's data.work says what to do:
@@ -18,7 +27,7 @@
 //
 // <redis-url> "cluster:redis://host:port,redis://host:port" names nodes of a
 // Redis Cluster (ioredis' Cluster; the prefix then needs a hash tag).
-import { Queue, Worker } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
 
 const [url, prefix, queueName, command, ...rest] = process.argv.slice(2);
@@ -71,9 +80,10 @@ async function main() {
     if (command === 'add') {
       const jobs = JSON.parse(rest[0]);
       const added = [];
-      for (const { name, data, opts } of jobs) {
-        const job = await queue.add(name, data ?? {}, opts ?? {});
-        added.push(job.id);
+      for (const job of jobs) {
+        // `data: null` is stored as null; no `data` at all as {}.
+        const data = 'data' in job ? job.data : {};
+        added.push((await queue.add(job.name, data, job.opts ?? {})).id);
       }
       console.log(JSON.stringify(added));
     } else if (command === 'inspect') {
@@ -109,6 +119,26 @@ async function main() {
       console.log(JSON.stringify(first));
     } else if (command === 'counts') {
       console.log(JSON.stringify(await queue.getJobCounts()));
+    } else if (command === 'pause-queue') {
+      await queue.pause();
+      console.log(JSON.stringify(await queue.isPaused()));
+    } else if (command === 'is-paused') {
+      console.log(JSON.stringify(await queue.isPaused()));
+    } else if (command === 'scheduler') {
+      const job = await queue.upsertJobScheduler(rest[0], { every: Number(rest[1]) }, { name: 'scheduled', data: {} });
+      console.log(JSON.stringify(job.id));
+    } else if (command === 'flow') {
+      const { name, data, children } = JSON.parse(rest[0]);
+      const flows = new FlowProducer({ connection, prefix });
+      try {
+        const tree = await flows.add({
+          name, data, queueName,
+          children: children.map((child) => ({ ...child, queueName })),
+        });
+        console.log(JSON.stringify([tree.job.id, ...tree.children.map((child) => child.job.id)]));
+      } finally {
+        await flows.close();
+      }
     } else {
       throw new Error(`unknown command ${command}`);
     }

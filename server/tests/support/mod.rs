@@ -340,6 +340,12 @@ impl Bullmq {
         serde_json::from_value(ids).unwrap()
     }
 
+    /// `Queue.add` for each `{name, data, opts}` of `jobs`, JSON text (for
+    /// what a `Value` cannot hold: a lone surrogate's escape, say).
+    pub fn add_json(&self, jobs: &str) -> Vec<String> {
+        serde_json::from_value(self.run(&["add", jobs])).unwrap()
+    }
+
     /// What BullMQ's `Job` API sees of `id` (`Value::Null`: no job).
     pub fn inspect(&self, id: &str) -> Value {
         let seen = self.run(&["inspect", &serde_json::json!([id]).to_string()]);
@@ -349,6 +355,27 @@ impl Bullmq {
     /// `Queue.getJobCounts()`.
     pub fn counts(&self) -> Value {
         self.run(&["counts"])
+    }
+
+    /// `Queue.pause()`; whether BullMQ then sees the queue paused.
+    pub fn pause_queue(&self) -> bool {
+        self.run(&["pause-queue"]).as_bool().unwrap()
+    }
+
+    /// `Queue.isPaused()`.
+    pub fn is_paused(&self) -> bool {
+        self.run(&["is-paused"]).as_bool().unwrap()
+    }
+
+    /// `Queue.upsertJobScheduler(id, {every})`; its next job's id.
+    pub fn scheduler(&self, id: &str, every_ms: u64) -> String {
+        serde_json::from_value(self.run(&["scheduler", id, &every_ms.to_string()])).unwrap()
+    }
+
+    /// A flow (`FlowProducer.add`) of `{name, data, children}` on this
+    /// queue; the parent's id, then the children's.
+    pub fn flow(&self, tree: Value) -> Vec<String> {
+        serde_json::from_value(self.run(&["flow", &tree.to_string()])).unwrap()
     }
 
     /// Starts a `Worker` named `name`; returns once it is ready.
