@@ -12,7 +12,7 @@
 //! | `attemptsMade` | `atm` (older layouts: `attemptsMade`) |
 //! | `progress` | `progress` when it is a number from 0 to 100; any other progress (an object, say) is `metrics.progress` |
 //! | `failedReason` | `failedReason` (non-empty) |
-//! | `returnvalue` | `returnvalue` (JSON; `null` is absent) |
+//! | `returnvalue` | `returnvalue` (JSON; `null` is absent; a lone surrogate's escape is U+FFFD) |
 //! | `logs` | the job's log list (the newest lines) |
 
 use chrono::{DateTime, Utc};
@@ -108,11 +108,9 @@ fn job_from<'a>(
         .filter(|reason| !reason.is_empty())
         .map(str::to_owned);
     job.returnvalue = field("returnvalue")
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .and_then(|text| value_of(id, "returnvalue", text))
         .filter(|value| !value.is_null());
-    if let Some(progress) =
-        field("progress").and_then(|text| serde_json::from_str::<Value>(text).ok())
-    {
+    if let Some(progress) = field("progress").and_then(|text| value_of(id, "progress", text)) {
         match progress.as_f64() {
             Some(percent) if (0.0..=100.0).contains(&percent) => job.progress = Some(percent),
             _ if progress.is_null() => {}
@@ -127,6 +125,73 @@ fn job_from<'a>(
         job.logs = Some(logs);
     }
     Ok(job)
+}
+
+/// A JSON field other than `data` (`returnvalue`, `progress`) as a
+/// [`Value`]: an escaped lone UTF-16 surrogate (JavaScript writes one for a
+/// string that holds it) becomes U+FFFD, which a `Value` can hold. A value
+/// nested deeper than serde_json's limit (128 levels) is left out, and
+/// said so in the log: the contract's `returnvalue` and `metrics` are
+/// values, and only `data` keeps what a value cannot hold.
+fn value_of(id: &str, field: &str, text: &str) -> Option<Value> {
+    let parsed = serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&replace_lone_surrogates(text)));
+    match parsed {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::warn!(
+                target: "jobs_server::mapping",
+                field,
+                job_id_length = id.len(),
+                %error,
+                "a job's field is left out of its answer: it is no JSON value serde_json can hold"
+            );
+            None
+        }
+    }
+}
+
+/// JSON `text` with every escaped lone UTF-16 surrogate (a high one not
+/// followed by a low one, or a low one alone) replaced by `\ufffd`.
+fn replace_lone_surrogates(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let unit_at = |at: usize| -> Option<u16> {
+        if bytes.get(at) != Some(&b'\\') || bytes.get(at + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = text.get(at + 2..at + 6)?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut at, mut copied, mut in_string) = (0, 0, false);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                in_string = !in_string;
+                at += 1;
+            }
+            b'\\' if in_string => match unit_at(at) {
+                // A pair: kept.
+                Some(0xD800..=0xDBFF)
+                    if unit_at(at + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) =>
+                {
+                    at += 12;
+                }
+                Some(0xD800..=0xDFFF) => {
+                    out.push_str(&text[copied..at]);
+                    out.push_str("\\ufffd");
+                    at += 6;
+                    copied = at;
+                }
+                // Any other escape: its two bytes (a `\u` escape's hex
+                // digits are plain characters after them).
+                _ => at += 2,
+            },
+            _ => at += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Milliseconds since the epoch, as BullMQ writes them (an integer, or
@@ -323,6 +388,26 @@ mod tests {
         );
         let written = serde_json::to_string(&data).unwrap();
         assert!(written.contains(r#""emoji":"\ud83d""#), "{written}");
+    }
+
+    #[test]
+    fn lone_surrogates_elsewhere_become_the_replacement_character() {
+        assert_eq!(
+            replace_lone_surrogates(r#"["\ud83d","\ud83d\ude00","\udc00x","\\ud83d","\ud83d\n"]"#),
+            r#"["\ufffd","\ud83d\ude00","\ufffdx","\\ud83d","\ufffd\n"]"#
+        );
+        let fields = hash(&[
+            ("name", "x"),
+            ("timestamp", "1"),
+            ("returnvalue", r#"{"emoji":"\ud83d"}"#),
+            ("progress", r#"{"note":"\udc00"}"#),
+        ]);
+        let job = job_from_hash("1", JobState::Completed, &fields, vec![]).unwrap();
+        assert_eq!(job.returnvalue, Some(json!({"emoji": "\u{fffd}"})));
+        assert_eq!(
+            job.metrics.unwrap().extra["progress"],
+            json!({"note": "\u{fffd}"})
+        );
     }
 
     #[test]

@@ -38,11 +38,11 @@ async function workerMain([url, prefix, queueName, concurrency]) {
       for (let step = 1; step <= steps; step++) {
         await sleep(ms / steps);
         if (kind === 'progress') await job.updateProgress(Math.round((step / steps) * 100));
-        if (kind === 'object-progress') await job.updateProgress({ step, of: steps, note: 'é' });
+        if (kind === 'object-progress') await job.updateProgress({ step, of: steps, note: 'é\ud83d' });
         if (kind === 'log' || kind === 'progress') await job.log(`step ${step} of ${steps}`);
       }
       if (kind === 'fail') throw new Error(`failed on purpose after ${ms} ms`);
-      if (kind === 'object-progress') return [1, { nested: { value: 'x' } }];
+      if (kind === 'object-progress') return [1, { nested: { value: 'x\udc00' } }];
       return { kind, steps, at: job.attemptsMade };
     },
     {
@@ -146,6 +146,19 @@ function hasLoneSurrogate(text) {
   return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 }
 
+// `value` with every lone surrogate replaced by U+FFFD, as the server
+// serves `returnvalue` and an object progress (small values: recursion).
+function replaceLone(value) {
+  if (typeof value === 'string') {
+    return value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  }
+  if (Array.isArray(value)) return value.map(replaceLone);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [replaceLone(key), replaceLone(item)]));
+  }
+  return value;
+}
+
 function expectedJob(id, raw, state, parked, locked, logs) {
   let status;
   if (state === 'completed' || state === 'failed') status = state;
@@ -170,7 +183,7 @@ function expectedJob(id, raw, state, parked, locked, logs) {
   };
   if (raw.returnvalue !== undefined) {
     const value = parseJson(raw.returnvalue);
-    if ('ok' in value && value.ok !== null) job.returnvalue = value.ok;
+    if ('ok' in value && value.ok !== null) job.returnvalue = replaceLone(value.ok);
   }
   if (logs.length > 0) job.logs = logs;
   if (raw.progress !== undefined) {
@@ -179,7 +192,7 @@ function expectedJob(id, raw, state, parked, locked, logs) {
       if (typeof progress.ok === 'number' && progress.ok >= 0 && progress.ok <= 100) {
         job.progress = progress.ok;
       } else {
-        job.metrics = { progress: progress.ok };
+        job.metrics = { progress: replaceLone(progress.ok) };
       }
     }
   }
