@@ -955,6 +955,47 @@ mod tests {
     }
 
     #[test]
+    fn data_no_value_can_hold_is_kept_verbatim_and_written_back() {
+        let deep = format!("{}0{}", "[".repeat(2_000), "]".repeat(2_000));
+        let text = format!(
+            r#"{{"job":{{"id":"1","type":"crawl","url":null,"status":"waiting","progress":null,
+            "data":{{"url":"https://example.com","customerId":7,"deep":{deep},"emoji":"\ud83d","n":1}},
+            "createdAt":"2024-01-01T00:00:00.000Z","startedAt":null,"finishedAt":null,
+            "processedOn":null,"attemptsMade":0,"failedReason":null}},
+            "queueStats":{{"waiting":1,"active":0,"completed":0,"failed":0}},
+            "timestamp":"2024-01-01T00:00:00.000Z"}}"#
+        );
+        let parsed: JobStatusResponse = serde_json::from_str(&text).unwrap();
+        let data = &parsed.job.data;
+        assert_eq!(data.url.as_deref(), Some("https://example.com"));
+        // A known key of another type is kept under its name.
+        assert_eq!(data.customer_id, None);
+        assert_eq!(data.extra["customerId"], 7);
+        assert_eq!(data.extra["n"], 1);
+        assert_eq!(data.verbatim.len(), 2);
+        assert_eq!(
+            data.verbatim.get("deep").map(RawValue::get),
+            Some(deep.as_str())
+        );
+        assert_eq!(
+            data.verbatim.get("emoji").map(RawValue::get),
+            Some(r#""\ud83d""#)
+        );
+        let written = serde_json::to_string(&parsed).unwrap();
+        assert!(written.contains(&format!(r#""deep":{deep}"#)));
+        assert!(written.contains(r#""emoji":"\ud83d""#));
+        assert_eq!(
+            serde_json::from_str::<JobStatusResponse>(&written).unwrap(),
+            parsed
+        );
+        // Data that is not an object is refused, typed.
+        let not_object = text
+            .replace(r#""data":{"#, r#""data":[{"#)
+            .replace(r#","n":1}"#, r#","n":1}]"#);
+        assert!(serde_json::from_str::<JobStatusResponse>(&not_object).is_err());
+    }
+
+    #[test]
     fn unknown_enum_values_and_fields_are_kept_or_ignored() {
         let mut body = seed_get_body();
         body["job"]["status"] = json!("delayed");
