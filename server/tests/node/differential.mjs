@@ -14,6 +14,9 @@
 //
 // Reads are retried: a difference counts only when BullMQ's view is the
 // same before and after the GET and the GET still disagrees with it.
+// DIFFERENTIAL_INVARIANTS=1 also prints, after every operation, the ids in
+// a list or set of the queue without a job hash (where BullMQ itself
+// leaves one, as `Queue.drain` does).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FlowProducer, Queue, Worker } from 'bullmq';
