@@ -42,13 +42,9 @@ local function record(result, extra)
 end
 
 -- Decided here, in the script that acts: nothing can change between the
--- check and the action.
-if not isJob(jobId, jobKey) then
-  return { "missing", record("rejected", { "reason", "Job not found" }) }
-end
-
-local state = jobState(prefix, jobId, jobKey)
-if state == "orphan" then
+-- check and the action. An orphan (a job hash in no list) is no job either.
+local state = isJob(jobId, jobKey) and jobState(prefix, jobId, jobKey)
+if not state or state == "orphan" then
   return { "missing", record("rejected", { "reason", "Job not found" }) }
 end
 local status = contractStatus(state)

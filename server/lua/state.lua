@@ -67,8 +67,8 @@ end
 
 -- How far GET looks into `wait` (and the legacy `paused` list) from each
 -- end for a job found nowhere else: BullMQ adds at the head and takes from
--- the tail, so a list this short is read whole, and a longer one is never
--- scanned (Redis runs one script at a time).
+-- the tail, so a list this short is read whole, and a longer one only at
+-- its ends (Redis runs one script at a time: a long scan would stall it).
 local WAIT_SCAN = 1000
 
 -- Whether list `key` holds `jobId`: true, false, or nil when the list is
