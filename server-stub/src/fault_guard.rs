@@ -8,8 +8,8 @@ use std::pin::Pin;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use jobs_server::api_error::{ApiError, Operation};
-use jobs_server::http::{ApiMiddleware, dropped_connection};
+use jobs_http::error::{ApiError, Operation};
+use jobs_http::{ApiMiddleware, dropped_connection};
 
 use crate::faults::{Fault, Faults};
 

@@ -10,7 +10,7 @@
 //! - [`logging`]: the binary's log setup, for programs that embed the stub.
 //!
 //! The public API's HTTP layer (handlers, guards, JSON errors, access log,
-//! connection handling) is `jobs-server`'s, shared with the server over
+//! connection handling) is `jobs-http`, shared with `jobs-server` over
 //! BullMQ; the stub answers it from its engine ([`store::EngineStore`]).
 
 #[cfg(test)]
@@ -28,13 +28,13 @@ pub mod store;
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use control::control_doc;
 pub use faults::{Fault, Faults, Trigger};
-pub use jobs_server::http::{DEFAULT_BODY_READ_TIMEOUT, api_doc};
-/// The shared log setup (`jobs_server::logging`), for programs that embed
+/// The shared log setup (`jobs_http::logging`), for programs that embed
 /// the stub.
-pub use jobs_server::logging;
-pub use jobs_server::raise_descriptor_limit;
-pub use jobs_server::serve::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+pub use jobs_http::logging;
+pub use jobs_http::raise_descriptor_limit;
+pub use jobs_http::serve::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+pub use jobs_http::{DEFAULT_BODY_READ_TIMEOUT, api_doc};
 pub use server::{StubBuilder, StubServer};
 
 /// The contract this stub implements, verbatim.
-pub use jobs_server::OPENAPI_YAML;
+pub use jobs_http::OPENAPI_YAML;

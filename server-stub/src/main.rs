@@ -136,7 +136,7 @@ async fn main() -> ExitCode {
         stub.base_url(),
         stub.base_url()
     );
-    jobs_server::serve::termination().await;
+    jobs_http::serve::termination().await;
     tracing::info!("shutting down");
     stub.shutdown().await;
     // On stderr: stdout is what did not keep up.

@@ -6,10 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobs_server::access::{ApiAccess, AuthToken};
-use jobs_server::http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink};
-use jobs_server::serve::Running;
-use jobs_server::serve::ServeConfig;
+use jobs_http::access::{ApiAccess, AuthToken};
+use jobs_http::serve::Running;
+use jobs_http::serve::ServeConfig;
+use jobs_http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -225,7 +225,7 @@ impl StubBuilder {
             },
         );
         let app = app(api, state, self.control);
-        let running = jobs_server::serve::spawn(listener, app, self.serve)?;
+        let running = jobs_http::serve::spawn(listener, app, self.serve)?;
         if let Some(interval) = self.tick_every {
             tokio::spawn(tick_forever(
                 engine.clone(),
@@ -256,11 +256,11 @@ pub(crate) fn app(api: ApiState, state: AppState, with_control: bool) -> App {
         path: "/__stub/openapi.json",
     }];
     let docs = if with_control { &control_doc[..] } else { &[] };
-    let mut router = jobs_server::http::api_router(api).merge(jobs_server::http::docs_router(docs));
+    let mut router = jobs_http::api_router(api).merge(jobs_http::docs_router(docs));
     if with_control {
         router = router.merge(crate::control::router(&state).with_state(state));
     }
-    jobs_server::http::into_app(router)
+    jobs_http::into_app(router)
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer

@@ -1,11 +1,11 @@
 //! What the control surface's handlers reach: the engine, the fault rules
-//! and the settings. (The public API reads `jobs_server::http::ApiState`.)
+//! and the settings. (The public API reads `jobs_http::ApiState`.)
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use jobs_server::access::AuthToken;
-use jobs_server::json_body::BodyReadTimeout;
+use jobs_http::access::AuthToken;
+use jobs_http::json_body::BodyReadTimeout;
 
 use crate::ManualClock;
 use crate::engine::SharedEngine;

@@ -1,8 +1,8 @@
 //! The stub's engine as a [`JobStore`], so the shared public API
-//! (`jobs_server::http`) answers from it.
+//! (`jobs_http`) answers from it.
 
+use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreFuture};
 use jobs_sdk::JobAction;
-use jobs_server::store::{ActionOutcome, JobStore, Snapshot, StoreFuture};
 
 use crate::engine::{ActionError, DeleteError, SharedEngine};
 

@@ -132,7 +132,7 @@ fn check(log: &str, json: bool) {
     assert!(log.contains("shutting down"), "a whole run:\n{log}");
     let access: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("jobs_server::access"))
+        .filter(|l| l.contains("jobs_http::access"))
         .collect();
     assert!(access.len() >= 10, "one access line per request:\n{log}");
     let template = if json {
@@ -170,7 +170,7 @@ fn at_the_default_level_only_changes_and_failures_are_logged() {
     let log = session(false, "info");
     let access: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("jobs_server::access"))
+        .filter(|l| l.contains("jobs_http::access"))
         .collect();
     let count = |method: &str, status: u16| {
         access

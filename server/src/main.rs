@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use jobs_server::access::{ApiAccess, AuthToken};
-use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
-use jobs_server::http::ApiState;
-use jobs_server::serve::ServeConfig;
+use jobs_http::ApiState;
+use jobs_http::access::{ApiAccess, AuthToken};
+use jobs_http::serve::ServeConfig;
+use jobs_server::{QueueKeys, RedisStore, StoreConfig};
 
 // Under load glibc's malloc spends a tenth of a server's time on memory
 // freed by another thread (the log writer's lines, hyper's buffers).
@@ -64,7 +64,7 @@ struct Args {
     log_json: bool,
     /// Log lines held in memory while stdout is slow; beyond them lines are
     /// dropped (counted), never waited for.
-    #[arg(long, default_value_t = jobs_server::logging::BUFFERED_LINES,
+    #[arg(long, default_value_t = jobs_http::logging::BUFFERED_LINES,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     log_buffer_lines: usize,
     /// From a request's first byte to its complete head, in milliseconds;
@@ -106,9 +106,8 @@ fn main() -> ExitCode {
 
 async fn serve(args: Args) -> ExitCode {
     // Held to the end of main, so every log line is written before exit.
-    let _log_guard =
-        jobs_server::logging::init_stdout_buffered(args.log_json, args.log_buffer_lines);
-    match jobs_server::raise_descriptor_limit() {
+    let _log_guard = jobs_http::logging::init_stdout_buffered(args.log_json, args.log_buffer_lines);
+    match jobs_http::raise_descriptor_limit() {
         Ok(limit) => tracing::debug!(limit, "descriptor limit"),
         Err(err) => tracing::warn!(%err, "cannot raise the descriptor limit"),
     }
@@ -162,7 +161,7 @@ async fn serve(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let running = match jobs_server::serve::spawn(listener, jobs_server::http::app(api), serve) {
+    let running = match jobs_http::serve::spawn(listener, jobs_http::app(api), serve) {
         Ok(running) => running,
         Err(err) => {
             eprintln!("jobs-server: cannot start: {err}");
@@ -179,10 +178,10 @@ async fn serve(args: Args) -> ExitCode {
         auth = if auth_enabled { "bearer" } else { "off" },
         "serving; docs at {url}/docs"
     );
-    jobs_server::serve::termination().await;
+    jobs_http::serve::termination().await;
     tracing::info!("shutting down");
     running.shutdown().await;
-    let dropped = jobs_server::logging::dropped_lines();
+    let dropped = jobs_http::logging::dropped_lines();
     if dropped > 0 {
         eprintln!("jobs-server: {dropped} log lines dropped (stdout did not keep up)");
     }

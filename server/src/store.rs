@@ -1,98 +1,510 @@
-//! What a server answers from: [`JobStore`], the contract's three
-//! operations on a queue, whatever holds the jobs (BullMQ on Redis in
-//! [`crate::bullmq`], the stub's in-memory engine in `jobs-server-stub`).
+//! The job store: the contract's three operations on a BullMQ queue, each
+//! one Lua script, over one multiplexed, self-reconnecting connection to a
+//! Redis server or a Redis Cluster.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobs_sdk::{JobAction, JobState, JobStatusResponse};
+use jobs_sdk::{JobAction, JobState, JobStatusResponse, QueueStats};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
 
-/// A boxed error from a store's backend.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::keys::QueueKeys;
+use crate::mapping::job_from_fields;
+use crate::scripts::Scripts;
+use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreError, StoreFuture};
 
-/// The future a [`JobStore`] method returns.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// A job as `GET` answers it, with its validator.
+/// How the store talks to Redis.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// The answer's body: the job and its queue's counters, read together.
-    pub response: JobStatusResponse,
-    /// A weak `ETag` (`W/"…"`) of the job: it changes when anything the
-    /// answer shows of the job changes, and not with the counters or the
-    /// answer's time.
-    pub etag: String,
-}
-
-/// What a management action did.
-#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum ActionOutcome {
-    /// Applied: the job is now `to` (`cancelled` for a removed job), since
-    /// `at`.
-    Applied {
-        /// The job's status before, when the store knows it.
-        from: Option<JobState>,
-        /// The job's status after.
-        to: JobState,
-        /// When the action took effect.
-        at: DateTime<Utc>,
-    },
-    /// Refused: the job is `status`, which the action cannot leave;
-    /// `details` says why (the contract's `details`).
-    Refused {
-        /// The job's status, unchanged.
-        status: JobState,
-        /// Why, in words for the client (`Job is already completed`).
-        details: String,
-    },
-    /// No job has this id.
-    Missing,
+pub struct StoreConfig {
+    /// Every operation, reconnecting included, ends within this time
+    /// (default 2 s): a slow or dead Redis is an error, never a hang.
+    pub timeout: Duration,
+    /// Log lines a `GET` returns at most, the newest (default 1 000).
+    pub max_logs: usize,
+    /// The audit stream keeps about this many records (default 100 000).
+    pub audit_max_len: usize,
 }
 
-/// A store operation that did not complete: every variant answers the
-/// contract's 500 body. An action is applied whole or not at all, but after
-/// [`StoreError::Timeout`] or [`StoreError::Unavailable`] the server cannot
-/// tell which (the client's "may have been applied").
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            max_logs: 1_000,
+            audit_max_len: 100_000,
+        }
+    }
+}
+
+/// Why a [`RedisStore`] could not be made (nothing is connected yet: these
+/// are the configuration's own faults).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StoreError {
-    /// The backend did not answer within the store's timeout.
-    #[error("the queue system did not answer within {0:?}")]
-    Timeout(Duration),
-    /// The backend could not be reached, or the connection failed.
-    #[error("the queue system is unavailable")]
-    Unavailable(#[source] BoxError),
-    /// The backend answered with an error, or with data the store cannot
-    /// read.
-    #[error("the queue system answered unexpectedly")]
-    Failed(#[source] BoxError),
+pub enum ConnectError {
+    /// A URL is not a Redis URL.
+    #[error("not a Redis URL (redis://[user:password@]host:port[/db]): {0}")]
+    InvalidUrl(#[source] redis::RedisError),
+    /// The queue's keys would spread over a cluster's slots.
+    #[error(
+        "the keys of a queue on a Redis Cluster must share one slot: put a hash tag in the \
+         prefix, as in `{{bull}}` (the keys start `{base}`)"
+    )]
+    NoHashTag {
+        /// The start of every key of the queue.
+        base: String,
+    },
+    /// A cluster was named by no node.
+    #[error("a Redis Cluster needs at least one node's URL")]
+    NoNodes,
 }
 
-/// The contract's operations on one queue. `client` names who asked, for
-/// the audit record each action writes (never a token).
-pub trait JobStore: Send + Sync + 'static {
-    /// The job `id` and its queue's counters as one snapshot, or `None`
-    /// when no job has this id.
-    fn get_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Snapshot>>;
+/// The contract's operations on one BullMQ queue. Cheap to clone: clones
+/// share the connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: Connection,
+    keys: QueueKeys,
+    scripts: Arc<Scripts>,
+    config: StoreConfig,
+}
 
-    /// Applies `action` to job `id` (`PUT`).
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("keys", &self.keys)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store for the queue `keys` on the Redis at `url`
+    /// (`redis://host:port/db`). Connects lazily and reconnects by itself:
+    /// a store made while Redis is down answers errors until it is back.
+    pub fn new(url: &str, keys: QueueKeys, config: StoreConfig) -> Result<Self, ConnectError> {
+        use redis::IntoConnectionInfo as _;
+        let info = url
+            .into_connection_info()
+            .map_err(ConnectError::InvalidUrl)?;
+        // Commands are pipelined on one connection: Nagle's algorithm would
+        // hold each small write back until the previous reply's ACK.
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let client =
+            redis::Client::open(info.set_tcp_settings(tcp)).map_err(ConnectError::InvalidUrl)?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.timeout))
+            // Each call is bounded by `timeout` already (`bounded`): a
+            // second timer per call would cost a wakeup of the runtime's
+            // timer for nothing.
+            .set_response_timeout(None)
+            // Reconnection is retried on the next call; the call itself is
+            // bounded by `timeout`, so a dead Redis never holds a request.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, manager)
+            .map_err(ConnectError::InvalidUrl)?;
+        Ok(Self::with_connection(
+            Connection::Node(connection),
+            keys,
+            config,
+        ))
+    }
+
+    /// A store for the queue `keys` on the Redis Cluster that `nodes` (one
+    /// or more `redis://host:port` of its nodes) belong to. The cluster's
+    /// map is read from them; requests follow the queue's slot as it
+    /// moves. Connects lazily and reconnects by itself, as [`new`](Self::new).
+    ///
+    /// Every key of the queue must live in one slot (the scripts read and
+    /// write several): the prefix needs a hash tag, as in `{bull}`
+    /// ([`QueueKeys::hash_tag`]). Must be called within a Tokio runtime
+    /// (the connection's driver is spawned on it).
+    pub fn cluster<I>(nodes: I, keys: QueueKeys, config: StoreConfig) -> Result<Self, ConnectError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        if keys.hash_tag().is_none() {
+            return Err(ConnectError::NoHashTag {
+                base: keys.base().to_owned(),
+            });
+        }
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        if nodes.is_empty() {
+            return Err(ConnectError::NoNodes);
+        }
+        let client = ClusterClientBuilder::new(nodes)
+            .tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
+            // One retry (a moved slot, a reconnect); the call itself is
+            // bounded by `timeout`.
+            .retries(1)
+            .build()
+            .map_err(ConnectError::InvalidUrl)?;
+        // As for one node: the store's bound is the one timer of a call.
+        let connection = client.get_pending_async_connection_with_config(
+            ClusterConfig::new().set_connection_timeout(config.timeout),
+        );
+        Ok(Self::with_connection(
+            Connection::Cluster(connection),
+            keys,
+            config,
+        ))
+    }
+
+    fn with_connection(connection: Connection, keys: QueueKeys, config: StoreConfig) -> Self {
+        Self {
+            connection,
+            keys,
+            scripts: Arc::new(Scripts::new()),
+            config,
+        }
+    }
+
+    /// The queue's keys.
+    pub fn keys(&self) -> &QueueKeys {
+        &self.keys
+    }
+
+    /// Runs `operation` within the configured timeout.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, redis::RedisError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.config.timeout, operation).await {
+            Ok(result) => result.map_err(store_error),
+            Err(_) => Err(StoreError::Timeout(self.config.timeout)),
+        }
+    }
+
+    /// Whether Redis answers `PING` in time (on a cluster: every primary).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        self.bounded(async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// The job `id` with its queue's counters, read as one snapshot, or
+    /// `None` when no job has this id.
+    pub async fn get(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
+        type Raw = Option<(String, Vec<Option<String>>, Vec<String>, u64, u64, u64, u64)>;
+        let mut connection = self.connection.clone();
+        let raw: Raw = self
+            .bounded(
+                self.scripts
+                    .get_job
+                    .key(self.keys.job(id))
+                    .arg(self.keys.base())
+                    .arg(id)
+                    .arg(self.config.max_logs)
+                    .invoke_async(&mut connection),
+            )
+            .await?;
+        let Some((status, fields, logs, waiting, active, completed, failed)) = raw else {
+            return Ok(None);
+        };
+        let etag = etag(&status, &fields, &logs);
+        let job = job_from_fields(id, JobState::from(status), &fields, logs)
+            .map_err(|e| StoreError::Failed(e.into()))?;
+        let stats = QueueStats::new(waiting, active, completed, failed);
+        Ok(Some(Snapshot {
+            response: JobStatusResponse::new(job, stats, Utc::now()),
+            etag,
+        }))
+    }
+
+    /// Applies `action` to job `id` for `client` (`PUT`).
+    pub async fn apply(
+        &self,
+        id: &str,
+        action: JobAction,
+        client: Option<&str>,
+    ) -> Result<ActionOutcome, StoreError> {
+        self.act(id, action, "updateJob", client).await
+    }
+
+    /// Cancels and removes job `id` for `client` (`DELETE`).
+    pub async fn delete(
+        &self,
+        id: &str,
+        client: Option<&str>,
+    ) -> Result<ActionOutcome, StoreError> {
+        self.act(id, JobAction::Cancel, "deleteJob", client).await
+    }
+
+    async fn act(
+        &self,
+        id: &str,
+        action: JobAction,
+        operation: &str,
+        client: Option<&str>,
+    ) -> Result<ActionOutcome, StoreError> {
+        let mut connection = self.connection.clone();
+        let raw: Vec<redis::Value> = self
+            .bounded(
+                self.scripts
+                    .action
+                    .key(self.keys.job(id))
+                    .key(self.keys.audit())
+                    .arg(self.keys.base())
+                    .arg(id)
+                    .arg(action.as_str())
+                    .arg(operation)
+                    .arg(client.unwrap_or(""))
+                    .arg(self.config.audit_max_len)
+                    .arg(jobs_http::audit::audit_job_id(id).as_ref())
+                    .invoke_async(&mut connection),
+            )
+            .await?;
+        // The last element names the audit record the script wrote.
+        let audit_id = raw
+            .last()
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+            .unwrap_or_default();
+        let outcome = outcome(raw)?;
+        log_action(operation, action, client, &outcome, &audit_id);
+        Ok(outcome)
+    }
+}
+
+/// The connection to Redis: one server or a cluster. Both multiplex
+/// concurrent calls on their connections, reconnect by themselves and are
+/// cheap to clone.
+#[derive(Clone)]
+enum Connection {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Node(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A Redis failure as the store reports it: the connection's failures (and
+/// a cluster's) are [`StoreError::Unavailable`], anything else
+/// [`StoreError::Failed`].
+fn store_error(error: redis::RedisError) -> StoreError {
+    if error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+        // A cluster without a node for the queue's slot, or moving it.
+        || error.is_cluster_error()
+        || error.kind() == redis::ErrorKind::ClusterConnectionNotFound
+    {
+        StoreError::Unavailable(error.into())
+    } else {
+        StoreError::Failed(error.into())
+    }
+}
+
+impl JobStore for RedisStore {
+    fn get_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
+        Box::pin(self.get(id))
+    }
+
     fn update_job<'a>(
         &'a self,
         id: &'a str,
         action: JobAction,
         client: Option<&'a str>,
-    ) -> StoreFuture<'a, ActionOutcome>;
+    ) -> StoreFuture<'a, ActionOutcome> {
+        Box::pin(self.apply(id, action, client))
+    }
 
-    /// Cancels and removes job `id` (`DELETE`).
     fn delete_job<'a>(
         &'a self,
         id: &'a str,
         client: Option<&'a str>,
-    ) -> StoreFuture<'a, ActionOutcome>;
+    ) -> StoreFuture<'a, ActionOutcome> {
+        Box::pin(self.delete(id, client))
+    }
 
-    /// Whether the backend answers now (`/healthz`).
-    fn health(&self) -> StoreFuture<'_, ()>;
+    fn health(&self) -> StoreFuture<'_, ()> {
+        Box::pin(self.ping())
+    }
+}
+
+/// The audit record in the log too (the seed: "log all job management
+/// actions"): who, what and the outcome, and the stream entry that names
+/// the job (ids stay out of logs: the seed treats them as sensitive).
+fn log_action(
+    operation: &str,
+    action: JobAction,
+    client: Option<&str>,
+    outcome: &ActionOutcome,
+    audit_id: &str,
+) {
+    let (result, from, to) = match outcome {
+        ActionOutcome::Applied { from, to, .. } => (
+            "applied",
+            from.as_ref().map(JobState::to_string),
+            Some(to.to_string()),
+        ),
+        ActionOutcome::Refused { status, .. } => ("rejected", Some(status.to_string()), None),
+        ActionOutcome::Missing => ("missing", None, None),
+        // `ActionOutcome` may grow; this store makes only the three above.
+        _ => ("other", None, None),
+    };
+    tracing::info!(
+        target: "jobs_server::audit",
+        operation,
+        action = action.as_str(),
+        result,
+        from = from.as_deref().unwrap_or("-"),
+        to = to.as_deref().unwrap_or("-"),
+        client = client.unwrap_or("-"),
+        audit_id,
+        "management action"
+    );
+}
+
+/// The action script's answer: `{"missing"}`, `{"refused", status,
+/// details}` or `{"applied", from, to, atMs}`.
+fn outcome(raw: Vec<redis::Value>) -> Result<ActionOutcome, StoreError> {
+    let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
+    let unexpected = || StoreError::Failed("the action script answered in an unknown shape".into());
+    match raw.first().and_then(text).as_deref() {
+        Some("missing") => Ok(ActionOutcome::Missing),
+        Some("refused") => {
+            let status = raw.get(1).and_then(text).ok_or_else(unexpected)?;
+            let details = raw.get(2).and_then(text).ok_or_else(unexpected)?;
+            Ok(ActionOutcome::Refused {
+                status: JobState::from(status),
+                details,
+            })
+        }
+        Some("applied") => {
+            let from = raw.get(1).and_then(text).ok_or_else(unexpected)?;
+            let to = raw.get(2).and_then(text).ok_or_else(unexpected)?;
+            let at = raw
+                .get(3)
+                .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
+                .and_then(DateTime::from_timestamp_millis)
+                .ok_or_else(unexpected)?;
+            Ok(ActionOutcome::Applied {
+                from: Some(JobState::from(from)),
+                to: JobState::from(to),
+                at,
+            })
+        }
+        _ => Err(unexpected()),
+    }
+}
+
+/// A weak validator of the job: FNV-1a 64 of its status, the fields read
+/// (always the same ones, in the same order) and logs.
+fn etag(status: &str, fields: &[Option<String>], logs: &[String]) -> String {
+    use std::hash::Hasher as _;
+    let mut hasher = fnv::FnvHasher::default();
+    let mut write = |bytes: Option<&[u8]>| {
+        // Lengths are hashed (absent as MAX), so bytes cannot move between parts.
+        hasher.write_usize(bytes.map_or(usize::MAX, <[u8]>::len));
+        hasher.write(bytes.unwrap_or_default());
+    };
+    write(Some(status.as_bytes()));
+    for value in fields {
+        write(value.as_deref().map(str::as_bytes));
+    }
+    for line in logs {
+        write(Some(line.as_bytes()));
+    }
+    format!("W/\"{:016x}\"", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_etag_follows_what_the_answer_shows_of_the_job() {
+        let some = |s: &str| Some(s.to_owned());
+        let a = vec![some("1"), some("2"), None];
+        assert_eq!(etag("waiting", &a, &[]), etag("waiting", &a.clone(), &[]));
+        assert_ne!(etag("waiting", &a, &[]), etag("active", &a, &[]));
+        assert_ne!(
+            etag("waiting", &a, &[]),
+            etag("waiting", &a, &["log".into()])
+        );
+        // Lengths are hashed: moving bytes between parts changes the tag,
+        // and an absent field is not an empty one.
+        let b = vec![some("12"), some(""), None];
+        assert_ne!(etag("waiting", &a, &[]), etag("waiting", &b, &[]));
+        let c = vec![some("1"), some("2"), some("")];
+        assert_ne!(etag("waiting", &a, &[]), etag("waiting", &c, &[]));
+        assert!(etag("waiting", &a, &[]).starts_with("W/\""));
+    }
+
+    #[test]
+    fn script_answers_are_read_or_refused() {
+        use redis::Value;
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        assert_eq!(
+            outcome(vec![bulk("missing")]).unwrap(),
+            ActionOutcome::Missing
+        );
+        assert_eq!(
+            outcome(vec![
+                bulk("refused"),
+                bulk("completed"),
+                bulk("Job is already completed")
+            ])
+            .unwrap(),
+            ActionOutcome::Refused {
+                status: JobState::Completed,
+                details: "Job is already completed".into()
+            }
+        );
+        let applied = outcome(vec![
+            bulk("applied"),
+            bulk("waiting"),
+            bulk("paused"),
+            Value::Int(1_704_067_200_000),
+        ])
+        .unwrap();
+        assert_eq!(
+            applied,
+            ActionOutcome::Applied {
+                from: Some(JobState::Waiting),
+                to: JobState::Paused,
+                at: DateTime::from_timestamp_millis(1_704_067_200_000).unwrap()
+            }
+        );
+        assert!(outcome(vec![]).is_err());
+        assert!(outcome(vec![bulk("applied"), bulk("waiting")]).is_err());
+    }
 }

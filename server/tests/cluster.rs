@@ -10,9 +10,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use jobs_http::{ActionOutcome, StoreError};
 use jobs_sdk::{JobAction, JobState};
-use jobs_server::bullmq::{ConnectError, QueueKeys, RedisStore, StoreConfig};
-use jobs_server::{ActionOutcome, StoreError};
+use jobs_server::{ConnectError, QueueKeys, RedisStore, StoreConfig};
 use serde_json::json;
 use support::{Bullmq, RedisCluster, eventually, status};
 

@@ -19,10 +19,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use jobs_server::access::ApiAccess;
-use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
-use jobs_server::http::{ApiState, DEFAULT_BODY_READ_TIMEOUT};
-use jobs_server::serve::ServeConfig;
+use jobs_http::access::ApiAccess;
+use jobs_http::serve::ServeConfig;
+use jobs_http::{ApiState, DEFAULT_BODY_READ_TIMEOUT};
+use jobs_server::{QueueKeys, RedisStore, StoreConfig};
 use support::{Bullmq, RedisServer};
 
 const DEFAULT_SEEDS: &str = "1,2,3";
@@ -50,12 +50,8 @@ async fn jobs_server_agrees_with_bullmq_over_random_operations() {
             DEFAULT_BODY_READ_TIMEOUT,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = jobs_server::serve::spawn(
-            listener,
-            jobs_server::http::app(api),
-            ServeConfig::default(),
-        )
-        .unwrap();
+        let server =
+            jobs_http::serve::spawn(listener, jobs_http::app(api), ServeConfig::default()).unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/differential.mjs");
         let args = [
             "run".to_owned(),

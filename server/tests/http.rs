@@ -10,11 +10,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jobs_http::access::ApiAccess;
+use jobs_http::serve::{Running, ServeConfig};
+use jobs_http::{ApiState, DEFAULT_BODY_READ_TIMEOUT};
 use jobs_sdk::{JobState, JobsClient, JobsError, WatchOptions};
-use jobs_server::access::ApiAccess;
-use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
-use jobs_server::http::{ApiState, DEFAULT_BODY_READ_TIMEOUT};
-use jobs_server::serve::{Running, ServeConfig};
+use jobs_server::{QueueKeys, RedisStore, StoreConfig};
 use serde_json::json;
 use support::{Bullmq, RedisServer, eventually};
 
@@ -30,12 +30,7 @@ async fn start_server(redis: &RedisServer, queue: &str, redis_timeout: Duration)
         DEFAULT_BODY_READ_TIMEOUT,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    jobs_server::serve::spawn(
-        listener,
-        jobs_server::http::app(api),
-        ServeConfig::default(),
-    )
-    .unwrap()
+    jobs_http::serve::spawn(listener, jobs_http::app(api), ServeConfig::default()).unwrap()
 }
 
 fn client(server: &Running) -> JobsClient {

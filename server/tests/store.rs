@@ -8,9 +8,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use jobs_http::{ActionOutcome, StoreError};
 use jobs_sdk::{JobAction, JobState};
-use jobs_server::bullmq::{QueueKeys, RedisStore, StoreConfig};
-use jobs_server::{ActionOutcome, StoreError};
+use jobs_server::{QueueKeys, RedisStore, StoreConfig};
 use serde_json::json;
 use support::{Bullmq, RedisServer, eventually, status};
 

@@ -6,11 +6,13 @@ use jobs_contract_tests::spec::workspace_root;
 
 /// (source of truth, packaged copy), relative to the workspace root.
 const COPIES: &[(&str, &str)] = &[
-    ("openapi.yaml", "server/openapi.yaml"),
+    ("openapi.yaml", "http/openapi.yaml"),
     ("openapi.yaml", "verify/openapi.yaml"),
-    ("docs/reference.html", "server/docs/reference.html"),
+    ("docs/reference.html", "http/docs/reference.html"),
     ("LICENSE-MIT", "sdk/LICENSE-MIT"),
     ("LICENSE-APACHE", "sdk/LICENSE-APACHE"),
+    ("LICENSE-MIT", "http/LICENSE-MIT"),
+    ("LICENSE-APACHE", "http/LICENSE-APACHE"),
     ("LICENSE-MIT", "server/LICENSE-MIT"),
     ("LICENSE-APACHE", "server/LICENSE-APACHE"),
     ("LICENSE-MIT", "server-stub/LICENSE-MIT"),
@@ -36,7 +38,7 @@ fn packaged_copies_are_identical_to_their_sources() {
 fn the_crates_embed_the_copies() {
     let root = workspace_root();
     let spec = std::fs::read_to_string(root.join("openapi.yaml")).unwrap_or_default();
-    assert_eq!(jobs_server::OPENAPI_YAML, spec);
+    assert_eq!(jobs_http::OPENAPI_YAML, spec);
     assert_eq!(jobs_server_stub::OPENAPI_YAML, spec);
     assert_eq!(jobs_verify::OPENAPI_YAML, spec);
 }

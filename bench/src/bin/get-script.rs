@@ -3,5 +3,5 @@
 //! work of one GET alone: the limit jobs-server is measured against).
 
 fn main() {
-    print!("{}", jobs_server::bullmq::get_job_script());
+    print!("{}", jobs_server::get_job_script());
 }

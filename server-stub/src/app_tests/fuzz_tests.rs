@@ -22,7 +22,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::ServiceExt;
 
-use jobs_server::http::App;
+use jobs_http::App;
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
@@ -277,7 +277,7 @@ async fn check_one(app: App, fuzzed: &Fuzzed) -> Result<(), String> {
     let Ok(response) = app.oneshot(request).await;
     if response
         .extensions()
-        .get::<jobs_server::http::DropConnection>()
+        .get::<jobs_http::DropConnection>()
         .is_some()
     {
         return Ok(()); // an injected fault: the connection loop drops it

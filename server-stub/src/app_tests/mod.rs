@@ -6,9 +6,9 @@ mod route_tests;
 
 use std::sync::Arc;
 
+use jobs_http::access::{ApiAccess, AuthToken};
+use jobs_http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT};
 use jobs_sdk::JobState;
-use jobs_server::access::{ApiAccess, AuthToken};
-use jobs_server::http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT};
 
 use crate::ManualClock;
 use crate::engine::{Engine, EngineConfig, JobBuilder, SharedEngine};

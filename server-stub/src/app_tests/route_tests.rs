@@ -1,6 +1,6 @@
 //! The served API routes against the stub's OpenAPI document: every
 //! documented operation is answered by its handler behind the guards, and
-//! every other method by the guarded `405` (see `jobs_server::http::api_router`:
+//! every other method by the guarded `405` (see `jobs_http::api_router`:
 //! the routes are built by hand, so nothing else ties them to the document).
 
 use axum::body::Body;
@@ -8,7 +8,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use jobs_sdk::JobState;
 use tower::ServiceExt;
 
-use jobs_server::http::{App, JOB_PATH, MISSING_ID_PATH, api_doc};
+use jobs_http::{App, JOB_PATH, MISSING_ID_PATH, api_doc};
 
 const TOKEN: &str = "s3cret";
 

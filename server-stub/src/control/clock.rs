@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::wire::{Answer, Body};
 use crate::state::AppState;
-use jobs_server::api_error::ApiError;
+use jobs_http::error::ApiError;
 
 /// The engine's clock.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::wire::{Answer, Body, Removed};
 use crate::faults::{Fault, FaultError, FaultRule, Trigger};
 use crate::state::AppState;
-use jobs_server::api_error::ApiError;
+use jobs_http::error::ApiError;
 
 /// A fault to inject: for the `next` N requests, or each with probability
 /// `fraction` (default: the next 1).

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::engine::AuditEntry;
 use crate::state::AppState;
-use jobs_server::api_error::ApiError;
+use jobs_http::error::ApiError;
 
 /// Jobs per state, including `paused` and `stuck`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -32,7 +32,7 @@ pub struct JobCounts {
     pub total: u64,
     /// Log lines dropped because the log's destination (stdout) did not keep
     /// up: logging never makes a request wait. Counted by the stub's own
-    /// log writer ([`jobs_server::logging`], the binary's); 0 under another.
+    /// log writer ([`jobs_http::logging`], the binary's); 0 under another.
     #[serde(rename = "droppedLogLines", default)]
     pub dropped_log_lines: u64,
 }
@@ -50,7 +50,7 @@ pub(super) async fn job_counts(State(state): State<AppState>) -> Json<JobCounts>
         paused: engine.count(&JobState::Paused),
         stuck: engine.count(&JobState::Stuck),
         total: engine.len() as u64,
-        dropped_log_lines: jobs_server::logging::dropped_lines(),
+        dropped_log_lines: jobs_http::logging::dropped_lines(),
     })
 }
 

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::wire::{Answer, Body, Removed, not_found};
 use crate::engine::{InsertError, JobBuilder, JobPlan};
 use crate::state::AppState;
-use jobs_server::api_error::ApiError;
+use jobs_http::error::ApiError;
 
 /// A job to create. Only `id` is required; unset fields are filled to match
 /// `status` (e.g. an `active` job gets `startedAt`, a worker and one

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::engine::WorkerError;
-use jobs_server::api_error::ApiError;
+use jobs_http::error::ApiError;
 
 /// Request bodies are read as the public API reads them (JSON only, size
 /// and time limits, no repeated member names).
-pub(super) use jobs_server::json_body::JsonBody as Body;
+pub(super) use jobs_http::json_body::JsonBody as Body;
 
 pub(super) type Answer<T> = Result<Json<T>, ApiError>;
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::wire::{Answer, Body, not_found, worker_error};
 use crate::engine::TickReport;
 use crate::state::AppState;
-use jobs_server::api_error::ApiError;
+use jobs_http::error::ApiError;
 
 /// A worker's id.
 #[derive(Debug, Deserialize, ToSchema)]

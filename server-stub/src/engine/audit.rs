@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// The bounded form of a job id in audit records, shared with
 /// `jobs-server`'s audit stream.
-pub use jobs_server::audit::{AUDIT_ID_MAX_BYTES, audit_job_id};
+pub use jobs_http::audit::{AUDIT_ID_MAX_BYTES, audit_job_id};
 
 /// The management operation an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

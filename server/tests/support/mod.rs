@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jobs_sdk::JobState;
-use jobs_server::bullmq::RedisStore;
+use jobs_server::RedisStore;
 use serde_json::Value;
 
 /// A `redis-server` on 127.0.0.1, stopped when dropped.

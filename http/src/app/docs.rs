@@ -13,7 +13,7 @@ use serde_json::Value;
 use utoipa_swagger_ui::{Config, SwaggerUi, Url};
 
 use crate::OPENAPI_YAML;
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 /// `docs/reference.html`: Redocly's page for `openapi.yaml`, self-contained
 /// (Redoc inlined). Built and checked by `scripts/build-docs.sh`.

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 /// Who sent an authenticated request, for the audit record: the scheme and
 /// the client's socket address (never the token).

@@ -33,8 +33,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::app::{App, DropConnection};
 use crate::connections::Connections;
-use crate::http::{App, DropConnection};
 use crate::parse_error_answers::ParseErrorAnswers;
 
 /// How long a connection may take to send a request head, and stay idle.

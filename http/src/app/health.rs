@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 pub(super) async fn healthz(State(state): State<ApiState>) -> Response {
     match state.0.store.health().await {

@@ -6,10 +6,10 @@
 use redis::Script;
 
 /// BullMQ's removal functions, verbatim from the pinned package.
-pub(crate) const BULLMQ_REMOVE_JOB: &str = include_str!("../../lua/vendor/bullmq-remove-job.lua");
-const STATE: &str = include_str!("../../lua/state.lua");
-const GET_JOB: &str = include_str!("../../lua/get_job.lua");
-const ACTIONS: &str = include_str!("../../lua/actions.lua");
+pub(crate) const BULLMQ_REMOVE_JOB: &str = include_str!("../lua/vendor/bullmq-remove-job.lua");
+const STATE: &str = include_str!("../lua/state.lua");
+const GET_JOB: &str = include_str!("../lua/get_job.lua");
+const ACTIONS: &str = include_str!("../lua/actions.lua");
 
 /// The scripts the store runs, loaded once (EVALSHA; reloaded on NOSCRIPT,
 /// as after a Redis restart).
@@ -25,7 +25,7 @@ pub(crate) struct Scripts {
 /// fields to read (a Lua table from `mapping::FIELDS`, so the list is
 /// written once) and the script.
 pub(crate) fn get_job_source() -> String {
-    let fields = super::mapping::FIELDS
+    let fields = crate::mapping::FIELDS
         .iter()
         .map(|field| format!("{field:?}"))
         .collect::<Vec<_>>()

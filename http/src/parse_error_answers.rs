@@ -26,7 +26,7 @@ use std::task::{Context, Poll, ready};
 use axum::http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 /// The statuses hyper answers by itself on a parse error, with its exact
 /// status lines.
@@ -319,8 +319,13 @@ mod tests {
         .into_bytes()
     }
 
-    fn json_for(status_line: &str, body: serde_json::Value) -> Vec<u8> {
-        let body = body.to_string();
+    /// The contract's error body, its members in `ErrorBody`'s order.
+    fn error_json((error, details): (&str, &str)) -> String {
+        serde_json::to_string(&jobs_sdk::ErrorBody::new(error, Some(details.to_owned()))).unwrap()
+    }
+
+    fn json_for(status_line: &str, error: (&str, &str)) -> Vec<u8> {
+        let body = error_json(error);
         format!(
             "{status_line}\r\ncontent-type: application/json\r\nconnection: close\r\n\
              content-length: {}\r\ndate: {DATE}\r\n\r\n{body}",
@@ -427,9 +432,11 @@ mod tests {
         }
     }
 
-    fn headers_too_large() -> serde_json::Value {
-        serde_json::json!({"error": "Request header fields too large",
-            "details": "Request headers must not exceed 100 fields or 16384 bytes"})
+    fn headers_too_large() -> (&'static str, &'static str) {
+        (
+            "Request header fields too large",
+            "Request headers must not exceed 100 fields or 16384 bytes",
+        )
     }
 
     #[test]
@@ -445,8 +452,7 @@ mod tests {
             &hyper_head(line),
             &json_for(
                 line,
-                serde_json::json!({"error": "Bad request",
-                    "details": "The request could not be parsed as HTTP/1.1"}),
+                ("Bad request", "The request could not be parsed as HTTP/1.1"),
             ),
         );
         let line = "HTTP/1.1 414 URI Too Long";
@@ -454,8 +460,7 @@ mod tests {
             &hyper_head(line),
             &json_for(
                 line,
-                serde_json::json!({"error": "URI too long",
-                    "details": "Request target must not exceed 65534 bytes"}),
+                ("URI too long", "Request target must not exceed 65534 bytes"),
             ),
         );
     }
@@ -469,8 +474,7 @@ mod tests {
             ok,
             json_for(
                 line,
-                serde_json::json!({"error": "Bad request",
-                    "details": "The request could not be parsed as HTTP/1.1"}),
+                ("Bad request", "The request could not be parsed as HTTP/1.1"),
             ),
         ]
         .concat();
@@ -485,7 +489,7 @@ mod tests {
         );
         let app_431 = app_answer(
             "HTTP/1.1 431 Request Header Fields Too Large",
-            &headers_too_large().to_string(),
+            &error_json(headers_too_large()),
         );
         // Bodiless, but not hyper's template (a redirect; a 400 with an
         // extra header; hyper's head with something after `date`).
@@ -516,7 +520,7 @@ mod tests {
     fn without_a_date_header_too() {
         let line = "HTTP/1.1 431 Request Header Fields Too Large";
         let input = format!("{line}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-        let body = headers_too_large().to_string();
+        let body = error_json(headers_too_large());
         let want = format!(
             "{line}\r\ncontent-type: application/json\r\nconnection: close\r\n\
              content-length: {}\r\n\r\n{body}",

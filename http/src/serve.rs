@@ -9,9 +9,9 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::app::App;
 use crate::connection::{ConnectionTimeouts, serve_connection};
 use crate::connections::Connections;
-use crate::http::App;
 
 /// The largest request head HTTP/2 takes: hyper's HTTP/1 read buffer
 /// (8 KiB + 100 × 4 KiB) plus h2's 32 bytes per field for 100 fields.
@@ -59,7 +59,7 @@ impl Default for ServeConfig {
 /// header-read and idle deadlines of `connection.rs`, the number open
 /// is capped, hyper's own bodiless refusals become the contract's JSON, and
 /// a handler can have its connection dropped without an answer
-/// ([`crate::http::dropped_connection`]).
+/// ([`crate::app::dropped_connection`]).
 pub async fn serve(
     listener: TcpListener,
     app: App,

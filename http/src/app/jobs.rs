@@ -13,7 +13,7 @@ use jobs_sdk::{
 
 use super::openapi::{NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
 use super::{ApiState, ClientIdentity};
-use crate::api_error::{ApiError, Operation};
+use crate::error::{ApiError, Operation};
 use crate::json_body::read_action;
 use crate::store::{ActionOutcome, StoreError};
 

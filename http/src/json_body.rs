@@ -20,7 +20,7 @@ use jobs_sdk::{JobAction, JobUpdateRequest};
 use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::api_error::{ApiError, MAX_BODY_BYTES};
+use crate::error::{ApiError, MAX_BODY_BYTES};
 
 /// The body limit of the control surface's requests (axum's `Json` default):
 /// a test may create a job with a large `data` or many log lines.

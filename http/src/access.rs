@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 /// A token bucket shared by the requests it limits: `per_second` requests per second,
 /// bursts up to `per_second`.

@@ -18,7 +18,7 @@ const AUDIT_ID_PREFIX_BYTES: usize = 64;
 /// FNV-1a 64-bit hash of the whole id in hex with its length in bytes:
 ///
 /// ```
-/// use jobs_server::audit::audit_job_id;
+/// use jobs_http::audit::audit_job_id;
 ///
 /// assert_eq!(audit_job_id("job_1"), "job_1");
 /// let long = "x".repeat(65_000);

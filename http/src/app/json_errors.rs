@@ -7,7 +7,7 @@ use axum::body::to_bytes;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 /// The fallback: 404 `Not found` naming the method and path.
 pub(crate) async fn route_not_found(method: Method, uri: Uri) -> ApiError {
@@ -40,9 +40,7 @@ pub(crate) async fn rewrite(method: &Method, uri: &Uri, response: Response) -> R
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::route_not_found(method, path),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(method, path),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::payload_too_large(crate::api_error::MAX_BODY_BYTES)
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(crate::error::MAX_BODY_BYTES),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
         other => ApiError::new(other, other.canonical_reason().unwrap_or("Error"), text),
     };

@@ -6,7 +6,7 @@
 //! as `tower-http`'s `TraceLayer` keeps successful requests at DEBUG: a
 //! watch polls each job every second, and a test log at the default level
 //! should show what changed or failed, not every poll.
-//! `RUST_LOG=info,jobs_server::access=debug` shows every request.
+//! `RUST_LOG=info,jobs_http::access=debug` shows every request.
 //!
 //! The route is the template (`/api/jobs/{jobId}`), never the raw path: the
 //! seed treats job ids as sensitive, so they appear only in the audit log
@@ -29,7 +29,7 @@ pub(crate) fn record(
     macro_rules! line {
         ($level:ident) => {
             tracing::$level!(
-                target: "jobs_server::access",
+                target: "jobs_http::access",
                 method = %method,
                 route = route.map_or("(no route)", MatchedPath::as_str),
                 status = status.as_u16(),

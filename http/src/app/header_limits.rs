@@ -7,7 +7,7 @@
 
 use axum::http::HeaderMap;
 
-use crate::api_error::{ApiError, MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
+use crate::error::{ApiError, MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 
 /// 431 when the request has more than [`MAX_HEADER_FIELDS`] header fields
 /// or more than [`MAX_HEADER_BYTES`] of names and values together.

@@ -14,7 +14,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, Version, header};
 
-use crate::api_error::ApiError;
+use crate::error::ApiError;
 
 /// The request's framing fault, if any.
 pub(crate) fn check(version: Version, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! - [`store`]: [`JobStore`], which a backend implements, and its types.
+//! - [`app()`] and its parts ([`api_router`], [`docs_router`],
+//!   [`into_app`]): the public API, the contract documents, `/healthz`, and
+//!   the middleware that keeps every answer JSON and logged.
+//! - [`access`]: bearer authentication and the rate limit; [`error`]: the
+//!   contract's error answers; [`json_body`]: the `PUT` body's reader;
+//!   [`audit`]: how audit records name a job.
+//! - [`serve`]: the accept loop (connection timeouts, a connection cap,
+//!   graceful shutdown) over HTTP/1.1 and HTTP/2.
+//! - [`logging`]: `tracing` on a non-blocking, lossy stdout writer.
+
+pub mod access;
+mod app;
+pub mod audit;
+mod connection;
+mod connections;
+pub mod error;
+pub mod json_body;
+pub mod logging;
+mod parse_error_answers;
+pub mod serve;
+pub mod store;
+
+pub use app::{
+    ApiMiddleware, ApiState, App, ClientIdentity, DEFAULT_BODY_READ_TIMEOUT, DocLink,
+    DropConnection, HEALTH_PATH, JOB_PATH, MISSING_ID_PATH, api_doc, api_router, app, docs_router,
+    dropped_connection, into_app,
+};
+pub use connections::raise_descriptor_limit;
+pub use error::ApiError;
+pub use store::{ActionOutcome, JobStore, Snapshot, StoreError};
+
+/// The contract every server here implements, verbatim (served at
+/// `/openapi.yaml`).
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
