@@ -23,8 +23,11 @@ type DeleteJob = operations['deleteJob'];
 export type JobStatusBody = Json<GetJob['responses'][200]>;
 export type UpdateBody = Json<UpdateJob['responses'][200]>;
 export type DeleteBody = Json<DeleteJob['responses'][200]>;
+/** 202 of PUT and DELETE: a running job's worker has not confirmed yet. */
+export type PendingBody = Json<UpdateJob['responses'][202]>;
+type DeletePendingBody = Json<DeleteJob['responses'][202]>;
 export type UpdateRequest = NonNullable<UpdateJob['requestBody']>['content']['application/json'];
-type ErrorCodes<R> = { [C in keyof R]: C extends 200 | 304 ? never : Json<R[C]> }[keyof R];
+type ErrorCodes<R> = { [C in keyof R]: C extends 200 | 202 | 304 ? never : Json<R[C]> }[keyof R];
 // Every documented error of every operation carries the same ErrorBody.
 const getErrors: ErrorBody[] = [] as ErrorCodes<GetJob['responses']>[];
 const updateErrors: ErrorBody[] = [] as ErrorCodes<UpdateJob['responses']>[];
@@ -44,6 +47,15 @@ export const STATE_LABELS: Record<JobState, string> = {
 /** `cancelled` exists only in the answer to an update, never as a job state. */
 export function isCancelled(body: UpdateBody): boolean {
   return body.job.status === 'cancelled';
+}
+
+/** Both operations answer 202 with the same body. */
+const samePending: PendingBody[] = [] as DeletePendingBody[];
+export const pendingBodies = [samePending];
+
+/** Whether the answer is a 202: the request stays in force. */
+export function isPending(body: UpdateBody | DeleteBody | PendingBody): body is PendingBody {
+  return 'pendingAction' in body;
 }
 
 /** A non-2xx answer, with the spec's error body. */
@@ -81,8 +93,11 @@ export async function fetchJobStatus(
   return { body, etag: response.headers.get('ETag') };
 }
 
-/** PUT `{"action": …}`. */
-export async function updateJob(jobId: string, action: JobAction): Promise<UpdateBody> {
+/**
+ * PUT `{"action": …}`: the job after the action, or (202) the request a
+ * running job's worker has not confirmed yet, which stays in force.
+ */
+export async function updateJob(jobId: string, action: JobAction): Promise<UpdateBody | PendingBody> {
   const request: UpdateRequest = { action };
   const response = await fetch(jobUrl(jobId), {
     method: 'PUT',
@@ -90,13 +105,15 @@ export async function updateJob(jobId: string, action: JobAction): Promise<Updat
     body: JSON.stringify(request),
   });
   if (!response.ok) throw await errorFrom(response);
+  if (response.status === 202) return (await response.json()) as PendingBody;
   return (await response.json()) as UpdateBody;
 }
 
-/** DELETE: cancel and remove. */
-export async function deleteJob(jobId: string): Promise<DeleteBody> {
+/** DELETE: cancel and remove (202: as for `updateJob`). */
+export async function deleteJob(jobId: string): Promise<DeleteBody | PendingBody> {
   const response = await fetch(jobUrl(jobId), { method: 'DELETE' });
   if (!response.ok) throw await errorFrom(response);
+  if (response.status === 202) return (await response.json()) as PendingBody;
   return (await response.json()) as DeleteBody;
 }
 
@@ -107,8 +124,9 @@ export function describe(job: Job): string {
     job.data.totalPages == null ? '' : ` (${job.data.processedPages ?? 0}/${job.data.totalPages} pages)`;
   const reason = job.status === 'failed' && job.failedReason ? `: ${job.failedReason}` : '';
   const worker = job.processedOn ? ` on ${job.processedOn}` : '';
+  const pending = job.pendingAction ? ` (${job.pendingAction.action} requested)` : '';
   const memory = job.metrics?.memoryUsage ? `, ${job.metrics.memoryUsage}` : '';
-  return `${job.id} [${job.type}] ${STATE_LABELS[job.status]}${progress}${pages}${worker}${memory}${reason}`;
+  return `${job.id} [${job.type}] ${STATE_LABELS[job.status]}${progress}${pages}${worker}${memory}${pending}${reason}`;
 }
 
 /** The seed's hook, typed: polls every 5 s (conditionally, with the ETag). */

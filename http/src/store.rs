@@ -50,6 +50,17 @@ pub enum ActionOutcome {
     },
     /// No job has this id.
     Missing,
+    /// The job is running: its worker was asked to apply `action` and has
+    /// not confirmed within the store's bound. The request stays in force
+    /// (the contract's 202).
+    Pending {
+        /// The job's status (`active`).
+        status: JobState,
+        /// What the worker was asked: pause or cancel.
+        action: JobAction,
+        /// When the request was recorded.
+        requested_at: DateTime<Utc>,
+    },
 }
 
 /// A store operation that did not complete: every variant answers the

@@ -18,7 +18,8 @@ pub(crate) use crate::error::Failure;
 use crate::error::{JobsError, TransportError, error_chain};
 use crate::interceptor::{AttemptInfo, AttemptOutcome, Interceptor};
 use crate::models::{
-    JobAction, JobDeleteResponse, JobState, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
+    JobAction, JobActionPending, JobDeleteResponse, JobState, JobStatusResponse, JobUpdateRequest,
+    JobUpdateResponse,
 };
 pub(crate) use crate::operation::Operation;
 use crate::options::CallOptions;
@@ -690,6 +691,9 @@ impl JobsClient {
             .execute(Operation::Update(action), job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
+        if raw.status == 202 {
+            return Err(self.pending(raw, action, job_id));
+        }
         let answer: JobUpdateResponse = decode(raw).map_err(|e| self.redact(e, job_id))?;
         same_job(&answer.job.id, job_id)?;
         if !action_result_matches(action, &answer.job.status) {
@@ -712,9 +716,36 @@ impl JobsClient {
             .execute(Operation::Delete, job_id, None, Retries::Policy)
             .await
             .map_err(|f| f.error)?;
+        if raw.status == 202 {
+            return Err(self.pending(raw, JobAction::Cancel, job_id));
+        }
         let answer: JobDeleteResponse = decode(raw).map_err(|e| self.redact(e, job_id))?;
         same_job(&answer.job_id, job_id)?;
         Ok(answer)
+    }
+
+    /// A 202: the job's worker has been asked to `action` the running job
+    /// and has not confirmed it; the request stays in force.
+    fn pending(&self, raw: RawResponse, action: JobAction, job_id: &str) -> JobsError {
+        let answer: JobActionPending = match decode(raw) {
+            Ok(answer) => answer,
+            Err(error) => return self.redact(error, job_id),
+        };
+        let reason = if answer.job_id != job_id {
+            "the answer is about another job"
+        } else if answer.pending_action.action != action {
+            "the pending action is not the one asked for"
+        } else {
+            return JobsError::ActionPending {
+                action,
+                status: answer.status,
+                requested_at: answer.pending_action.requested_at,
+            };
+        };
+        JobsError::InconsistentAnswer {
+            status: 202,
+            reason,
+        }
     }
 
     /// A handle that makes its calls with `options` over this client's

@@ -38,6 +38,13 @@ pub fn action_succeeded(action: JobAction) -> &'static str {
     action.succeeded_message()
 }
 
+/// `message` of a 202: the job's worker has been asked to `action` the
+/// running job and has not confirmed within the server's bound, e.g.
+/// `Cancel requested; the job's worker has not confirmed it yet`.
+pub fn action_pending(action: JobAction) -> &'static str {
+    action.pending_message()
+}
+
 /// `error` of a 400 when `action` is not allowed in the job's state, e.g.
 /// `Failed to pause job` (the reason goes in `details`).
 pub fn action_failed(action: JobAction) -> &'static str {

@@ -59,7 +59,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::models::Job;
+use chrono::{DateTime, Utc};
+
+use crate::models::{Job, JobAction, JobState};
 
 /// A boxed error from code outside the SDK: a token provider, a timer.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -190,6 +192,25 @@ pub enum JobsError {
     /// already completed` or `Job ID is required`.
     #[error("bad request: {0}")]
     BadRequest(ApiError),
+
+    /// 202: the job is running and its worker has been asked to pause or
+    /// cancel it, but has not confirmed within the server's bound. Not a
+    /// failure: the request stays in force. The job is paused or cancelled
+    /// when its worker stops it; if it finishes first, the action is
+    /// refused. Watch the job ([`watch_job`](crate::JobsClient::watch_job)):
+    /// its [`pending_action`](crate::Job::pending_action) shows the request
+    /// while it is in force. Not retried, and asking again is refused while
+    /// it is in force.
+    #[error("{action} requested; the job's worker has not confirmed it yet (the job is {status})")]
+    #[non_exhaustive]
+    ActionPending {
+        /// What the worker was asked: pause or cancel.
+        action: JobAction,
+        /// The job's state when the server answered (`active`).
+        status: JobState,
+        /// When the server recorded the request.
+        requested_at: DateTime<Utc>,
+    },
 
     /// 401 or 403: the bearer token is missing, wrong or not allowed.
     #[error("unauthorized: {0}")]
@@ -377,6 +398,7 @@ impl JobsError {
     /// The HTTP status of the server's answer, if there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
+            Self::ActionPending { .. } => Some(202),
             Self::Decode { status, .. }
             | Self::ResponseTooLarge { status, .. }
             | Self::Redirected { status }
@@ -618,6 +640,16 @@ impl fmt::Debug for JobsError {
             Self::InvalidConfig { reason } => f
                 .debug_struct("InvalidConfig")
                 .field("reason", reason)
+                .finish(),
+            Self::ActionPending {
+                action,
+                status,
+                requested_at,
+            } => f
+                .debug_struct("ActionPending")
+                .field("action", action)
+                .field("status", status)
+                .field("requested_at", requested_at)
                 .finish(),
             Self::BadRequest(e) => f.debug_tuple("BadRequest").field(e).finish(),
             Self::Unauthorized(e) => f.debug_tuple("Unauthorized").field(e).finish(),

@@ -86,6 +86,30 @@ pub struct Job {
     /// Performance metrics, when the job reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<JobMetrics>,
+    /// A pause or cancel the job's worker has been asked for and has not
+    /// yet confirmed (the job is running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_action: Option<PendingAction>,
+}
+
+/// A pause or cancel of a running job that its worker has been asked for
+/// and has not yet confirmed. It stays in force until the worker ends the
+/// job as asked, or the job finishes first (the action is then refused), or
+/// the job leaves its worker some other way (its worker died: the action is
+/// then applied once the job waits again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAction {
+    /// What the worker was asked: [`JobAction::Pause`] or
+    /// [`JobAction::Cancel`].
+    #[cfg_attr(feature = "openapi", schema(schema_with = JobAction::pending_schema))]
+    pub action: JobAction,
+    /// When the server recorded the request.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub requested_at: DateTime<Utc>,
 }
 
 /// A job's original input. Known keys are typed when their value has the
@@ -339,6 +363,18 @@ impl JobAction {
     }
 }
 
+impl JobAction {
+    /// `message` of a 202: the job's worker has not confirmed the action
+    /// (re-exported as [`contract::action_pending`](crate::contract::action_pending)).
+    pub(crate) fn pending_message(self) -> &'static str {
+        match self {
+            Self::Pause => "Pause requested; the job's worker has not confirmed it yet",
+            Self::Resume => "Resume requested; the job has not confirmed it yet",
+            Self::Cancel => "Cancel requested; the job's worker has not confirmed it yet",
+        }
+    }
+}
+
 /// `message` of a successful `DELETE` (and of a `cancel`).
 pub(crate) const DELETE_SUCCEEDED: &str = "Job cancelled successfully";
 
@@ -410,6 +446,29 @@ pub struct JobDeleteResponse {
     pub timestamp: DateTime<Utc>,
 }
 
+/// Body of a `PUT` or `DELETE` answered 202: the job is running, its
+/// worker has been asked to pause or cancel it and has not confirmed within
+/// the server's bound. The request stays in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+#[serde(rename_all = "camelCase")]
+pub struct JobActionPending {
+    /// Human-readable outcome, e.g. `Cancel requested; the job's worker has
+    /// not confirmed it yet`.
+    pub message: String,
+    /// The id of the job.
+    pub job_id: String,
+    /// The job's state now ([`JobState::Active`] while its worker runs it).
+    pub status: JobState,
+    /// The request in force.
+    pub pending_action: PendingAction,
+    /// When the server produced this answer.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub timestamp: DateTime<Utc>,
+}
+
 /// The error body every non-2xx answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -473,6 +532,7 @@ impl Job {
             returnvalue: None,
             logs: None,
             metrics: None,
+            pending_action: None,
         }
     }
 }
@@ -528,6 +588,35 @@ impl JobDeleteResponse {
             success: true,
             message: DELETE_SUCCEEDED.to_owned(),
             job_id: job_id.into(),
+            timestamp,
+        }
+    }
+}
+
+impl PendingAction {
+    /// `action` requested of the job's worker at `requested_at`.
+    pub fn new(action: JobAction, requested_at: DateTime<Utc>) -> Self {
+        Self {
+            action,
+            requested_at,
+        }
+    }
+}
+
+impl JobActionPending {
+    /// A 202 body with the contract's message for the pending action
+    /// ([`crate::contract::action_pending`]).
+    pub fn new(
+        job_id: impl Into<String>,
+        status: JobState,
+        pending_action: PendingAction,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            message: pending_action.action.pending_message().to_owned(),
+            job_id: job_id.into(),
+            status,
+            pending_action,
             timestamp,
         }
     }
@@ -737,7 +826,7 @@ mod openapi_schemas {
     use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
     use utoipa::openapi::{RefOr, schema::Object};
 
-    use super::{JobState, JobType};
+    use super::{JobAction, JobState, JobType};
 
     fn string_enum(values: &[&str], description: &str) -> Object {
         ObjectBuilder::new()
@@ -760,6 +849,14 @@ mod openapi_schemas {
     impl utoipa::ToSchema for JobState {
         fn name() -> Cow<'static, str> {
             Cow::Borrowed("JobState")
+        }
+    }
+
+    impl JobAction {
+        /// Schema of `PendingAction.action`: the two actions a worker is
+        /// asked for.
+        pub(crate) fn pending_schema() -> Object {
+            string_enum(&["pause", "cancel"], "What the worker was asked.")
         }
     }
 

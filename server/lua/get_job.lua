@@ -7,7 +7,7 @@
 -- ARGV[3] logs returned at most (the newest)
 --
 -- FIELDS, the hash fields to read, is defined in front of this script from
--- jobs_server::bullmq::mapping::FIELDS (one list for Lua and Rust).
+-- jobs_server::mapping::FIELDS (one list for Lua and Rust).
 -- Returns nil for no such job, else
 -- { status, field values (HMGET), logs, waiting, active, completed, failed }.
 

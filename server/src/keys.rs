@@ -69,6 +69,12 @@ impl QueueKeys {
     pub fn audit(&self) -> String {
         format!("{}jobs-api:audit", self.base)
     }
+
+    /// The jobs with a control request in force (a sorted set by the time
+    /// each was asked): `<prefix>:<queue>:jobs-api:control-pending`.
+    pub fn control_pending(&self) -> String {
+        format!("{}jobs-api:control-pending", self.base)
+    }
 }
 
 #[cfg(test)]

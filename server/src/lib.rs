@@ -53,7 +53,7 @@ mod scripts;
 mod store;
 
 pub use keys::{KeysError, QueueKeys};
-pub use store::{ConnectError, RedisStore, StoreConfig};
+pub use store::{ConnectError, DEFAULT_CONTROL_TIMEOUT, RedisStore, StoreConfig};
 
 /// The Lua source of the GET script, exactly as [`RedisStore`] loads it
 /// (`scripts/bench.sh` runs it with `redis-benchmark`: the Redis work of a

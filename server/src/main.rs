@@ -59,6 +59,11 @@ struct Args {
     /// included (then the contract's 500).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
     redis_timeout_ms: u64,
+    /// How long a pause or cancel of a running job waits for its worker to
+    /// stop the job, in milliseconds; past it the answer is 202 and the
+    /// request stays in force.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    control_timeout_ms: u64,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
@@ -120,6 +125,7 @@ async fn serve(args: Args) -> ExitCode {
     };
     let mut config = StoreConfig::default();
     config.timeout = Duration::from_millis(args.redis_timeout_ms);
+    config.control_timeout = Duration::from_millis(args.control_timeout_ms);
     let store = if args.redis_cluster {
         RedisStore::cluster(args.redis_url.split(',').map(str::trim), keys, config)
     } else {
@@ -142,6 +148,9 @@ async fn serve(args: Args) -> ExitCode {
     if let Err(err) = store.ping().await {
         tracing::warn!(%err, "Redis does not answer yet; serving 500s until it does");
     }
+    // Control requests outlive the server that made them: each instance
+    // settles those whose job left its worker some other way.
+    let sweeper = tokio::spawn(settle_control_requests(store.clone()));
     let auth = args.auth_token.filter(|t| !t.is_empty());
     let auth_enabled = auth.is_some();
     let api = ApiState::new(
@@ -181,9 +190,35 @@ async fn serve(args: Args) -> ExitCode {
     jobs_http::serve::termination().await;
     tracing::info!("shutting down");
     running.shutdown().await;
+    sweeper.abort();
     let dropped = jobs_http::logging::dropped_lines();
     if dropped > 0 {
         eprintln!("jobs-server: {dropped} log lines dropped (stdout did not keep up)");
     }
     ExitCode::SUCCESS
+}
+
+/// Every second, settles the control requests whose job has left its
+/// worker without the worker settling them (it died, or the job finished
+/// first). A failure is tried again the next second and logged once, until
+/// it works again.
+async fn settle_control_requests(store: RedisStore) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        every.tick().await;
+        match store.settle_control_requests(100).await {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("settling control requests works again");
+            }
+            Ok(_) => {}
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "settling control requests failed; trying every second");
+            }
+            Err(_) => {}
+        }
+    }
 }

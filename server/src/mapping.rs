@@ -14,9 +14,10 @@
 //! | `failedReason` | `failedReason` (non-empty) |
 //! | `returnvalue` | `returnvalue` (JSON; `null` is absent; a lone surrogate's escape is U+FFFD) |
 //! | `logs` | the job's log list (the newest lines) |
+//! | `pendingAction` | `jobs-api:control`: a pause or cancel asked of the running job's worker, not yet settled |
 
 use chrono::{DateTime, Utc};
-use jobs_sdk::{Job, JobData, JobMetrics, JobState, JobType};
+use jobs_sdk::{Job, JobAction, JobData, JobMetrics, JobState, JobType, PendingAction};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -30,7 +31,7 @@ pub enum MappingError {
 
 /// The hash fields a job is read from, in the order a GET reads them
 /// (`HMGET`): nothing else of the hash (`opts`, `stacktrace`, …) is read.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 12] = [
     "name",
     "data",
     "timestamp",
@@ -42,7 +43,12 @@ pub const FIELDS: [&str; 11] = [
     "progress",
     "failedReason",
     "returnvalue",
+    CONTROL_FIELD,
 ];
+
+/// The job hash's field holding a control request in force (JSON, written
+/// by jobs-server, cleared when the request is settled).
+pub const CONTROL_FIELD: &str = "jobs-api:control";
 
 /// The hash's [`FIELDS`] (as `HMGET` returns them: `None` for a field the
 /// hash lacks) as a [`Job`] with `status`.
@@ -124,7 +130,23 @@ fn job_from<'a>(
     if !logs.is_empty() {
         job.logs = Some(logs);
     }
+    job.pending_action = field(CONTROL_FIELD).and_then(pending_action);
     Ok(job)
+}
+
+/// A control request in force (`{"action", "at", …}`): one the server
+/// wrote, so anything else is read as none.
+fn pending_action(text: &str) -> Option<PendingAction> {
+    #[derive(serde::Deserialize)]
+    struct Request {
+        action: JobAction,
+        at: i64,
+    }
+    let request: Request = serde_json::from_str(text).ok()?;
+    Some(PendingAction::new(
+        request.action,
+        DateTime::from_timestamp_millis(request.at)?,
+    ))
 }
 
 /// A JSON field other than `data` (`returnvalue`, `progress`) as a

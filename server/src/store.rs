@@ -27,6 +27,10 @@ pub struct StoreConfig {
     pub max_logs: usize,
     /// The audit stream keeps about this many records (default 100 000).
     pub audit_max_len: usize,
+    /// How long a pause or cancel of a running job waits for its worker's
+    /// outcome (default 5 s); past it the answer is
+    /// [`ActionOutcome::Pending`] and the request stays in force.
+    pub control_timeout: Duration,
 }
 
 impl Default for StoreConfig {
@@ -35,9 +39,20 @@ impl Default for StoreConfig {
             timeout: Duration::from_secs(2),
             max_logs: 1_000,
             audit_max_len: 100_000,
+            control_timeout: DEFAULT_CONTROL_TIMEOUT,
         }
     }
 }
+
+/// Default [`StoreConfig::control_timeout`]: 5 s.
+pub const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first and the longest pause between two reads of a control
+/// request's outcome: a worker that honours its signal at once is answered
+/// within a few milliseconds, a slow one costs at most one script per
+/// `SETTLE_POLL_MAX`.
+const SETTLE_POLL_FIRST: Duration = Duration::from_millis(2);
+const SETTLE_POLL_MAX: Duration = Duration::from_millis(50);
 
 /// Why a [`RedisStore`] could not be made (nothing is connected yet: these
 /// are the configuration's own faults).
@@ -246,6 +261,125 @@ impl RedisStore {
         operation: &str,
         client: Option<&str>,
     ) -> Result<ActionOutcome, StoreError> {
+        // Used only if the job is running: the id of the request its
+        // worker is sent.
+        let request_id = format!("{:016x}", fastrand::u64(..));
+        let answer = self
+            .run_action(id, action, operation, client, Mode::Act, &request_id)
+            .await?;
+        let outcome = match answer {
+            Answer::Requested {
+                request_id, worker, ..
+            } => {
+                tracing::info!(
+                    target: "jobs_server::audit",
+                    operation,
+                    action = action.as_str(),
+                    result = "requested",
+                    worker = worker.as_str(),
+                    client = client.unwrap_or("-"),
+                    "management action asked of the job's worker"
+                );
+                self.await_control(id, action, operation, client, &request_id)
+                    .await?
+            }
+            Answer::Done(outcome, audit_id) => {
+                log_action(operation, action, client, &outcome, &audit_id);
+                outcome
+            }
+        };
+        Ok(outcome)
+    }
+
+    /// Settles the control requests in force whose job has left its worker
+    /// (finished, or brought back to `wait` by BullMQ's stalled checker
+    /// after its worker died): up to `limit` of them, the oldest first.
+    /// Returns how many were settled. A request whose job is still running
+    /// is left to its worker. The binary runs this every second, so a
+    /// request outlives the server that made it.
+    pub async fn settle_control_requests(&self, limit: usize) -> Result<usize, StoreError> {
+        let mut connection = self.connection.clone();
+        let ids: Vec<String> = self
+            .bounded(
+                redis::cmd("ZRANGE")
+                    .arg(self.keys.control_pending())
+                    .arg(0)
+                    .arg(limit.saturating_sub(1))
+                    .query_async(&mut connection),
+            )
+            .await?;
+        let mut settled = 0;
+        for id in ids {
+            // The request's own action, operation and client are read from
+            // the job's hash; these are placeholders.
+            let answer = self
+                .run_action(&id, JobAction::Cancel, "updateJob", None, Mode::Settle, "")
+                .await?;
+            if let Answer::Done(outcome, audit_id) = answer
+                && !matches!(outcome, ActionOutcome::Pending { .. })
+            {
+                settled += 1;
+                tracing::info!(
+                    target: "jobs_server::audit",
+                    result = outcome_name(&outcome),
+                    audit_id,
+                    "control request settled without its worker"
+                );
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Reads the outcome of control request `request_id` on job `id` until
+    /// there is one or the bound passes; then the request stays in force and
+    /// the answer is [`ActionOutcome::Pending`].
+    async fn await_control(
+        &self,
+        id: &str,
+        action: JobAction,
+        operation: &str,
+        client: Option<&str>,
+        request_id: &str,
+    ) -> Result<ActionOutcome, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.config.control_timeout;
+        let mut pause = SETTLE_POLL_FIRST;
+        loop {
+            let now = tokio::time::Instant::now();
+            let mode = if now >= deadline {
+                Mode::Expire
+            } else {
+                tokio::time::sleep(pause.min(deadline - now)).await;
+                pause = (pause * 2).min(SETTLE_POLL_MAX);
+                Mode::Settle
+            };
+            let answer = self
+                .run_action(id, action, operation, client, mode, request_id)
+                .await?;
+            match answer {
+                Answer::Done(ActionOutcome::Pending { .. }, _) if mode == Mode::Settle => {}
+                Answer::Done(outcome, audit_id) => {
+                    log_action(operation, action, client, &outcome, &audit_id);
+                    return Ok(outcome);
+                }
+                Answer::Requested { .. } => {
+                    return Err(StoreError::Failed(
+                        "the action script asked a worker while settling".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One run of the action script (see `lua/actions.lua`).
+    async fn run_action(
+        &self,
+        id: &str,
+        action: JobAction,
+        operation: &str,
+        client: Option<&str>,
+        mode: Mode,
+        request_id: &str,
+    ) -> Result<Answer, StoreError> {
         let mut connection = self.connection.clone();
         let raw: Vec<redis::Value> = self
             .bounded(
@@ -260,18 +394,42 @@ impl RedisStore {
                     .arg(client.unwrap_or(""))
                     .arg(self.config.audit_max_len)
                     .arg(jobs_http::audit::audit_job_id(id).as_ref())
+                    .arg(mode.as_str())
+                    .arg(request_id)
                     .invoke_async(&mut connection),
             )
             .await?;
-        // The last element names the audit record the script wrote.
-        let audit_id = raw
-            .last()
-            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
-            .unwrap_or_default();
-        let outcome = outcome(raw)?;
-        log_action(operation, action, client, &outcome, &audit_id);
-        Ok(outcome)
+        answer(raw)
     }
+}
+
+/// How the action script runs: a client's action, or the settling of a
+/// running job's control request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Act,
+    Settle,
+    /// Settle, and audit that the server stopped waiting.
+    Expire,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Act => "act",
+            Self::Settle => "settle",
+            Self::Expire => "expire",
+        }
+    }
+}
+
+/// The action script's answer.
+#[derive(Debug)]
+enum Answer {
+    /// What the client's action came to, and the audit record's id.
+    Done(ActionOutcome, String),
+    /// The job is running: its worker was asked.
+    Requested { request_id: String, worker: String },
 }
 
 /// The connection to Redis: one server or a cluster. Both multiplex
@@ -362,6 +520,17 @@ impl JobStore for RedisStore {
 /// The audit record in the log too (the seed: "log all job management
 /// actions"): who, what and the outcome, and the stream entry that names
 /// the job (ids stay out of logs: the seed treats them as sensitive).
+/// An outcome's name in the log.
+fn outcome_name(outcome: &ActionOutcome) -> &'static str {
+    match outcome {
+        ActionOutcome::Applied { .. } => "applied",
+        ActionOutcome::Refused { .. } => "rejected",
+        ActionOutcome::Missing => "missing",
+        ActionOutcome::Pending { .. } => "timed-out",
+        _ => "other",
+    }
+}
+
 fn log_action(
     operation: &str,
     action: JobAction,
@@ -377,7 +546,8 @@ fn log_action(
         ),
         ActionOutcome::Refused { status, .. } => ("rejected", Some(status.to_string()), None),
         ActionOutcome::Missing => ("missing", None, None),
-        // `ActionOutcome` may grow; this store makes only the three above.
+        ActionOutcome::Pending { status, .. } => ("timed-out", Some(status.to_string()), None),
+        // `ActionOutcome` may grow; this store makes only the four above.
         _ => ("other", None, None),
     };
     tracing::info!(
@@ -393,9 +563,74 @@ fn log_action(
     );
 }
 
-/// The action script's answer: `{"missing"}`, `{"refused", status,
+/// The action script's answer (its shapes are listed at the top of
+/// `lua/actions.lua`); the last element names the audit record it wrote.
+fn answer(raw: Vec<redis::Value>) -> Result<Answer, StoreError> {
+    let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
+    let unexpected = || StoreError::Failed("the action script answered in an unknown shape".into());
+    let millis = |value: Option<&redis::Value>| {
+        value
+            .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
+            .and_then(DateTime::from_timestamp_millis)
+    };
+    let audit_id = raw.last().and_then(text).unwrap_or_default();
+    match raw.first().and_then(text).as_deref() {
+        Some("requested") => Ok(Answer::Requested {
+            request_id: raw.get(2).and_then(text).ok_or_else(unexpected)?,
+            worker: raw.get(3).and_then(text).ok_or_else(unexpected)?,
+        }),
+        Some("pending") => {
+            let status = raw.get(1).and_then(text).ok_or_else(unexpected)?;
+            let action = raw.get(2).and_then(text).ok_or_else(unexpected)?;
+            Ok(Answer::Done(
+                ActionOutcome::Pending {
+                    status: JobState::from(status),
+                    action: action.parse().map_err(|_| unexpected())?,
+                    requested_at: millis(raw.get(3)).ok_or_else(unexpected)?,
+                },
+                audit_id,
+            ))
+        }
+        Some("outcome") => {
+            let stored = raw.get(1).and_then(text).ok_or_else(unexpected)?;
+            Ok(Answer::Done(stored_outcome(&stored)?, audit_id))
+        }
+        _ => Ok(Answer::Done(outcome(&raw)?, audit_id)),
+    }
+}
+
+/// A worker's stored outcome of a control request (`jobs-api:outcome:<id>`,
+/// JSON): `{"result": "applied", "to", "at"}` or `{"result": "refused",
+/// "status", "details", "at"}`.
+fn stored_outcome(json: &str) -> Result<ActionOutcome, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        result: String,
+        to: Option<String>,
+        status: Option<String>,
+        details: Option<String>,
+        at: i64,
+    }
+    let unexpected =
+        || StoreError::Failed("a control request's outcome has an unknown shape".into());
+    let stored: Stored = serde_json::from_str(json).map_err(|_| unexpected())?;
+    match stored.result.as_str() {
+        "applied" => Ok(ActionOutcome::Applied {
+            from: Some(JobState::Active),
+            to: JobState::from(stored.to.ok_or_else(unexpected)?),
+            at: DateTime::from_timestamp_millis(stored.at).ok_or_else(unexpected)?,
+        }),
+        "refused" => Ok(ActionOutcome::Refused {
+            status: JobState::from(stored.status.unwrap_or_else(|| "active".to_owned())),
+            details: stored.details.unwrap_or_default(),
+        }),
+        _ => Err(unexpected()),
+    }
+}
+
+/// The action script's final answers: `{"missing"}`, `{"refused", status,
 /// details}` or `{"applied", from, to, atMs}`.
-fn outcome(raw: Vec<redis::Value>) -> Result<ActionOutcome, StoreError> {
+fn outcome(raw: &[redis::Value]) -> Result<ActionOutcome, StoreError> {
     let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
     let unexpected = || StoreError::Failed("the action script answered in an unknown shape".into());
     match raw.first().and_then(text).as_deref() {

@@ -6,9 +6,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use jobs_sdk::{
-    ErrorBody, JobDeleteResponse, JobStatusResponse, JobUpdateRequest, JobUpdateResponse,
-    UpdatedJob,
+    ErrorBody, JobAction, JobActionPending, JobDeleteResponse, JobState, JobStatusResponse,
+    JobUpdateRequest, JobUpdateResponse, PendingAction, UpdatedJob,
 };
 
 use super::openapi::{NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
@@ -124,6 +125,7 @@ pub(crate) async fn get_job(
     request_body(content = JobUpdateRequest, content_type = "application/json", description = "The action to apply."),
     responses(
         (status = 200, description = "The action was applied.", body = JobUpdateResponse),
+        (status = 202, description = "The job is running; its worker was asked to pause or cancel it and has not confirmed within the server's bound. The request stays in force.", body = JobActionPending),
         (status = 400, description = "Empty job ID, invalid body or action, an action the job's state does not allow, or a request that breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
@@ -144,7 +146,7 @@ pub(crate) async fn update_job(
     client: Option<Extension<ClientIdentity>>,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<Json<JobUpdateResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::job_not_found)?;
     let action = read_action(&headers, body, state.0.body_read_timeout.0).await?;
     let client = client
@@ -161,9 +163,17 @@ pub(crate) async fn update_job(
             action,
             UpdatedJob::new(id, to, at),
             at,
-        ))),
+        ))
+        .into_response()),
         ActionOutcome::Refused { details, .. } => Err(ApiError::action_failed(action, details)),
-        ActionOutcome::Missing => Err(ApiError::job_not_found()),
+        ActionOutcome::Pending {
+            status,
+            action,
+            requested_at,
+        } => Ok(pending(id, status, action, requested_at)),
+        // Missing, and any outcome a newer store reports that this layer
+        // does not know: nothing the client asked for happened.
+        _ => Err(ApiError::job_not_found()),
     }
 }
 
@@ -178,6 +188,7 @@ pub(crate) async fn update_job(
     params(("jobId" = String, Path, description = "Unique identifier of the job.")),
     responses(
         (status = 200, description = "The job was cancelled and removed.", body = JobDeleteResponse),
+        (status = 202, description = "The job is running; its worker was asked to cancel it and has not confirmed within the server's bound. The request stays in force.", body = JobActionPending),
         (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID, or it cannot be cancelled.", body = ErrorBody),
@@ -193,7 +204,7 @@ pub(crate) async fn delete_job(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
     client: Option<Extension<ClientIdentity>>,
-) -> Result<Json<JobDeleteResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = job_id(path, ApiError::cancel_failed)?;
     let client = client
         .as_ref()
@@ -205,10 +216,34 @@ pub(crate) async fn delete_job(
         .await
         .map_err(|error| failed(Operation::Delete, &error))?;
     match outcome {
-        ActionOutcome::Applied { at, .. } => Ok(Json(JobDeleteResponse::new(id, at))),
+        ActionOutcome::Applied { at, .. } => {
+            Ok(Json(JobDeleteResponse::new(id, at)).into_response())
+        }
+        ActionOutcome::Pending {
+            status,
+            action,
+            requested_at,
+        } => Ok(pending(id, status, action, requested_at)),
         // Unknown and not cancellable answer alike (the seed's one message).
-        ActionOutcome::Refused { .. } | ActionOutcome::Missing => Err(ApiError::cancel_failed()),
+        _ => Err(ApiError::cancel_failed()),
     }
+}
+
+/// 202: the running job's worker has not confirmed `action`; the request
+/// stays in force.
+fn pending(
+    id: String,
+    status: JobState,
+    action: JobAction,
+    requested_at: DateTime<Utc>,
+) -> Response {
+    let body = JobActionPending::new(
+        id,
+        status,
+        PendingAction::new(action, requested_at),
+        Utc::now(),
+    );
+    (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
 /// The contract's 500 for `operation` when the store failed; the cause is

@@ -24,9 +24,17 @@
 //       line per finished job. A job's data.work says what to do:
 //       { steps, stepMs, fail, holdMs } (progress after each step, a log
 //       line each step, then fail with `fail` or return {steps}).
+//   node bullmq.mjs <redis-url> <prefix> <queue> controlled-worker <name> [concurrency] [graceMs]
+//       the same with jobs-api-worker's ControlledWorker (worker/node/):
+//       prints "ready", then one JSON line per step: {id, event: started},
+//       {id, event: control, action, outcome, to?} and the finished jobs.
+//       The processor honours its signal (its waits end when it aborts)
+//       unless data.work.ignoreSignal; data.work.checkpoint saves progress
+//       to the job before each step and resumes from it.
 //
 // <redis-url> "cluster:redis://host:port,redis://host:port" names nodes of a
 // Redis Cluster (ioredis' Cluster; the prefix then needs a hash tag).
+import { createRequire } from 'node:module';
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
 
@@ -44,8 +52,71 @@ const connection = url.startsWith('cluster:')
     )
   : { url, maxRetriesPerRequest: null };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { ControlledWorker } = createRequire(import.meta.url)('../../../worker/node');
+
+// Waits `ms`, or until `signal` aborts (then throws its reason).
+function wait(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const aborted = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', aborted);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', aborted, { once: true });
+  });
+}
+
+async function controlledWorker(name, concurrency, graceMs) {
+  const print = (line) => console.log(JSON.stringify(line));
+  const worker = new ControlledWorker(
+    queueName,
+    async (job, token, signal) => {
+      print({ id: job.id, event: 'started', progress: job.progress });
+      const work = (job.data && job.data.work) || {};
+      const honour = work.ignoreSignal ? new AbortController().signal : signal;
+      if (work.holdMs) await wait(work.holdMs, honour);
+      const steps = work.steps || 0;
+      const from = work.checkpoint && typeof job.progress === 'number' ? Math.round((job.progress / 100) * steps) : 0;
+      for (let step = from + 1; step <= steps; step++) {
+        await wait(work.stepMs || 10, honour);
+        await job.log(`step ${step} of ${steps}`);
+        await job.updateProgress(Math.round((step / steps) * 100));
+      }
+      if (work.fail) throw new Error(work.fail);
+      return { steps, from };
+    },
+    {
+      connection, prefix, name, concurrency: Number(concurrency || 1), drainDelay: 1,
+      ...(graceMs ? { controlGraceMs: Number(graceMs) } : {}),
+    },
+  );
+  worker.on('control', (event) => print({ id: event.jobId, event: 'control', action: event.action, outcome: event.outcome, to: event.to }));
+  worker.on('completed', (job, value) => print({ id: job.id, event: 'completed', value }));
+  worker.on('failed', (job, err) => print({ id: job && job.id, event: 'failed', reason: err.message }));
+  worker.on('error', (err) => console.error(`worker error: ${err.message}`));
+  await worker.waitUntilReady();
+  // Ready once the worker promises to accept control.
+  const client = await worker.getBackend().client;
+  for (let i = 0; i < 500; i++) {
+    if (await client.zscore(`${prefix}:${queueName}:jobs-api:workers`, worker.id)) break;
+    await sleep(10);
+  }
+  console.log('ready');
+  process.stdin.resume();
+  await new Promise((resolve) => process.stdin.on('end', resolve));
+  await worker.close();
+}
 
 async function main() {
+  if (command === 'controlled-worker') {
+    const [name, concurrency, graceMs] = rest;
+    await controlledWorker(name, concurrency, graceMs);
+    return;
+  }
   if (command === 'worker') {
     const [name, concurrency] = rest;
     const worker = new Worker(
