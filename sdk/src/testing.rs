@@ -44,8 +44,8 @@ pub use wiremock;
 use crate::client::JobsClient;
 use crate::contract;
 use crate::models::{
-    Job, JobAction, JobData, JobDeleteResponse, JobState, JobStatusResponse, JobType,
-    JobUpdateResponse, QueueStats, UpdatedJob,
+    Job, JobAction, JobActionPending, JobData, JobDeleteResponse, JobState, JobStatusResponse,
+    JobType, JobUpdateResponse, PendingAction, QueueStats, UpdatedJob,
 };
 use crate::retry::RetryPolicy;
 
@@ -103,6 +103,19 @@ pub mod bodies {
         };
         let job = UpdatedJob::new(job_id, status, fixed_time());
         serde_json::to_value(JobUpdateResponse::new(action, job, fixed_time())).unwrap_or_default()
+    }
+
+    /// `PUT` or `DELETE` 202: the running job's worker has not confirmed
+    /// `action` (pause or cancel); the job is `active`.
+    pub fn pending(job_id: &str, action: JobAction) -> Value {
+        let pending = PendingAction::new(action, fixed_time());
+        serde_json::to_value(JobActionPending::new(
+            job_id,
+            JobState::Active,
+            pending,
+            fixed_time(),
+        ))
+        .unwrap_or_default()
     }
 
     /// `DELETE` 200.
@@ -270,6 +283,27 @@ impl MockJobsServer {
                 .and(path(job_path(job_id)))
                 .and(body_json(json!({ "action": action }))),
             ResponseTemplate::new(400).set_body_json(bodies::action_failed(action, details)),
+        )
+    }
+
+    /// `PUT` of `action` (pause or cancel) on the running job `job_id`
+    /// answers 202: its worker has not confirmed it yet (the SDK's
+    /// [`JobsError::ActionPending`](crate::JobsError::ActionPending)).
+    pub fn action_pending(&self, job_id: &str, action: JobAction) -> MockJobsMount<'_> {
+        self.mount(
+            Mock::given(method("PUT"))
+                .and(path(job_path(job_id)))
+                .and(body_json(json!({ "action": action }))),
+            ResponseTemplate::new(202).set_body_json(bodies::pending(job_id, action)),
+        )
+    }
+
+    /// `DELETE` of the running job `job_id` answers 202: its worker has not
+    /// confirmed the cancel yet.
+    pub fn delete_pending(&self, job_id: &str) -> MockJobsMount<'_> {
+        self.mount(
+            Mock::given(method("DELETE")).and(path(job_path(job_id))),
+            ResponseTemplate::new(202).set_body_json(bodies::pending(job_id, JobAction::Cancel)),
         )
     }
 
