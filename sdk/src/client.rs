@@ -641,11 +641,15 @@ impl JobsClient {
     }
 
     /// `PUT /api/jobs/{jobId}` with `{"action": "pause"}`: pauses a
-    /// `waiting` or `active` job.
+    /// `waiting` or `active` job. A running job is paused by its worker:
+    /// the server waits a bounded time for it.
     ///
     /// # Errors
     /// [`JobsError::BadRequest`] when the job cannot be paused in its state
-    /// (`Failed to pause job: Job is already completed`);
+    /// (`Failed to pause job: Job is already completed`, or a worker that
+    /// does not accept control); [`JobsError::ActionPending`] when the
+    /// running job's worker has not confirmed in time (the request stays in
+    /// force);
     /// [`JobsError::NotFound`] for an unknown id; see [`update_job`](Self::update_job).
     pub async fn pause_job(&self, job_id: &str) -> Result<JobUpdateResponse, JobsError> {
         self.update_job(job_id, JobAction::Pause).await
@@ -663,10 +667,14 @@ impl JobsClient {
 
     /// `PUT /api/jobs/{jobId}` with `{"action": "cancel"}`: cancels and
     /// removes a `waiting`, `active` or `paused` job. The answer's
-    /// `job.status` is `cancelled`; a later GET answers 404.
+    /// `job.status` is `cancelled`; a later GET answers 404. A running job
+    /// is stopped by its worker: the server waits a bounded time for it.
     ///
     /// # Errors
-    /// [`JobsError::BadRequest`] when the job already finished;
+    /// [`JobsError::BadRequest`] when the job already finished (or its
+    /// worker does not accept control); [`JobsError::ActionPending`] when
+    /// the running job's worker has not confirmed in time (the request
+    /// stays in force);
     /// [`JobsError::NotFound`] for an unknown id; see [`update_job`](Self::update_job).
     pub async fn cancel_job(&self, job_id: &str) -> Result<JobUpdateResponse, JobsError> {
         self.update_job(job_id, JobAction::Cancel).await
@@ -709,8 +717,10 @@ impl JobsClient {
     ///
     /// # Errors
     /// [`JobsError::NotFound`] when the job does not exist or cannot be
-    /// cancelled (`Failed to cancel job or job not found`); otherwise as
-    /// [`update_job`](Self::update_job).
+    /// cancelled (`Failed to cancel job or job not found`);
+    /// [`JobsError::ActionPending`] when a running job's worker has not
+    /// confirmed the cancel in time (the request stays in force); otherwise
+    /// as [`update_job`](Self::update_job).
     pub async fn delete_job(&self, job_id: &str) -> Result<JobDeleteResponse, JobsError> {
         let raw = self
             .execute(Operation::Delete, job_id, None, Retries::Policy)

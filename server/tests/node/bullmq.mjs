@@ -24,13 +24,16 @@
 //       line per finished job. A job's data.work says what to do:
 //       { steps, stepMs, fail, holdMs } (progress after each step, a log
 //       line each step, then fail with `fail` or return {steps}).
-//   node bullmq.mjs <redis-url> <prefix> <queue> controlled-worker <name> [concurrency] [graceMs]
-//       the same with jobs-api-worker's ControlledWorker (worker/node/):
-//       prints "ready", then one JSON line per step: {id, event: started},
+//   node bullmq.mjs <redis-url> <prefix> <queue> controlled-worker <name> ['<options JSON>']
+//       the same with jobs-api-worker's ControlledWorker (worker/node/) and
+//       these Worker options ({concurrency, controlGraceMs, lockDuration,
+//       stalledInterval, …}): prints "ready" once it accepts control, then
+//       one JSON line per step: {id, event: started, progress},
+//       {id, event: aborted, action, name} (the signal's reason),
 //       {id, event: control, action, outcome, to?} and the finished jobs.
-//       The processor honours its signal (its waits end when it aborts)
-//       unless data.work.ignoreSignal; data.work.checkpoint saves progress
-//       to the job before each step and resumes from it.
+//       The processor honours its signal (its waits end when it aborts,
+//       data.work.stopMs later) unless data.work.ignoreSignal; with
+//       data.work.checkpoint it resumes from the job's saved progress.
 //
 // <redis-url> "cluster:redis://host:port,redis://host:port" names nodes of a
 // Redis Cluster (ioredis' Cluster; the prefix then needs a hash tag).
@@ -54,13 +57,14 @@ const connection = url.startsWith('cluster:')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const { ControlledWorker } = createRequire(import.meta.url)('../../../worker/node');
 
-// Waits `ms`, or until `signal` aborts (then throws its reason).
-function wait(ms, signal) {
+// Waits `ms`, or until `signal` aborts (then, `stopMs` later, throws its
+// reason).
+function wait(ms, signal, stopMs = 0) {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const aborted = () => {
       clearTimeout(timer);
-      reject(signal.reason);
+      setTimeout(() => reject(signal.reason), stopMs);
     };
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', aborted);
@@ -70,29 +74,28 @@ function wait(ms, signal) {
   });
 }
 
-async function controlledWorker(name, concurrency, graceMs) {
+async function controlledWorker(name, options) {
   const print = (line) => console.log(JSON.stringify(line));
   const worker = new ControlledWorker(
     queueName,
     async (job, token, signal) => {
       print({ id: job.id, event: 'started', progress: job.progress });
+      signal.addEventListener('abort', () =>
+        print({ id: job.id, event: 'aborted', action: signal.reason.action, name: signal.reason.name }));
       const work = (job.data && job.data.work) || {};
       const honour = work.ignoreSignal ? new AbortController().signal : signal;
-      if (work.holdMs) await wait(work.holdMs, honour);
+      if (work.holdMs) await wait(work.holdMs, honour, work.stopMs);
       const steps = work.steps || 0;
       const from = work.checkpoint && typeof job.progress === 'number' ? Math.round((job.progress / 100) * steps) : 0;
       for (let step = from + 1; step <= steps; step++) {
-        await wait(work.stepMs || 10, honour);
+        await wait(work.stepMs || 10, honour, work.stopMs);
         await job.log(`step ${step} of ${steps}`);
         await job.updateProgress(Math.round((step / steps) * 100));
       }
       if (work.fail) throw new Error(work.fail);
       return { steps, from };
     },
-    {
-      connection, prefix, name, concurrency: Number(concurrency || 1), drainDelay: 1,
-      ...(graceMs ? { controlGraceMs: Number(graceMs) } : {}),
-    },
+    { connection, prefix, name, concurrency: 1, drainDelay: 1, ...options },
   );
   worker.on('control', (event) => print({ id: event.jobId, event: 'control', action: event.action, outcome: event.outcome, to: event.to }));
   worker.on('completed', (job, value) => print({ id: job.id, event: 'completed', value }));
@@ -113,8 +116,8 @@ async function controlledWorker(name, concurrency, graceMs) {
 
 async function main() {
   if (command === 'controlled-worker') {
-    const [name, concurrency, graceMs] = rest;
-    await controlledWorker(name, concurrency, graceMs);
+    const [name, options] = rest;
+    await controlledWorker(name, JSON.parse(options || '{}'));
     return;
   }
   if (command === 'worker') {

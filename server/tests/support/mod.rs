@@ -12,7 +12,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use jobs_sdk::JobState;
@@ -380,10 +381,21 @@ impl Bullmq {
 
     /// Starts a `Worker` named `name`; returns once it is ready.
     pub fn worker(&self, name: &str, concurrency: u32) -> Worker {
+        self.spawn_worker(&["worker", name, &concurrency.to_string()])
+    }
+
+    /// Starts jobs-api-worker's `ControlledWorker` named `name` with these
+    /// Worker `options` (`{concurrency, controlGraceMs, lockDuration, …}`);
+    /// returns once it accepts control.
+    pub fn controlled_worker(&self, name: &str, options: Value) -> Worker {
+        self.spawn_worker(&["controlled-worker", name, &options.to_string()])
+    }
+
+    fn spawn_worker(&self, args: &[&str]) -> Worker {
         let mut child = Command::new("node")
             .arg(helper())
             .args([&self.url, &self.prefix, &self.queue])
-            .args(["worker", name, &concurrency.to_string()])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -393,10 +405,23 @@ impl Bullmq {
         let mut line = String::new();
         lines.read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready", "the worker starts");
+        // Read on a thread of its own, so a test waits for a line with a
+        // deadline and the worker is never blocked on a full pipe.
+        let (sender, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.lines() {
+                let Ok(line) = line else { break };
+                let event = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| panic!("the worker prints JSON lines, got {line:?}"));
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        });
         Worker {
             stdin: child.stdin.take(),
             child,
-            lines,
+            events,
         }
     }
 }
@@ -405,15 +430,48 @@ impl Bullmq {
 pub struct Worker {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: BufReader<ChildStdout>,
+    events: mpsc::Receiver<Value>,
 }
 
 impl Worker {
+    /// The next line the worker printed, within 30 s.
+    pub fn next_event(&mut self) -> Value {
+        self.events
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the worker printed a line within 30 s")
+    }
+
+    /// The first line from now on that `matches`, within 30 s; the lines
+    /// before it are passed over.
+    pub fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) if matches(&event) => return event,
+                Ok(_) => {}
+                Err(_) => panic!("the worker printed no {what} within 30 s"),
+            }
+        }
+    }
+
+    /// Every line printed so far, without waiting.
+    pub fn printed(&mut self) -> Vec<Value> {
+        self.events.try_iter().collect()
+    }
+
     /// The next finished job: `{id, event: completed|failed, reason?}`.
     pub fn next_finished(&mut self) -> Value {
-        let mut line = String::new();
-        self.lines.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("a finished job, got {line:?}"))
+        self.wait_for("finished job", |event| {
+            matches!(event["event"].as_str(), Some("completed" | "failed"))
+        })
+    }
+
+    /// Kills the worker's process at once (SIGKILL): no `close`, its locks
+    /// left to expire.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Closes the worker as BullMQ's `Worker.close` does.
