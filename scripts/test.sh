@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # All tests, on a fresh machine: installs what jobs-server's tests run
 # against (Debian's redis-server, the BullMQ npm package pinned in
-# package-lock.json) when missing, then `cargo test --workspace`.
-# Arguments go to cargo test (e.g. `scripts/test.sh -p jobs-server`).
+# package-lock.json) when missing, then `cargo test --workspace` and the
+# worker package's own tests (worker/node: Node's test runner, and tsc on
+# its TypeScript types). Arguments go to cargo test alone (e.g.
+# `scripts/test.sh -p jobs-server`, which skips the worker package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +24,8 @@ if [[ ! -f node_modules/bullmq/package.json ||
 fi
 
 cargo test --workspace "$@"
+if [[ $# -eq 0 ]]; then
+  echo "worker/node (jobs-api-worker): node --test, tsc"
+  node --test worker/node/test/
+  npx --no-install tsc -p worker/node
+fi

@@ -76,6 +76,11 @@ struct Args {
     /// A PUT body not complete within this many milliseconds answers 408.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     body_read_timeout_ms: u64,
+    /// How long a pause or cancel of a running job waits for its worker, in
+    /// milliseconds; past it the answer is 202 (the workers acknowledge at
+    /// once unless PUT /__stub/workers/acknowledgement says otherwise).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    control_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -97,6 +102,7 @@ async fn main() -> ExitCode {
         .header_read_timeout(Duration::from_millis(args.header_read_timeout_ms))
         .idle_timeout(Duration::from_millis(args.idle_timeout_ms))
         .body_read_timeout(Duration::from_millis(args.body_read_timeout_ms))
+        .control_timeout(Duration::from_millis(args.control_timeout_ms))
         .workers((1..=args.workers).map(|n| format!("worker-node-{n}")));
     if args.demo {
         builder = builder.demo();

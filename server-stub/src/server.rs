@@ -14,10 +14,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::engine::Acknowledgement;
 use crate::engine::{AuditEntry, Engine, EngineConfig, InsertError, JobBuilder, SharedEngine};
 use crate::faults::Faults;
 use crate::state::{AppState, Settings};
-use crate::store::EngineStore;
+use crate::store::{DEFAULT_CONTROL_TIMEOUT, EngineStore};
 
 /// Configures and starts a [`StubServer`]. Defaults: `127.0.0.1:0`, wall
 /// clock, no auth, no rate limit, no simulated workers, no automatic ticks,
@@ -38,6 +39,8 @@ pub struct StubBuilder {
     demo: bool,
     serve: ServeConfig,
     body_read_timeout: Duration,
+    control_timeout: Duration,
+    acknowledgement: Acknowledgement,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +65,8 @@ impl Default for StubBuilder {
             demo: false,
             serve: ServeConfig::default(),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            control_timeout: DEFAULT_CONTROL_TIMEOUT,
+            acknowledgement: Acknowledgement::Immediate,
         }
     }
 }
@@ -183,6 +188,25 @@ impl StubBuilder {
         self
     }
 
+    /// How the simulated workers answer a pause or cancel of a job they
+    /// run (default: at once). With [`Acknowledgement::Delayed`] or
+    /// [`Acknowledgement::Never`] the request is in force meanwhile, as over
+    /// a real queue: to test how a client handles a slow cancel and the
+    /// contract's 202. `PUT /__stub/workers/acknowledgement` changes it at
+    /// run time.
+    pub fn acknowledgement(mut self, acknowledgement: Acknowledgement) -> Self {
+        self.acknowledgement = acknowledgement;
+        self
+    }
+
+    /// How long a pause or cancel of a running job waits for its worker
+    /// (default 5 s, as `jobs-server`'s); past it the answer is 202 and the
+    /// request stays in force.
+    pub fn control_timeout(mut self, timeout: Duration) -> Self {
+        self.control_timeout = timeout;
+        self
+    }
+
     /// Binds and starts serving in the background (needs a tokio runtime).
     ///
     /// # Errors
@@ -204,6 +228,7 @@ impl StubBuilder {
         }
         // Workers first, so seeded active jobs are handed to them.
         engine.set_workers(workers);
+        engine.set_acknowledgement(self.acknowledgement);
         if self.demo {
             crate::demo::seed(&mut engine)
                 .map_err(|e| io::Error::new(io::ErrorKind::AlreadyExists, e))?;
@@ -211,7 +236,7 @@ impl StubBuilder {
         let engine = SharedEngine::new(engine);
         let faults = Faults::new();
         let api = ApiState::new(
-            Arc::new(EngineStore(engine.clone())),
+            Arc::new(EngineStore::new(engine.clone()).with_control_timeout(self.control_timeout)),
             ApiAccess::new(self.auth_token.clone().map(AuthToken::new), self.rate_limit),
             self.body_read_timeout,
         );

@@ -1,20 +1,167 @@
 //! The stub's engine as a [`JobStore`], so the shared public API
 //! (`jobs_http`) answers from it.
 
-use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreFuture};
-use jobs_sdk::JobAction;
+use std::time::Duration;
 
-use crate::engine::{ActionError, DeleteError, SharedEngine};
+use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreFuture};
+use jobs_sdk::{JobAction, JobState, UpdatedJob};
+
+use crate::engine::{
+    Acknowledgement, ActionError, AuditOperation, ControlRequest, DeleteError, SharedEngine,
+};
+
+/// Default [`EngineStore::control_timeout`]: 5 s, as `jobs-server`'s.
+pub const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// [`SharedEngine`] behind the contract's operations. The engine answers at
-/// once: each future is ready when polled.
+/// once, except a pause or cancel of a running job while the simulated
+/// workers do not acknowledge at once ([`Acknowledgement`]): that waits up
+/// to [`control_timeout`](Self::control_timeout) for the worker.
 #[derive(Debug, Clone)]
-pub struct EngineStore(pub SharedEngine);
+pub struct EngineStore {
+    engine: SharedEngine,
+    control_timeout: Duration,
+}
+
+impl EngineStore {
+    /// The contract over `engine`, waiting [`DEFAULT_CONTROL_TIMEOUT`] for
+    /// a running job's worker.
+    pub fn new(engine: SharedEngine) -> Self {
+        Self {
+            engine,
+            control_timeout: DEFAULT_CONTROL_TIMEOUT,
+        }
+    }
+
+    /// Waits up to `timeout` for a running job's worker to settle a pause
+    /// or cancel; past it the answer is 202 and the request stays in force.
+    #[must_use]
+    pub fn with_control_timeout(mut self, timeout: Duration) -> Self {
+        self.control_timeout = timeout;
+        self
+    }
+
+    /// How long a pause or cancel of a running job waits for its worker.
+    pub fn control_timeout(&self) -> Duration {
+        self.control_timeout
+    }
+
+    /// The outcome of `request` on job `id`: the worker's (after its
+    /// acknowledgement delay), the job's own end, or 202 past the bound.
+    async fn await_worker(&self, id: &str, request: ControlRequest) -> ActionOutcome {
+        let ControlRequest {
+            pending,
+            acknowledgement,
+            mut outcome,
+            ..
+        } = request;
+        if let Acknowledgement::Delayed { delay_ms } = acknowledgement {
+            let engine = self.engine.clone();
+            let (id, at) = (id.to_owned(), pending.requested_at);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                engine.lock().acknowledge(&id, at);
+            });
+        }
+        let settled = match tokio::time::timeout(self.control_timeout, &mut outcome).await {
+            Ok(settled) => settled.ok(),
+            Err(_) => {
+                let still = self
+                    .engine
+                    .lock()
+                    .request_timed_out(id, pending.requested_at);
+                match still {
+                    Some(status) => {
+                        return ActionOutcome::Pending {
+                            status,
+                            action: pending.action,
+                            requested_at: pending.requested_at,
+                        };
+                    }
+                    // Settled between the bound and the lock.
+                    None => outcome.try_recv().ok(),
+                }
+            }
+        };
+        match settled {
+            Some(Ok(updated)) => applied(updated, Some(JobState::Active)),
+            Some(Err(ActionError::NotAllowed {
+                status, details, ..
+            })) => ActionOutcome::Refused { status, details },
+            _ => ActionOutcome::Missing,
+        }
+    }
+
+    /// A `PUT` (or, with `operation` Delete, a `DELETE`) as far as the
+    /// engine answers at once: the outcome, or a running job's request to
+    /// wait on.
+    fn act(
+        &self,
+        id: &str,
+        action: JobAction,
+        operation: AuditOperation,
+        client: Option<&str>,
+    ) -> Step {
+        let mut engine = self.engine.lock();
+        let outcome = match engine.request_control(id, action, operation, client) {
+            Some(Ok(request)) => return Step::Wait(request),
+            Some(Err(error)) => Err(error),
+            None if operation == AuditOperation::Delete => {
+                return Step::Done(match engine.delete_as(id, client) {
+                    Ok(at) => ActionOutcome::Applied {
+                        from: None,
+                        to: JobState::Cancelled,
+                        at,
+                    },
+                    Err(DeleteError::NotCancellable { status, details }) => {
+                        ActionOutcome::Refused { status, details }
+                    }
+                    Err(DeleteError::NotFound) => ActionOutcome::Missing,
+                });
+            }
+            None => engine.apply_as(id, action, client),
+        };
+        Step::Done(match outcome {
+            Ok(updated) => applied(updated, None),
+            Err(ActionError::NotAllowed {
+                status, details, ..
+            }) => ActionOutcome::Refused { status, details },
+            Err(ActionError::NotFound) => ActionOutcome::Missing,
+        })
+    }
+
+    async fn act_and_wait(
+        &self,
+        id: &str,
+        action: JobAction,
+        operation: AuditOperation,
+        client: Option<&str>,
+    ) -> ActionOutcome {
+        match self.act(id, action, operation, client) {
+            Step::Done(outcome) => outcome,
+            Step::Wait(request) => self.await_worker(id, request).await,
+        }
+    }
+}
+
+/// What the engine answered at once.
+enum Step {
+    Done(ActionOutcome),
+    Wait(ControlRequest),
+}
+
+fn applied(updated: UpdatedJob, from: Option<JobState>) -> ActionOutcome {
+    ActionOutcome::Applied {
+        from,
+        to: updated.status,
+        at: updated.updated_at,
+    }
+}
 
 impl JobStore for EngineStore {
     fn get_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
         // One lock: the job, its ETag and the counters are one snapshot.
-        let snapshot = self.0.get(id).map(|snapshot| {
+        let snapshot = self.engine.get(id).map(|snapshot| {
             let etag = snapshot.etag.clone();
             Snapshot {
                 response: snapshot.into_response(),
@@ -30,18 +177,11 @@ impl JobStore for EngineStore {
         action: JobAction,
         client: Option<&'a str>,
     ) -> StoreFuture<'a, ActionOutcome> {
-        let outcome = match self.0.lock().apply_as(id, action, client) {
-            Ok(updated) => ActionOutcome::Applied {
-                from: None,
-                to: updated.status,
-                at: updated.updated_at,
-            },
-            Err(ActionError::NotAllowed {
-                status, details, ..
-            }) => ActionOutcome::Refused { status, details },
-            Err(ActionError::NotFound) => ActionOutcome::Missing,
-        };
-        Box::pin(std::future::ready(Ok(outcome)))
+        Box::pin(async move {
+            Ok(self
+                .act_and_wait(id, action, AuditOperation::from(action), client)
+                .await)
+        })
     }
 
     fn delete_job<'a>(
@@ -49,18 +189,11 @@ impl JobStore for EngineStore {
         id: &'a str,
         client: Option<&'a str>,
     ) -> StoreFuture<'a, ActionOutcome> {
-        let outcome = match self.0.lock().delete_as(id, client) {
-            Ok(at) => ActionOutcome::Applied {
-                from: None,
-                to: jobs_sdk::JobState::Cancelled,
-                at,
-            },
-            Err(DeleteError::NotCancellable { status, details }) => {
-                ActionOutcome::Refused { status, details }
-            }
-            Err(DeleteError::NotFound) => ActionOutcome::Missing,
-        };
-        Box::pin(std::future::ready(Ok(outcome)))
+        Box::pin(async move {
+            Ok(self
+                .act_and_wait(id, JobAction::Cancel, AuditOperation::Delete, client)
+                .await)
+        })
     }
 
     fn health(&self) -> StoreFuture<'_, ()> {

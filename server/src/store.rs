@@ -708,15 +708,21 @@ mod tests {
     fn script_answers_are_read_or_refused() {
         use redis::Value;
         let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let done = |raw: Vec<Value>| match answer(raw) {
+            Ok(Answer::Done(outcome, _)) => Ok(outcome),
+            Ok(other) => panic!("not a final answer: {other:?}"),
+            Err(error) => Err(error),
+        };
         assert_eq!(
-            outcome(vec![bulk("missing")]).unwrap(),
+            done(vec![bulk("missing"), bulk("1-0")]).unwrap(),
             ActionOutcome::Missing
         );
         assert_eq!(
-            outcome(vec![
+            done(vec![
                 bulk("refused"),
                 bulk("completed"),
-                bulk("Job is already completed")
+                bulk("Job is already completed"),
+                bulk("1-0"),
             ])
             .unwrap(),
             ActionOutcome::Refused {
@@ -724,22 +730,80 @@ mod tests {
                 details: "Job is already completed".into()
             }
         );
-        let applied = outcome(vec![
-            bulk("applied"),
-            bulk("waiting"),
-            bulk("paused"),
-            Value::Int(1_704_067_200_000),
-        ])
-        .unwrap();
+        let at = DateTime::from_timestamp_millis(1_704_067_200_000).unwrap();
         assert_eq!(
-            applied,
+            done(vec![
+                bulk("applied"),
+                bulk("waiting"),
+                bulk("paused"),
+                Value::Int(1_704_067_200_000),
+                bulk("1-0"),
+            ])
+            .unwrap(),
             ActionOutcome::Applied {
                 from: Some(JobState::Waiting),
                 to: JobState::Paused,
-                at: DateTime::from_timestamp_millis(1_704_067_200_000).unwrap()
+                at
             }
         );
-        assert!(outcome(vec![]).is_err());
-        assert!(outcome(vec![bulk("applied"), bulk("waiting")]).is_err());
+        assert_eq!(
+            done(vec![
+                bulk("pending"),
+                bulk("active"),
+                bulk("cancel"),
+                Value::Int(1_704_067_200_000),
+                bulk(""),
+            ])
+            .unwrap(),
+            ActionOutcome::Pending {
+                status: JobState::Active,
+                action: JobAction::Cancel,
+                requested_at: at
+            }
+        );
+        assert_eq!(
+            done(vec![
+                bulk("outcome"),
+                bulk(r#"{"result":"applied","to":"cancelled","at":1704067200000,"worker":"w"}"#),
+                bulk(""),
+            ])
+            .unwrap(),
+            ActionOutcome::Applied {
+                from: Some(JobState::Active),
+                to: JobState::Cancelled,
+                at
+            }
+        );
+        assert!(matches!(
+            answer(vec![
+                bulk("requested"),
+                bulk("active"),
+                bulk("r1"),
+                bulk("w1"),
+                Value::Int(1),
+                bulk("1-0"),
+            ]),
+            Ok(Answer::Requested { request_id, worker }) if request_id == "r1" && worker == "w1"
+        ));
+        assert!(answer(vec![]).is_err());
+        assert!(answer(vec![bulk("applied"), bulk("waiting")]).is_err());
+        assert!(
+            answer(vec![
+                bulk("pending"),
+                bulk("active"),
+                bulk("stop"),
+                Value::Int(1)
+            ])
+            .is_err()
+        );
+        assert!(answer(vec![bulk("outcome"), bulk("not json"), bulk("")]).is_err());
+        assert!(
+            answer(vec![
+                bulk("outcome"),
+                bulk(r#"{"result":"maybe","at":1}"#),
+                bulk("")
+            ])
+            .is_err()
+        );
     }
 }

@@ -1,4 +1,4 @@
-import { Job, Processor, Worker, WorkerOptions } from 'bullmq';
+import { Job, Worker, WorkerOptions } from 'bullmq';
 
 /** What the Job Status API asked of a running job. */
 export type ControlAction = 'cancel' | 'pause';
@@ -63,7 +63,6 @@ export declare class ControlledWorker<
     name: string,
     processor: (job: Job<DataType, ResultType, NameType>, token: string | undefined, signal: AbortSignal) => Promise<ResultType>,
     opts?: ControlledWorkerOptions,
-    backendFactory?: ConstructorParameters<typeof Worker>[3],
   );
   on(event: 'control', listener: (event: ControlEvent) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;

@@ -1,6 +1,7 @@
 //! The stub's whole application (public API from `jobs-server`'s shared
 //! layer, the control surface, the fault layer) answering in process.
 
+mod control_tests;
 mod fuzz_tests;
 mod route_tests;
 
@@ -35,7 +36,7 @@ fn app_with(
     let engine = SharedEngine::new(engine);
     let token = token.map(|t| AuthToken::new(t.to_owned()));
     let api = ApiState::new(
-        Arc::new(EngineStore(engine.clone())),
+        Arc::new(EngineStore::new(engine.clone())),
         ApiAccess::new(token.clone(), rate_limit),
         DEFAULT_BODY_READ_TIMEOUT,
     );

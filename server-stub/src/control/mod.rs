@@ -57,6 +57,10 @@ fn control_api() -> OpenApiRouter<AppState> {
         .routes(routes!(workers::stall_job))
         .routes(routes!(workers::append_log))
         .routes(routes!(workers::tick))
+        .routes(routes!(
+            workers::read_acknowledgement,
+            workers::set_acknowledgement
+        ))
         .routes(routes!(clock::read_clock))
         .routes(routes!(clock::advance_clock))
         .routes(routes!(inspect::job_counts))

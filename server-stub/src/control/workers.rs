@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::wire::{Answer, Body, not_found, worker_error};
-use crate::engine::TickReport;
+use crate::engine::{Acknowledgement, TickReport};
 use crate::state::AppState;
 use jobs_http::error::ApiError;
 
@@ -183,4 +183,26 @@ pub(super) async fn append_log(
     responses((status = 200, description = "What happened.", body = TickReport)))]
 pub(super) async fn tick(State(state): State<AppState>) -> Json<TickReport> {
     Json(state.engine.tick())
+}
+
+/// Reads how the simulated workers answer a pause or cancel of a job they run.
+#[utoipa::path(get, path = "/__stub/workers/acknowledgement", tag = "stub",
+    responses((status = 200, description = "The workers' acknowledgement.", body = Acknowledgement)))]
+pub(super) async fn read_acknowledgement(State(state): State<AppState>) -> Json<Acknowledgement> {
+    Json(state.engine.lock().acknowledgement())
+}
+
+/// Sets how the simulated workers answer a pause or cancel of a job they
+/// run: `immediate` (the default: applied at once), `delayed` (after
+/// `delayMs`; the request is in force meanwhile, and a wait longer than the
+/// server's control timeout answers 202) or `never` (the request stays in
+/// force until the job ends).
+#[utoipa::path(put, path = "/__stub/workers/acknowledgement", tag = "stub", request_body = Acknowledgement,
+    responses((status = 200, description = "The workers' acknowledgement from now on.", body = Acknowledgement)))]
+pub(super) async fn set_acknowledgement(
+    State(state): State<AppState>,
+    Body(acknowledgement): Body<Acknowledgement>,
+) -> Json<Acknowledgement> {
+    state.engine.lock().set_acknowledgement(acknowledgement);
+    Json(acknowledgement)
 }

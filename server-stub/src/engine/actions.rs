@@ -62,12 +62,8 @@ pub(crate) fn wrong_state_details(action: JobAction, status: Status) -> String {
     }
 }
 
-fn operation(action: JobAction) -> AuditOperation {
-    match action {
-        JobAction::Pause => AuditOperation::Pause,
-        JobAction::Resume => AuditOperation::Resume,
-        JobAction::Cancel => AuditOperation::Cancel,
-    }
+pub(super) fn operation(action: JobAction) -> AuditOperation {
+    AuditOperation::from(action)
 }
 
 impl Engine {
@@ -115,7 +111,7 @@ impl Engine {
         result.map(|(_, updated)| updated)
     }
 
-    fn apply_unaudited(
+    pub(super) fn apply_unaudited(
         &mut self,
         id: &str,
         action: JobAction,

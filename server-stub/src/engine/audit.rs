@@ -29,6 +29,17 @@ pub enum AuditOperation {
     Delete,
 }
 
+impl From<jobs_sdk::JobAction> for AuditOperation {
+    /// The operation of a `PUT` with this action.
+    fn from(action: jobs_sdk::JobAction) -> Self {
+        match action {
+            jobs_sdk::JobAction::Pause => Self::Pause,
+            jobs_sdk::JobAction::Resume => Self::Resume,
+            jobs_sdk::JobAction::Cancel => Self::Cancel,
+        }
+    }
+}
+
 /// Whether a management action was applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "lowercase")]
@@ -45,6 +56,13 @@ pub enum AuditOutcome {
         /// Why, e.g. `Job not found` or `Job is already completed`.
         reason: String,
     },
+    /// The job is running: its worker was asked (a pause or cancel while
+    /// the simulated workers do not acknowledge at once).
+    Requested,
+    /// The worker did not answer within the server's bound; the request
+    /// stays in force.
+    #[serde(rename = "timed-out")]
+    TimedOut,
 }
 
 /// One recorded management action.
@@ -77,8 +95,8 @@ impl AuditEntry {
     /// About what the entry takes in memory: the struct and its strings.
     fn footprint(&self) -> usize {
         let reason = match &self.outcome {
-            AuditOutcome::Applied { .. } => 0,
             AuditOutcome::Rejected { reason } => reason.len(),
+            AuditOutcome::Applied { .. } | AuditOutcome::Requested | AuditOutcome::TimedOut => 0,
         };
         std::mem::size_of::<Self>()
             + self.job_id.len()

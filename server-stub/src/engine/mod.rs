@@ -31,6 +31,7 @@
 mod actions;
 mod audit;
 mod builder;
+mod control;
 mod counts;
 mod shared;
 mod simulation;
@@ -47,6 +48,7 @@ use jobs_sdk::{Job, JobState, JobStatusResponse, QueueStats};
 pub use actions::{ActionError, DeleteError};
 pub use audit::{AUDIT_ID_MAX_BYTES, AuditEntry, AuditOperation, AuditOutcome, audit_job_id};
 pub use builder::{JobBuilder, JobPlan};
+pub use control::{Acknowledgement, ControlRequest};
 pub use shared::SharedEngine;
 pub use simulation::TickReport;
 pub use worker::WorkerError;
@@ -248,6 +250,10 @@ pub struct Engine {
     epoch: u32,
     audit: audit::AuditLog,
     workers: Vec<SimWorker>,
+    /// How the simulated workers answer a pause or cancel of a job they run.
+    acknowledgement: Acknowledgement,
+    /// Who waits for the outcome of each request in force, by job id.
+    control_waiters: HashMap<String, control::OutcomeSender>,
 }
 
 impl Engine {
@@ -265,6 +271,8 @@ impl Engine {
             next_revision: 0,
             epoch: fastrand::u32(..),
             workers: Vec::new(),
+            acknowledgement: Acknowledgement::default(),
+            control_waiters: HashMap::new(),
         }
     }
 
@@ -419,6 +427,11 @@ impl Engine {
         let after = entry.status();
         self.next_revision += 1;
         entry.revision = self.next_revision;
+        // A job leaving its worker takes its control request with it.
+        let left_worker = (before == Status::Active
+            && !matches!(after, Status::Active | Status::Stuck))
+        .then(|| entry.job.pending_action.take())
+        .flatten();
         if before != after {
             self.counts.moved(before, after);
             match after {
@@ -427,6 +440,9 @@ impl Engine {
                 _ => {}
             }
         }
+        if let Some(pending) = left_worker {
+            self.settle_left_worker(id, &pending, after);
+        }
         Some(result)
     }
 
@@ -434,6 +450,9 @@ impl Engine {
     fn remove(&mut self, id: &str) {
         if let Some(entry) = self.jobs.remove(id) {
             self.counts.remove(entry.status());
+            if entry.job.pending_action.is_some() {
+                self.job_removed(id);
+            }
         }
     }
 

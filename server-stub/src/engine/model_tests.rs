@@ -403,7 +403,7 @@ fn run_step(mut sut: Sut, model: &Model, op: Op) -> Sut {
                     .last()
                     .and_then(|e| match &e.outcome {
                         AuditOutcome::Applied { from, .. } => Some(from.clone()),
-                        AuditOutcome::Rejected { .. } => None,
+                        _ => None,
                     })
                     .expect("an applied action is audited as applied");
                 Outcome::Applied(from, updated.status)
@@ -416,7 +416,7 @@ fn run_step(mut sut: Sut, model: &Model, op: Op) -> Sut {
                 let last = engine.audit_log(0).last().cloned().expect("audited");
                 match last.outcome {
                     AuditOutcome::Applied { from, to } => Outcome::Applied(from, to),
-                    AuditOutcome::Rejected { reason } => panic!("applied but audited {reason}"),
+                    other => panic!("applied but audited {other:?}"),
                 }
             }
             Err(DeleteError::NotFound) => Outcome::Refused("Job not found".into()),
