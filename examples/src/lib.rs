@@ -37,6 +37,9 @@ pub mod exit_code {
     pub const PROTOCOL: u8 = 9;
     /// Gave up waiting.
     pub const WAIT_TIMEOUT: u8 = 10;
+    /// A running job's worker has not confirmed the pause or cancel yet
+    /// (202): the request stays in force; watch the job.
+    pub const PENDING: u8 = 11;
 }
 
 /// The exit code for an error.
@@ -51,6 +54,7 @@ pub fn exit_code_for(error: &JobsError) -> u8 {
         JobsError::Timeout { .. } | JobsError::Transport(_) => UNREACHABLE,
         JobsError::JobFailed { .. } => JOB_FAILED,
         JobsError::WaitTimeout { .. } => WAIT_TIMEOUT,
+        JobsError::ActionPending { .. } => PENDING,
         JobsError::InvalidBaseUrl { .. } | JobsError::InvalidConfig { .. } => USAGE,
         _ => PROTOCOL,
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use jobs_examples::exit_code;
 use jobs_sdk::JobState;
 use jobs_server_stub::StubServer;
-use jobs_server_stub::engine::{JobBuilder, JobPlan};
+use jobs_server_stub::engine::{Acknowledgement, JobBuilder, JobPlan};
 
 /// Runs a binary off the async runtime (it blocks until the program exits).
 async fn run(bin: &'static str, args: Vec<String>) -> Output {
@@ -80,6 +80,27 @@ async fn commands_print_and_exit_per_error_kind() {
 
     let out = run(JOBS, args(&stub, &["get", " "])).await;
     assert_eq!(code(&out), exit_code::BAD_REQUEST);
+    stub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_its_worker_has_not_confirmed_exits_pending() {
+    let stub = StubServer::builder()
+        .acknowledgement(Acknowledgement::Never)
+        .control_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    stub.insert(JobBuilder::new("running").status(JobState::Active))
+        .unwrap();
+
+    let out = run(JOBS, args(&stub, &["cancel", "running"])).await;
+    assert_eq!(code(&out), exit_code::PENDING);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("cancel requested"), "{text}");
+    let out = run(JOBS, args(&stub, &["get", "running", "--json"])).await;
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["job"]["pendingAction"]["action"], "cancel");
     stub.shutdown().await;
 }
 

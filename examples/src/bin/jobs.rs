@@ -24,7 +24,8 @@ use serde_json::json;
     about = "Read and manage jobs of a Job Status API",
     after_help = "Exit codes: 0 ok · 1 job failed · 2 usage · 3 bad request · 4 not found · \
                   5 unauthorized · 6 rate limited · 7 server error · 8 unreachable · \
-                  9 protocol error · 10 wait timeout"
+                  9 protocol error · 10 wait timeout · 11 pending (a running job's \
+                  worker has not confirmed yet)"
 )]
 struct Cli {
     #[command(subcommand)]

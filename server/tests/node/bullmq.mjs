@@ -19,6 +19,12 @@
 //   node bullmq.mjs <redis-url> <prefix> <queue> flow '<tree JSON>'
 //       FlowProducer.add({name, data, children: [{name, data}]}) on this
 //       queue; prints [parent id, child ids…]
+//   node bullmq.mjs <redis-url> <prefix> <queue> tool <tool> [id]
+//       runs one of BullMQ's routine tools: promote-jobs (Queue.promoteJobs),
+//       promote (Job.promote), change-delay (Job.changeDelay(0)),
+//       drain-delayed (Queue.drain(true)), clean-delayed (Queue.clean(0,
+//       1000, 'delayed')), obliterate (Queue.obliterate({force: true}));
+//       prints {ok} or {error}
 //   node bullmq.mjs <redis-url> <prefix> <queue> worker <name> [concurrency]
 //       runs a Worker until stdin closes; prints "ready", then one JSON
 //       line per finished job. A job's data.work says what to do:
@@ -212,6 +218,25 @@ async function main() {
         console.log(JSON.stringify([tree.job.id, ...tree.children.map((child) => child.job.id)]));
       } finally {
         await flows.close();
+      }
+    } else if (command === 'tool') {
+      // BullMQ's routine tools, as an operator (or bull-board) uses them;
+      // prints what the tool returned, or its error.
+      const [tool, id] = rest;
+      const job = id ? await queue.getJob(id) : undefined;
+      const run = {
+        'promote-jobs': () => queue.promoteJobs(),
+        promote: () => job.promote(),
+        'change-delay': () => job.changeDelay(0),
+        'drain-delayed': () => queue.drain(true),
+        'clean-delayed': () => queue.clean(0, 1000, 'delayed'),
+        obliterate: () => queue.obliterate({ force: true }),
+      }[tool];
+      if (!run) throw new Error(`unknown tool ${tool}`);
+      try {
+        console.log(JSON.stringify({ ok: (await run()) ?? null }));
+      } catch (error) {
+        console.log(JSON.stringify({ error: error.message }));
       }
     } else {
       throw new Error(`unknown command ${command}`);

@@ -379,6 +379,15 @@ impl Bullmq {
         serde_json::from_value(self.run(&["flow", &tree.to_string()])).unwrap()
     }
 
+    /// Runs one of BullMQ's routine tools (`promote-jobs`, `promote`,
+    /// `change-delay`, `drain-delayed`, `clean-delayed`, `obliterate`; `id`
+    /// for the per-job ones): `{ok}` or `{error}`.
+    pub fn tool(&self, tool: &str, id: Option<&str>) -> Value {
+        let mut args = vec!["tool", tool];
+        args.extend(id);
+        self.run(&args)
+    }
+
     /// Starts a `Worker` named `name`; returns once it is ready.
     pub fn worker(&self, name: &str, concurrency: u32) -> Worker {
         self.spawn_worker(&["worker", name, &concurrency.to_string()])
