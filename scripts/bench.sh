@@ -30,7 +30,11 @@
 #     (bench/node/reference-server.mjs: Node http + BullMQ's Queue.getJob,
 #     job.getState(), queue.getJobCounts()), against redis-benchmark running
 #     the same Lua script (the limit), and GET with 100 000 waiting jobs
-#     against a queue of one.
+#     against a queue of one;
+#   - pause and cancel of a running job through jobs-server, request to
+#     answer, with jobs-api-worker's ControlledWorker honouring its signal,
+#     against BullMQ's own in-process Worker.cancelJob
+#     (bench/node/control-bench.mjs).
 #
 # Prints each round's figures, then ONE table of ratios against the floors.
 # Nothing here fails on a figure: it measures. Installs what it needs: wrk
@@ -47,6 +51,7 @@
 #   BENCH_WATCH_SECONDS steady-state seconds of the watch load (default 10)
 #   BENCH_BIG_JOBS      jobs in the big stub (default 1000000)
 #   BENCH_DELETE_JOBS   jobs created for each DELETE run (default 600000)
+#   BENCH_CONTROL_JOBS  running jobs paused and cancelled per round (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -176,6 +181,9 @@ for queue in one big; do
   node bench/node/reference-server.mjs "$redis_url" bull "$queue" > "$work/reference-$queue.log" 2>&1 &
   pids+=($!); printf -v "reference_${queue}_url" '%s' "$(url_of "$work/reference-$queue.log" $!)"
 done
+"$bin/jobs-server" --redis-url "$redis_url" --queue control --port 0 --worker-threads 1 \
+  > "$work/server-control.log" 2>&1 &
+pids+=($!); server_control_url=$(url_of "$work/server-control.log" $!)
 curl -sf "$server_one_url/api/jobs/$one_id" -o /dev/null && curl -sf "$reference_one_url/api/jobs/$one_id" -o /dev/null
 curl -sf "$server_big_url/api/jobs/$big_id" -o /dev/null && curl -sf "$reference_big_url/api/jobs/$big_id" -o /dev/null
 get_sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$("$bin/get-script")")
@@ -318,6 +326,9 @@ for round in $(seq 1 "$rounds"); do
     EVALSHA "$get_sha" 1 "bull:one:$one_id" bull:one: "$one_id" 1000 \
     | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
   record "redis-benchmark round=$round op=EVALSHA-get rate=$limit"
+  sleep "$pause"
+  node bench/node/control-bench.mjs "$redis_url" "$server_control_url" "control$round" "${BENCH_CONTROL_JOBS:-200}" \
+    | sed "s/^/round=$round /" | tee -a "$results"
 done
 
 # ---------------------------------------------------------------------------
@@ -412,6 +423,18 @@ row('jobs-server GET p99 / Node reference p99', [f"r{i+1} {x:.2f}x" for i, x in 
 row('jobs-server GET / redis-benchmark EVALSHA of the same script (the limit)', [f"r{i+1} {x:.2f}x" for i, x in enumerate(limit_x)], '(no target)', None)
 row('jobs-server GET, 100 000 waiting / a queue of 1', [f"r{i+1} {x:.2f}x" for i, x in enumerate(big_x)], '>= 0.5x', bool(big_x) and min(big_x) >= 0.5)
 row('Node reference GET, 100 000 waiting / a queue of 1 (BullMQ getState scans wait)', [f"r{i+1} {x:.3f}x" for i, x in enumerate(ref_big_x)], '(no target)', None)
+ctl = {}
+for line in lines:
+    m = re.match(r'round=(\d+) control ', line)
+    if m: d = kv(line); ctl[(int(m.group(1)), d['op'])] = d
+for op, what in (('cancel', 'PUT cancel'), ('pause', 'PUT pause')):
+    cells = [(r, ctl[(r, op)], ctl.get((r, 'baseline'))) for r in range(1, rounds + 1) if (r, op) in ctl]
+    row(f'{what} of a running job (ControlledWorker honouring its signal), request to answer: p50 / p99',
+        [f"r{r} {float(d['p50_ms']):.1f} / {float(d['p99_ms']):.1f} ms (errors {d['errors']})" for r, d, _ in cells],
+        'p99 <= 100 ms', bool(cells) and all(float(d['p99_ms']) <= 100 and d['errors'] == '0' for _, d, _ in cells))
+    row(f'{what} p50 / BullMQ in-process Worker.cancelJob p50 (no HTTP, no second process)',
+        [f"r{r} {float(d['p50_ms']) / float(b['p50_ms']):.1f}x (baseline {float(b['p50_ms']):.2f} ms)" for r, d, b in cells if b],
+        '(no target)', None)
 print("\n| figure | per round | target | |\n|---|---|---|---|")
 for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
 EOF

@@ -595,10 +595,9 @@ async fn two_servers_acting_on_one_running_job_exactly_one_wins() {
         1,
         "cancel {cancel:?}, pause {pause:?}"
     );
-    let refusal = if cancel.is_ok() {
-        pause.unwrap_err()
-    } else {
-        cancel.unwrap_err()
+    let refusal = match (cancel, pause) {
+        (Ok(_), Err(refusal)) | (Err(refusal), Ok(_)) => refusal,
+        other => panic!("exactly one wins: {other:?}"),
     };
     match refusal {
         JobsError::BadRequest(error) => {

@@ -37,7 +37,7 @@ fn applied(stub: &StubServer) -> Vec<(String, JobState, JobState)> {
         .into_iter()
         .filter_map(|entry| match entry.outcome {
             AuditOutcome::Applied { from, to } => Some((entry.job_id, from, to)),
-            AuditOutcome::Rejected { .. } => None,
+            _ => None,
         })
         .collect()
 }

@@ -43,6 +43,7 @@ impl From<jobs_sdk::JobAction> for AuditOperation {
 /// Whether a management action was applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum AuditOutcome {
     /// The job moved from one state to another (`cancelled` when removed).
     Applied {
