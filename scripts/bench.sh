@@ -327,7 +327,7 @@ for round in $(seq 1 "$rounds"); do
     | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
   record "redis-benchmark round=$round op=EVALSHA-get rate=$limit"
   sleep "$pause"
-  node bench/node/control-bench.mjs "$redis_url" "$server_control_url" "control$round" "${BENCH_CONTROL_JOBS:-200}" \
+  node bench/node/control-bench.mjs "$redis_url" "$server_control_url" control "${BENCH_CONTROL_JOBS:-200}" \
     | sed "s/^/round=$round /" | tee -a "$results"
 done
 

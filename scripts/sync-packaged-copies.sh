@@ -7,6 +7,6 @@ cp openapi.yaml http/openapi.yaml
 cp openapi.yaml verify/openapi.yaml
 mkdir -p http/docs
 cp docs/reference.html http/docs/reference.html
-for crate in sdk http server server-stub verify; do
+for crate in sdk http server server-stub verify worker/node; do
   cp LICENSE-MIT LICENSE-APACHE "$crate/"
 done

@@ -33,9 +33,15 @@ function untilAborted(started) {
     });
 }
 
-/** Resolves when job `id` has started, after `add` adds it. */
+/** Resolves when job `id` has started, after `add` adds it (10 s at most). */
 function startedAfter(started, id, add) {
-  const promise = new Promise((resolve) => started.set(id, resolve));
+  const promise = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`job ${id} did not start within 10 s`)), 10000);
+    started.set(id, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   return add().then(() => promise);
 }
 
@@ -70,11 +76,14 @@ async function put(id, action) {
   return response.status === 200 && body.job && body.job.status;
 }
 
+// Ids unique to this run: a rerun on the same Redis must not meet its own
+// earlier jobs (BullMQ ignores an add whose id exists).
+const run = Date.now().toString(36);
 const samples = { cancel: [], pause: [], baseline: [] };
 const errors = { cancel: 0, pause: 0, baseline: 0 };
 for (let i = 0; i < count; i++) {
   for (const op of ['cancel', 'pause', 'baseline']) {
-    const id = `${op}-${i}`;
+    const id = `${run}-${op}-${i}`;
     if (op === 'baseline') {
       await startedAfter(startedPlain, id, () => baselineQueue.add('bench', {}, { jobId: id }));
       const done = new Promise((resolve) => failed.set(id, resolve));
@@ -88,7 +97,11 @@ for (let i = 0; i < count; i++) {
     const t0 = performance.now();
     const status = await put(id, op);
     samples[op].push(performance.now() - t0);
-    if (status !== (op === 'cancel' ? 'cancelled' : 'paused')) errors[op]++;
+    if (status !== (op === 'cancel' ? 'cancelled' : 'paused')) {
+      errors[op]++;
+      // Frees the worker's slot, so a failed request cannot stall the run.
+      controlled.cancelJob(id);
+    }
     // Untimed: the paused job goes.
     if (op === 'pause') await fetch(`${serverUrl}/api/jobs/${id}`, { method: 'DELETE' });
   }

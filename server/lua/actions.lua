@@ -133,11 +133,14 @@ local function storeOutcome(outcome)
   end
 end
 
--- The audit record's fields that name the control request, if any.
+-- The audit record's fields that name the control request and the worker
+-- it was asked of, if any.
 local function withRequest(fields)
   if settling then
     fields[#fields + 1] = "request"
     fields[#fields + 1] = requestId
+    fields[#fields + 1] = "worker"
+    fields[#fields + 1] = settled.worker or ""
   end
   return fields
 end

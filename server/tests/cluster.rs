@@ -288,3 +288,46 @@ async fn the_binary_serves_a_queue_on_a_cluster() {
         "the disposable job is gone"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_job_is_cancelled_and_paused_by_its_worker_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    let bullmq = Bullmq::on_cluster(&cluster, PREFIX, "running");
+    let ids = bullmq.add(json!([
+        {"name": "a", "data": {"work": {"steps": 600, "stepMs": 50}}},
+        {"name": "b", "data": {"work": {"steps": 600, "stepMs": 50}}},
+    ]));
+    let mut worker = bullmq.controlled_worker("worker-c", json!({"concurrency": 2}));
+    let store = store(&cluster, PREFIX, "running");
+    tokio::task::block_in_place(|| {
+        for _ in 0..2 {
+            worker.wait_for("start", |e| e["event"] == "started");
+        }
+    });
+
+    let cancelled = store.apply(&ids[0], JobAction::Cancel, None).await.unwrap();
+    assert!(
+        matches!(
+            cancelled,
+            ActionOutcome::Applied {
+                to: JobState::Cancelled,
+                ..
+            }
+        ),
+        "{cancelled:?}"
+    );
+    let paused = store.apply(&ids[1], JobAction::Pause, None).await.unwrap();
+    assert!(
+        matches!(
+            paused,
+            ActionOutcome::Applied {
+                to: JobState::Paused,
+                ..
+            }
+        ),
+        "{paused:?}"
+    );
+    assert_eq!(status(&store, &ids[0]).await, None);
+    assert_eq!(status(&store, &ids[1]).await, Some(JobState::Paused));
+    assert_eq!(bullmq.inspect(&ids[1])["state"], "delayed");
+}

@@ -392,7 +392,10 @@ async fn a_job_that_completes_while_the_request_is_in_flight_is_refused_as_compl
         }
         other => panic!("expected 400, got {other:?}"),
     }
-    assert_eq!(results(&audit(&redis, "racing")), ["requested", "rejected"]);
+    let records = audit(&redis, "racing");
+    assert_eq!(results(&records), ["requested", "rejected"]);
+    assert_eq!(records[1]["worker"], "silent-worker", "{records:?}");
+    assert_eq!(records[1]["request"], records[0]["request"]);
     let client = self::client(&server);
     let job = client.get_job("racing").await.unwrap().job;
     assert_eq!(job.status, JobState::Completed);

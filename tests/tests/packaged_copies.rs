@@ -19,6 +19,8 @@ const COPIES: &[(&str, &str)] = &[
     ("LICENSE-APACHE", "server-stub/LICENSE-APACHE"),
     ("LICENSE-MIT", "verify/LICENSE-MIT"),
     ("LICENSE-APACHE", "verify/LICENSE-APACHE"),
+    ("LICENSE-MIT", "worker/node/LICENSE-MIT"),
+    ("LICENSE-APACHE", "worker/node/LICENSE-APACHE"),
 ];
 
 #[test]
