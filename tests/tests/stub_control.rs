@@ -552,6 +552,8 @@ async fn the_control_document_describes_every_control_route() {
         ("post", "/__stub/jobs/{jobId}/stall"),
         ("post", "/__stub/jobs/{jobId}/logs"),
         ("post", "/__stub/workers/claim-next"),
+        ("get", "/__stub/workers/acknowledgement"),
+        ("put", "/__stub/workers/acknowledgement"),
         ("post", "/__stub/tick"),
         ("get", "/__stub/clock"),
         ("post", "/__stub/clock/advance"),
