@@ -274,6 +274,49 @@ async fn call(
     }
 }
 
+/// A 202 (a running job's worker has not confirmed the action): the SDK's
+/// `ActionPending` when the answer names the job and the action asked for
+/// (with the answer's `requestedAt`), its `InconsistentAnswer` (202) when it
+/// names another; never a success.
+fn check_pending(
+    example: Option<&Value>,
+    call_name: &str,
+    result: Result<Value, JobsError>,
+) -> Result<(), String> {
+    let asked = ["pause", "resume"]
+        .into_iter()
+        .find(|action| call_name.contains(action))
+        .unwrap_or("cancel");
+    let named = example.map(|e| (e["jobId"].as_str(), e["pendingAction"]["action"].as_str()));
+    match result {
+        Err(JobsError::ActionPending {
+            action,
+            requested_at,
+            ..
+        }) => {
+            if action.as_str() != asked {
+                return Err(format!("ActionPending for {action}, asked {asked}"));
+            }
+            match example {
+                Some(e)
+                    if jobs_sdk::contract::format_timestamp(&requested_at)
+                        != e["pendingAction"]["requestedAt"] =>
+                {
+                    Err(format!("requestedAt {requested_at} is not the answer's"))
+                }
+                _ => Ok(()),
+            }
+        }
+        Err(JobsError::InconsistentAnswer { status: 202, .. }) => match named {
+            Some((Some(JOB_ID), Some(action))) if action == asked => {
+                Err("an answer about the job and action asked was refused".into())
+            }
+            _ => Ok(()),
+        },
+        other => Err(format!("expected JobsError::ActionPending, got {other:?}")),
+    }
+}
+
 /// The [`JobsError`] variant the SDK must produce for a documented error
 /// status.
 fn expected_variant(status: u16) -> &'static str {
@@ -445,6 +488,20 @@ async fn static_examples_and_error_codes() {
             }
             304 => {
                 // Only a conditional GET can get a 304: see `static_watch`.
+            }
+            202 => {
+                let client = prism.client(Some("code=202"));
+                for (call_name, result) in call(&client, op, None).await {
+                    let outcome = check_pending(None, &call_name, result);
+                    report.check(format!("{op} 202 via {call_name}"), outcome);
+                }
+                for (name, example) in &documented.examples {
+                    let client = prism.client(Some(&format!("code=202, example={name}")));
+                    for (call_name, result) in call(&client, op, Some(example)).await {
+                        let outcome = check_pending(Some(example), &call_name, result);
+                        report.check(format!("{op} 202 {name} via {call_name}"), outcome);
+                    }
+                }
             }
             _ => {
                 // Without an example name Prism picks one; with each name, that one.
@@ -639,6 +696,20 @@ async fn dynamic_answers_decode() {
             format!("getJob 200 round {round} decoded by the model"),
             outcome,
         );
+    }
+
+    // Random 202 bodies: each decodes, and names a random job.
+    for documented in answers.iter().filter(|a| a.status == 202) {
+        let client = prism.client(Some("code=202"));
+        for round in 0..ERROR_ROUNDS {
+            for (call_name, result) in call(&client, &documented.operation, None).await {
+                let outcome = check_pending(None, &call_name, result);
+                report.check(
+                    format!("{} 202 round {round} via {call_name}", documented.operation),
+                    outcome,
+                );
+            }
+        }
     }
 
     for documented in answers.iter().filter(|a| a.status >= 400) {
