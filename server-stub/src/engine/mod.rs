@@ -31,6 +31,7 @@
 mod actions;
 mod audit;
 mod builder;
+mod changes;
 mod control;
 mod counts;
 mod shared;
@@ -48,6 +49,7 @@ use jobs_sdk::{Job, JobState, JobStatusResponse, QueueStats};
 pub use actions::{ActionError, DeleteError};
 pub use audit::{AUDIT_ID_MAX_BYTES, AuditEntry, AuditOperation, AuditOutcome, audit_job_id};
 pub use builder::{JobBuilder, JobPlan};
+pub use changes::{JobChanges, JobGone};
 pub use control::{Acknowledgement, ControlRequest};
 pub use shared::SharedEngine;
 pub use simulation::TickReport;
@@ -254,6 +256,8 @@ pub struct Engine {
     acknowledgement: Acknowledgement,
     /// Who waits for the outcome of each request in force, by job id.
     control_waiters: HashMap<String, control::OutcomeSender>,
+    /// The change channel of each watched job ([`Engine::subscribe`]).
+    change_senders: HashMap<String, tokio::sync::watch::Sender<u64>>,
 }
 
 impl Engine {
@@ -273,6 +277,7 @@ impl Engine {
             workers: Vec::new(),
             acknowledgement: Acknowledgement::default(),
             control_waiters: HashMap::new(),
+            change_senders: HashMap::new(),
         }
     }
 
@@ -398,6 +403,10 @@ impl Engine {
     /// Removes every job and audit entry; simulated workers become idle.
     pub fn clear(&mut self) {
         self.jobs.clear();
+        // Every watcher learns its job is gone, and whoever waits on a
+        // control request that it went.
+        self.change_senders.clear();
+        self.control_waiters.clear();
         self.counts = StateCounts::default();
         self.waiting.clear();
         self.heartbeats.clear();
@@ -440,6 +449,7 @@ impl Engine {
                 _ => {}
             }
         }
+        self.notify_changed(id, self.next_revision);
         if let Some(pending) = left_worker {
             self.settle_left_worker(id, &pending, after);
         }
@@ -450,6 +460,7 @@ impl Engine {
     fn remove(&mut self, id: &str) {
         if let Some(entry) = self.jobs.remove(id) {
             self.counts.remove(entry.status());
+            self.notify_removed(id);
             if entry.job.pending_action.is_some() {
                 self.job_removed(id);
             }

@@ -49,6 +49,11 @@ impl SharedEngine {
         self.lock().get(id)
     }
 
+    /// See [`Engine::subscribe`].
+    pub fn subscribe(&self, id: &str) -> Option<super::JobChanges> {
+        self.lock().subscribe(id)
+    }
+
     /// See [`Engine::queue_stats`].
     pub fn queue_stats(&self) -> QueueStats {
         self.lock().queue_stats()
