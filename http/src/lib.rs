@@ -32,7 +32,7 @@ pub use app::{
 };
 pub use connections::raise_descriptor_limit;
 pub use error::ApiError;
-pub use store::{ActionOutcome, JobStore, Snapshot, StoreError};
+pub use store::{ActionOutcome, DEFAULT_CONTROL_TIMEOUT, JobStore, Snapshot, StoreError};
 
 /// The contract every server here implements, verbatim (served at
 /// `/openapi.yaml`).

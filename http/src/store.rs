@@ -12,6 +12,11 @@ use jobs_sdk::{JobAction, JobState, JobStatusResponse};
 /// A boxed error from a store's backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// How long a store waits, by default, for the worker of a running job to
+/// settle a pause or cancel before the answer is
+/// [`ActionOutcome::Pending`] (the contract's 202): 5 s, for both servers.
+pub const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The future a [`JobStore`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 

@@ -11,7 +11,7 @@ use crate::engine::{
 };
 
 /// Default [`EngineStore::control_timeout`]: 5 s, as `jobs-server`'s.
-pub const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+pub use jobs_http::DEFAULT_CONTROL_TIMEOUT;
 
 /// [`SharedEngine`] behind the contract's operations. The engine answers at
 /// once, except a pause or cancel of a running job while the simulated

@@ -52,8 +52,9 @@ pub mod mapping;
 mod scripts;
 mod store;
 
+pub use jobs_http::DEFAULT_CONTROL_TIMEOUT;
 pub use keys::{KeysError, QueueKeys};
-pub use store::{ConnectError, DEFAULT_CONTROL_TIMEOUT, RedisStore, StoreConfig};
+pub use store::{ConnectError, RedisStore, StoreConfig};
 
 /// The Lua source of the GET script, exactly as [`RedisStore`] loads it
 /// (`scripts/bench.sh` runs it with `redis-benchmark`: the Redis work of a

@@ -14,7 +14,9 @@ use redis::cluster_async::ClusterConnection;
 use crate::keys::QueueKeys;
 use crate::mapping::job_from_fields;
 use crate::scripts::Scripts;
-use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreError, StoreFuture};
+use jobs_http::store::{
+    ActionOutcome, DEFAULT_CONTROL_TIMEOUT, JobStore, Snapshot, StoreError, StoreFuture,
+};
 
 /// How the store talks to Redis.
 #[derive(Debug, Clone)]
@@ -43,9 +45,6 @@ impl Default for StoreConfig {
         }
     }
 }
-
-/// Default [`StoreConfig::control_timeout`]: 5 s.
-pub const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The first and the longest pause between two reads of a control
 /// request's outcome: a worker that honours its signal at once is answered
@@ -527,6 +526,7 @@ fn outcome_name(outcome: &ActionOutcome) -> &'static str {
         ActionOutcome::Refused { .. } => "rejected",
         ActionOutcome::Missing => "missing",
         ActionOutcome::Pending { .. } => "timed-out",
+        // `ActionOutcome` may grow; this store makes only the four above.
         _ => "other",
     }
 }
@@ -538,23 +538,20 @@ fn log_action(
     outcome: &ActionOutcome,
     audit_id: &str,
 ) {
-    let (result, from, to) = match outcome {
-        ActionOutcome::Applied { from, to, .. } => (
-            "applied",
-            from.as_ref().map(JobState::to_string),
-            Some(to.to_string()),
-        ),
-        ActionOutcome::Refused { status, .. } => ("rejected", Some(status.to_string()), None),
-        ActionOutcome::Missing => ("missing", None, None),
-        ActionOutcome::Pending { status, .. } => ("timed-out", Some(status.to_string()), None),
-        // `ActionOutcome` may grow; this store makes only the four above.
-        _ => ("other", None, None),
+    let (from, to) = match outcome {
+        ActionOutcome::Applied { from, to, .. } => {
+            (from.as_ref().map(JobState::to_string), Some(to.to_string()))
+        }
+        ActionOutcome::Refused { status, .. } | ActionOutcome::Pending { status, .. } => {
+            (Some(status.to_string()), None)
+        }
+        _ => (None, None),
     };
     tracing::info!(
         target: "jobs_server::audit",
         operation,
         action = action.as_str(),
-        result,
+        result = outcome_name(outcome),
         from = from.as_deref().unwrap_or("-"),
         to = to.as_deref().unwrap_or("-"),
         client = client.unwrap_or("-"),

@@ -62,6 +62,26 @@ pub(crate) fn wrong_state_details(action: JobAction, status: Status) -> String {
     }
 }
 
+/// The audit record of an action's result; `from` is the job's state
+/// before an applied one.
+pub(super) fn audit_outcome(
+    from: JobState,
+    result: Result<&UpdatedJob, &ActionError>,
+) -> AuditOutcome {
+    match result {
+        Ok(updated) => AuditOutcome::Applied {
+            from,
+            to: updated.status.clone(),
+        },
+        Err(ActionError::NotFound) => AuditOutcome::Rejected {
+            reason: "Job not found".to_owned(),
+        },
+        Err(ActionError::NotAllowed { details, .. }) => AuditOutcome::Rejected {
+            reason: details.clone(),
+        },
+    }
+}
+
 pub(super) fn operation(action: JobAction) -> AuditOperation {
     AuditOperation::from(action)
 }
@@ -95,16 +115,8 @@ impl Engine {
         let now = self.now();
         let result = self.apply_unaudited(id, action, now);
         let outcome = match &result {
-            Ok((from, updated)) => AuditOutcome::Applied {
-                from: from.to_wire(),
-                to: updated.status.clone(),
-            },
-            Err(ActionError::NotFound) => AuditOutcome::Rejected {
-                reason: "Job not found".to_owned(),
-            },
-            Err(ActionError::NotAllowed { details, .. }) => AuditOutcome::Rejected {
-                reason: details.clone(),
-            },
+            Ok((from, updated)) => audit_outcome(from.to_wire(), Ok(updated)),
+            Err(error) => audit_outcome(JobState::Active, Err(error)),
         };
         self.audit
             .record(now, id, operation(action), outcome, client);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::Engine;
-use super::actions::{ActionError, wrong_state_details};
+use super::actions::{ActionError, audit_outcome, wrong_state_details};
 use super::audit::{AuditOperation, AuditOutcome};
 use super::status::Status;
 
@@ -194,18 +194,7 @@ impl Engine {
         pending: &PendingAction,
         result: &Result<UpdatedJob, ActionError>,
     ) {
-        let outcome = match result {
-            Ok(updated) => AuditOutcome::Applied {
-                from: jobs_sdk::JobState::Active,
-                to: updated.status.clone(),
-            },
-            Err(error) => AuditOutcome::Rejected {
-                reason: match error {
-                    ActionError::NotAllowed { details, .. } => details.clone(),
-                    ActionError::NotFound => "Job not found".to_owned(),
-                },
-            },
-        };
+        let outcome = audit_outcome(jobs_sdk::JobState::Active, result.as_ref());
         let now = self.now();
         self.audit.record(
             now,

@@ -233,22 +233,30 @@ class Control {
     entry.graceTimer.unref();
   }
 
+  /**
+   * Runs the settle script for the request on `jobId` (`mode` "apply" or
+   * "refuse"): `[result, to]`, result one of applied, refused, gone, lost.
+   */
+  settle(jobId, entry, mode, details = '') {
+    return this.client.jobsApiSettle(
+      this.jobKey(jobId),
+      `${this.jobKey(jobId)}:lock`,
+      `${this.prefix}jobs-api:audit`,
+      this.prefix,
+      jobId,
+      entry.token,
+      entry.request.id,
+      mode,
+      details,
+      this.worker.id,
+    );
+  }
+
   /** The grace period ran out: the request is refused, the job runs on. */
   async refuse(jobId, entry) {
     const details = `The job's processor did not stop within the worker's grace period (${this.graceMs} ms)`;
     try {
-      const [result] = await this.client.jobsApiSettle(
-        this.jobKey(jobId),
-        `${this.jobKey(jobId)}:lock`,
-        `${this.prefix}jobs-api:audit`,
-        this.prefix,
-        jobId,
-        entry.token,
-        entry.request.id,
-        'refuse',
-        details,
-        this.worker.id,
-      );
+      const [result] = await this.settle(jobId, entry, 'refuse', details);
       if (result === 'refused') {
         entry.refused = true;
         this.emit({ jobId, action: entry.request.action, requestId: entry.request.id, outcome: 'refused' });
@@ -263,18 +271,7 @@ class Control {
    * the lock still this worker's. True when applied.
    */
   async apply(job, entry) {
-    const [result, to] = await this.client.jobsApiSettle(
-      this.jobKey(job.id),
-      `${this.jobKey(job.id)}:lock`,
-      `${this.prefix}jobs-api:audit`,
-      this.prefix,
-      job.id,
-      entry.token,
-      entry.request.id,
-      'apply',
-      '',
-      this.worker.id,
-    );
+    const [result, to] = await this.settle(job.id, entry, 'apply');
     if (result !== 'applied') return false;
     this.emit({ jobId: job.id, action: entry.request.action, requestId: entry.request.id, outcome: 'applied', to });
     return true;
