@@ -246,6 +246,60 @@ impl AsyncWrite for Watched {
     }
 }
 
+/// A response whose body is not of a known length (an event stream) stays
+/// in flight until its body ends: the connection's idle timeout and the
+/// connection cap's eviction never cut it. Its body ends cleanly when the
+/// server shuts down, so shutdown is not held up by a stream that would
+/// never end by itself. Other answers leave flight as soon as they are
+/// handed to hyper, and pass unwrapped.
+fn streaming(
+    response: axum::response::Response,
+    in_flight: InFlight,
+    mut shutdown: watch::Receiver<bool>,
+) -> axum::response::Response {
+    use hyper::body::Body as _;
+
+    if response.body().size_hint().exact().is_some() {
+        return response;
+    }
+    response.map(|body| {
+        Body::new(Streaming {
+            body,
+            _in_flight: in_flight,
+            closing: Box::pin(async move {
+                // A dropped sender is a shutdown too.
+                let _ = shutdown.wait_for(|stopping| *stopping).await;
+            }),
+        })
+    })
+}
+
+/// A streamed body, in flight while it lasts, ended at shutdown.
+struct Streaming {
+    body: Body,
+    _in_flight: InFlight,
+    closing: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl hyper::body::Body for Streaming {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.closing.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// How long a connection with nothing in flight gets to close politely
 /// (HTTP/2's `GOAWAY`); hyper keeps an HTTP/1 connection whose first head is
 /// half-sent open after a graceful shutdown, so it is dropped after this.
@@ -275,16 +329,17 @@ pub(crate) async fn serve_connection(
     let _registered = connections.register(Arc::clone(&activity));
     let service = {
         let activity = Arc::clone(&activity);
+        let shutdown = shutdown.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let in_flight = activity.request_started();
             let app = app.clone();
+            let shutdown = shutdown.clone();
             async move {
                 let response = app.answer(request.map(Body::new), Some(peer)).await;
-                drop(in_flight);
                 if response.extensions().get::<DropConnection>().is_some() {
                     return Err(ConnectionDropped);
                 }
-                Ok::<_, ConnectionDropped>(response)
+                Ok::<_, ConnectionDropped>(streaming(response, in_flight, shutdown))
             }
         })
     };

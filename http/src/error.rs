@@ -244,6 +244,17 @@ impl ApiError {
         .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
     }
 
+    /// 429 for an event stream beyond a stream limit, with `Retry-After:
+    /// seconds` and `details` saying which limit.
+    pub fn too_many_streams(seconds: u64, details: &str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            contract::TOO_MANY_REQUESTS,
+            Some(format!("{details}; retry in {seconds} s")),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+    }
+
     /// 500: the queue system failed during `operation`.
     pub fn unavailable(operation: Operation) -> Self {
         Self::new(

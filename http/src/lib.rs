@@ -9,6 +9,8 @@
 //! - [`access`]: bearer authentication and the rate limit; [`error`]: the
 //!   contract's error answers; [`json_body`]: the `PUT` body's reader;
 //!   [`audit`]: how audit records name a job.
+//! - [`feed`]: a job's changes fanned out to its event streams;
+//!   [`streams`]: their limits, lifetime and keep-alive.
 //! - [`serve`]: the accept loop (connection timeouts, a connection cap,
 //!   graceful shutdown) over HTTP/1.1 and HTTP/2.
 //! - [`logging`]: `tracing` on a non-blocking, lossy stdout writer.
@@ -19,20 +21,24 @@ pub mod audit;
 mod connection;
 mod connections;
 pub mod error;
+pub mod feed;
 pub mod json_body;
 pub mod logging;
 mod parse_error_answers;
 pub mod serve;
 pub mod store;
+pub mod streams;
 
 pub use app::{
     ApiMiddleware, ApiState, App, ClientIdentity, DEFAULT_BODY_READ_TIMEOUT, DocLink,
-    DropConnection, HEALTH_PATH, JOB_PATH, MISSING_ID_PATH, api_doc, api_router, app, docs_router,
-    dropped_connection, into_app,
+    DropConnection, EVENTS_PATH, HEALTH_PATH, JOB_PATH, MISSING_ID_PATH, api_doc, api_router, app,
+    docs_router, dropped_connection, into_app,
 };
 pub use connections::raise_descriptor_limit;
 pub use error::ApiError;
+pub use feed::{JobFeed, JobUpdate, JobUpdates};
 pub use store::{ActionOutcome, DEFAULT_CONTROL_TIMEOUT, JobStore, Snapshot, StoreError};
+pub use streams::StreamConfig;
 
 /// The contract every server here implements, verbatim (served at
 /// `/openapi.yaml`).

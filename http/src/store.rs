@@ -9,6 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jobs_sdk::{JobAction, JobState, JobStatusResponse};
 
+use crate::feed::JobUpdates;
+
 /// A boxed error from a store's backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -111,4 +113,15 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Whether the backend answers now (`/healthz`).
     fn health(&self) -> StoreFuture<'_, ()>;
+
+    /// The changes of job `id` from now on, for its event stream
+    /// (`GET /api/jobs/{jobId}/events`), if this store offers push: usually
+    /// [`JobFeed::subscribe`](crate::feed::JobFeed::subscribe) on the
+    /// store's feed. The default offers none, and the event stream answers
+    /// as a server without it does (404, no route), so clients fall back to
+    /// polling `GET`.
+    fn watch(&self, id: &str) -> Option<JobUpdates> {
+        let _ = id;
+        None
+    }
 }

@@ -469,6 +469,23 @@ pub struct JobActionPending {
     pub timestamp: DateTime<Utc>,
 }
 
+/// The `data` of the `end` event that closes a job's event stream
+/// (`GET /api/jobs/{jobId}/events`): the job will not change any more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+#[serde(rename_all = "camelCase")]
+pub struct JobStreamEnd {
+    /// The id of the job.
+    pub job_id: String,
+    /// Why the stream ended: the job completed, failed or was removed.
+    pub reason: StreamEndReason,
+    /// When the server produced this event.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub timestamp: DateTime<Utc>,
+}
+
 /// The error body every non-2xx answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -617,6 +634,21 @@ impl JobActionPending {
             job_id: job_id.into(),
             status,
             pending_action,
+            timestamp,
+        }
+    }
+}
+
+impl JobStreamEnd {
+    /// The `end` event's data for job `job_id`.
+    pub fn new(
+        job_id: impl Into<String>,
+        reason: StreamEndReason,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            job_id: job_id.into(),
+            reason,
             timestamp,
         }
     }
@@ -817,6 +849,18 @@ open_enum! {
     }
 }
 
+open_enum! {
+    /// Why a job's event stream ended ([`JobStreamEnd::reason`]).
+    pub enum StreamEndReason {
+        /// The job completed.
+        Completed => "completed",
+        /// The job failed and will not be retried.
+        Failed => "failed",
+        /// No job has this id any more: cancelled or removed.
+        Removed => "removed",
+    }
+}
+
 #[cfg(feature = "openapi")]
 mod openapi_schemas {
     //! Hand-written schemas for the open enums: on the wire they are plain
@@ -857,6 +901,22 @@ mod openapi_schemas {
         /// asked for.
         pub(crate) fn pending_schema() -> Object {
             string_enum(&["pause", "cancel"], "What the worker was asked.")
+        }
+    }
+
+    impl utoipa::PartialSchema for super::StreamEndReason {
+        fn schema() -> RefOr<Schema> {
+            Schema::Object(string_enum(
+                super::StreamEndReason::KNOWN,
+                "Why the stream ended.",
+            ))
+            .into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::StreamEndReason {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("StreamEndReason")
         }
     }
 

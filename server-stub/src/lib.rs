@@ -33,7 +33,7 @@ pub use faults::{Fault, Faults, Trigger};
 pub use jobs_http::logging;
 pub use jobs_http::raise_descriptor_limit;
 pub use jobs_http::serve::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
-pub use jobs_http::{DEFAULT_BODY_READ_TIMEOUT, api_doc};
+pub use jobs_http::{DEFAULT_BODY_READ_TIMEOUT, StreamConfig, api_doc};
 pub use server::{StubBuilder, StubServer};
 
 /// The contract this stub implements, verbatim.

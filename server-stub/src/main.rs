@@ -81,6 +81,13 @@ struct Args {
     /// once unless PUT /__stub/workers/acknowledgement says otherwise).
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     control_timeout_ms: u64,
+    /// Do not offer a job's event stream (GET /api/jobs/{jobId}/events
+    /// answers 404, as a server without push): for testing a client's
+    /// fallback to polling. PUT /__stub/push changes it at run time.
+    #[arg(long)]
+    no_push: bool,
+    #[command(flatten)]
+    streams: jobs_http::streams::StreamArgs,
 }
 
 #[tokio::main]
@@ -103,6 +110,8 @@ async fn main() -> ExitCode {
         .idle_timeout(Duration::from_millis(args.idle_timeout_ms))
         .body_read_timeout(Duration::from_millis(args.body_read_timeout_ms))
         .control_timeout(Duration::from_millis(args.control_timeout_ms))
+        .push(!args.no_push)
+        .streams(args.streams.config())
         .workers((1..=args.workers).map(|n| format!("worker-node-{n}")));
     if args.demo {
         builder = builder.demo();

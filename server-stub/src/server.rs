@@ -9,7 +9,7 @@ use std::time::Duration;
 use jobs_http::access::{ApiAccess, AuthToken};
 use jobs_http::serve::Running;
 use jobs_http::serve::ServeConfig;
-use jobs_http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink};
+use jobs_http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink, StreamConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -41,6 +41,8 @@ pub struct StubBuilder {
     body_read_timeout: Duration,
     control_timeout: Duration,
     acknowledgement: Acknowledgement,
+    push: bool,
+    streams: StreamConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +69,8 @@ impl Default for StubBuilder {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             control_timeout: DEFAULT_CONTROL_TIMEOUT,
             acknowledgement: Acknowledgement::Immediate,
+            push: true,
+            streams: StreamConfig::default(),
         }
     }
 }
@@ -207,6 +211,22 @@ impl StubBuilder {
         self
     }
 
+    /// Whether the stub offers a job's event stream,
+    /// `GET /api/jobs/{jobId}/events` (default: yes). Without it the stream
+    /// answers 404 as a server without push does, to test a client's
+    /// fallback to polling; `PUT /__stub/push` changes it at run time.
+    pub fn push(mut self, enabled: bool) -> Self {
+        self.push = enabled;
+        self
+    }
+
+    /// The event streams' limits, lifetime and keep-alive (default
+    /// [`StreamConfig::default`]).
+    pub fn streams(mut self, config: StreamConfig) -> Self {
+        self.streams = config;
+        self
+    }
+
     /// Binds and starts serving in the background (needs a tokio runtime).
     ///
     /// # Errors
@@ -229,6 +249,7 @@ impl StubBuilder {
         // Workers first, so seeded active jobs are handed to them.
         engine.set_workers(workers);
         engine.set_acknowledgement(self.acknowledgement);
+        engine.set_push(self.push);
         if self.demo {
             crate::demo::seed(&mut engine)
                 .map_err(|e| io::Error::new(io::ErrorKind::AlreadyExists, e))?;
@@ -239,7 +260,8 @@ impl StubBuilder {
             Arc::new(EngineStore::new(engine.clone()).with_control_timeout(self.control_timeout)),
             ApiAccess::new(self.auth_token.clone().map(AuthToken::new), self.rate_limit),
             self.body_read_timeout,
-        );
+        )
+        .with_streams(self.streams);
         let state = AppState::new(
             engine.clone(),
             faults.clone(),

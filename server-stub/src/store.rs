@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreFuture};
+use jobs_http::feed::{JobFeed, JobUpdate, JobUpdates};
+use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreError, StoreFuture};
 use jobs_sdk::{JobAction, JobState, UpdatedJob};
 
 use crate::engine::{
@@ -17,10 +18,16 @@ pub use jobs_http::DEFAULT_CONTROL_TIMEOUT;
 /// once, except a pause or cancel of a running job while the simulated
 /// workers do not acknowledge at once ([`Acknowledgement`]): that waits up
 /// to [`control_timeout`](Self::control_timeout) for the worker.
+///
+/// It offers push: a job's event stream follows the engine's changes
+/// ([`crate::engine::Engine::subscribe`]), reading the job once per change
+/// for all its streams, unless [`crate::engine::Engine::set_push`] turned
+/// it off.
 #[derive(Debug, Clone)]
 pub struct EngineStore {
     engine: SharedEngine,
     control_timeout: Duration,
+    feed: JobFeed,
 }
 
 impl EngineStore {
@@ -30,7 +37,13 @@ impl EngineStore {
         Self {
             engine,
             control_timeout: DEFAULT_CONTROL_TIMEOUT,
+            feed: JobFeed::new(),
         }
+    }
+
+    /// Open event-stream watches, over all jobs.
+    pub fn watchers(&self) -> usize {
+        self.feed.watchers()
     }
 
     /// Waits up to `timeout` for a running job's worker to settle a pause
@@ -150,6 +163,52 @@ enum Step {
     Wait(ControlRequest),
 }
 
+/// The job as `GET` answers it, read under one lock.
+fn snapshot(engine: &SharedEngine, id: &str) -> Option<Snapshot> {
+    engine.get(id).map(|snapshot| {
+        let etag = snapshot.etag.clone();
+        Snapshot {
+            response: snapshot.into_response(),
+            etag,
+        }
+    })
+}
+
+/// Follows job `id` for its watchers until nobody watches it: each change
+/// is read once and published; removal publishes `Gone`; push turned off
+/// publishes `Failed` (the streams close, and their clients fall back).
+async fn follow(engine: SharedEngine, feed: JobFeed, id: String) {
+    let (changes, mut push) = {
+        let mut locked = engine.lock();
+        (locked.subscribe(&id), locked.push_switch())
+    };
+    let Some(mut changes) = changes else {
+        // Unknown: its stream answers 404.
+        return;
+    };
+    let read = || std::future::ready(Ok::<_, StoreError>(snapshot(&engine, &id)));
+    // This slot's watchers: a later watcher of the same id, after them,
+    // has a follower of its own.
+    let unwatched = feed.until_unwatched(&id);
+    let mut unwatched = std::pin::pin!(unwatched);
+    loop {
+        tokio::select! {
+            changed = changes.changed() => match changed {
+                Ok(()) => feed.refresh(&id, read).await,
+                Err(_gone) => {
+                    feed.publish(&id, JobUpdate::Gone);
+                    return;
+                }
+            },
+            () = async { push.wait_for(|enabled| !*enabled).await.map_or((), drop) } => {
+                feed.publish(&id, JobUpdate::Failed);
+                return;
+            }
+            () = &mut unwatched => return,
+        }
+    }
+}
+
 fn applied(updated: UpdatedJob, from: Option<JobState>) -> ActionOutcome {
     ActionOutcome::Applied {
         from,
@@ -161,14 +220,7 @@ fn applied(updated: UpdatedJob, from: Option<JobState>) -> ActionOutcome {
 impl JobStore for EngineStore {
     fn get_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
         // One lock: the job, its ETag and the counters are one snapshot.
-        let snapshot = self.engine.get(id).map(|snapshot| {
-            let etag = snapshot.etag.clone();
-            Snapshot {
-                response: snapshot.into_response(),
-                etag,
-            }
-        });
-        Box::pin(std::future::ready(Ok(snapshot)))
+        Box::pin(std::future::ready(Ok(snapshot(&self.engine, id))))
     }
 
     fn update_job<'a>(
@@ -198,6 +250,21 @@ impl JobStore for EngineStore {
 
     fn health(&self) -> StoreFuture<'_, ()> {
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn watch(&self, id: &str) -> Option<JobUpdates> {
+        if !self.engine.push_enabled() {
+            return None;
+        }
+        let updates = self.feed.subscribe(id);
+        if updates.is_first() {
+            tokio::spawn(follow(
+                self.engine.clone(),
+                self.feed.clone(),
+                id.to_owned(),
+            ));
+        }
+        Some(updates)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::store::{ActionOutcome, StoreError};
 /// A path segment that cannot be decoded (invalid percent-encoding or UTF-8)
 /// cannot name a stored job, so it answers as an unknown job would:
 /// `not_found`.
-fn job_id(
+pub(crate) fn job_id(
     path: Result<Path<String>, PathRejection>,
     not_found: fn() -> ApiError,
 ) -> Result<String, ApiError> {
@@ -248,7 +248,7 @@ fn pending(
 
 /// The contract's 500 for `operation` when the store failed; the cause is
 /// logged (without the job id), never sent.
-fn failed(operation: Operation, error: &StoreError) -> ApiError {
+pub(crate) fn failed(operation: Operation, error: &StoreError) -> ApiError {
     tracing::error!(?operation, %error, source = ?std::error::Error::source(error), "the store failed");
     ApiError::unavailable(operation)
 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod access_log;
 mod docs;
+mod events;
 mod framing;
 mod guards;
 mod header_limits;
@@ -29,6 +30,7 @@ use utoipa_axum::routes;
 use crate::access::ApiAccess;
 use crate::json_body::BodyReadTimeout;
 use crate::store::JobStore;
+use crate::streams::{StreamConfig, StreamLimits};
 
 pub use docs::DocLink;
 pub use guards::{ApiMiddleware, ClientIdentity, DropConnection, dropped_connection};
@@ -48,6 +50,7 @@ struct ApiParts {
     access: Arc<ApiAccess>,
     body_read_timeout: BodyReadTimeout,
     middleware: Option<Arc<dyn ApiMiddleware>>,
+    streams: Arc<StreamLimits>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -68,7 +71,26 @@ impl ApiState {
             access: Arc::new(access),
             body_read_timeout: BodyReadTimeout(body_read_timeout),
             middleware: None,
+            streams: Arc::new(StreamLimits::new(StreamConfig::default())),
         }))
+    }
+
+    /// Bounds the event streams (`GET /api/jobs/{jobId}/events`) by
+    /// `config` instead of [`StreamConfig::default`].
+    #[must_use]
+    pub fn with_streams(self, config: StreamConfig) -> Self {
+        Self(Arc::new(ApiParts {
+            store: self.0.store.clone(),
+            access: self.0.access.clone(),
+            body_read_timeout: self.0.body_read_timeout,
+            middleware: self.0.middleware.clone(),
+            streams: Arc::new(StreamLimits::new(config)),
+        }))
+    }
+
+    /// Event streams open now.
+    pub fn open_streams(&self) -> usize {
+        self.0.streams.open()
     }
 
     /// Runs `middleware` on every API request after authentication and the
@@ -80,6 +102,7 @@ impl ApiState {
             access: self.0.access.clone(),
             body_read_timeout: self.0.body_read_timeout,
             middleware: Some(Arc::new(middleware)),
+            streams: self.0.streams.clone(),
         }))
     }
 }
@@ -93,11 +116,9 @@ impl FromRef<ApiState> for BodyReadTimeout {
 /// The public operations, as utoipa-axum routes: the router and the
 /// document come from the same handlers, so they cannot disagree.
 fn public_api() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(openapi::BaseDoc::openapi()).routes(routes!(
-        jobs::get_job,
-        jobs::update_job,
-        jobs::delete_job
-    ))
+    OpenApiRouter::with_openapi(openapi::BaseDoc::openapi())
+        .routes(routes!(jobs::get_job, jobs::update_job, jobs::delete_job))
+        .routes(routes!(events::watch_job))
 }
 
 /// The OpenAPI document of the public API, generated from the handlers'
@@ -120,6 +141,7 @@ pub fn api_router(state: ApiState) -> Router {
         .delete(jobs::missing_job_id);
     let routes = Router::new()
         .route(JOB_PATH, job)
+        .route(EVENTS_PATH, get(events::watch_job))
         .route(MISSING_ID_PATH, missing_id);
     routes
         .route_layer(from_fn_with_state(state.clone(), guards::guard))
@@ -150,6 +172,8 @@ pub fn app(state: ApiState) -> App {
 
 /// The path of the public operations (the document says the same).
 pub const JOB_PATH: &str = "/api/jobs/{jobId}";
+/// A job's event stream (Server-Sent Events).
+pub const EVENTS_PATH: &str = "/api/jobs/{jobId}/events";
 /// The same path without an id: the contract's 400 for every method.
 pub const MISSING_ID_PATH: &str = "/api/jobs/";
 /// Liveness of the server and its store.

@@ -12,6 +12,7 @@ mod clock;
 mod fault_rules;
 mod inspect;
 mod jobs;
+mod push;
 mod wire;
 mod workers;
 
@@ -31,6 +32,7 @@ pub use clock::{AdvanceClock, ClockState};
 pub use fault_rules::NewFault;
 pub use inspect::{AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, JobCounts};
 pub use jobs::{NewJob, NewJobPlan};
+pub use push::PushSetting;
 pub use wire::Removed;
 pub use workers::{ClaimNext, CompleteJob, FailJob, LogLine, ProgressReport, WorkerClaim};
 
@@ -61,6 +63,7 @@ fn control_api() -> OpenApiRouter<AppState> {
             workers::read_acknowledgement,
             workers::set_acknowledgement
         ))
+        .routes(routes!(push::read_push, push::set_push))
         .routes(routes!(clock::read_clock))
         .routes(routes!(clock::advance_clock))
         .routes(routes!(inspect::job_counts))

@@ -71,6 +71,26 @@ impl Engine {
         self.change_senders.remove(id);
     }
 
+    /// Whether the server offers a job's event stream
+    /// (`GET /api/jobs/{jobId}/events`; default: yes).
+    pub fn push_enabled(&self) -> bool {
+        *self.push.borrow()
+    }
+
+    /// Offers the event stream or not from now on. Turned off, the stream
+    /// answers as a server without it (404, no route) and the streams open
+    /// close without an `end` event: their clients reconnect, find no
+    /// stream and fall back to polling, as against an older deployment.
+    pub fn set_push(&mut self, enabled: bool) {
+        self.push.send_replace(enabled);
+    }
+
+    /// Follows [`push_enabled`](Self::push_enabled) (what a stream's task
+    /// watches to close when push is turned off).
+    pub fn push_switch(&self) -> watch::Receiver<bool> {
+        self.push.subscribe()
+    }
+
     /// How many jobs have a channel (for tests: none is kept for nobody).
     #[cfg(test)]
     pub(super) fn watched_jobs(&self) -> usize {

@@ -258,6 +258,8 @@ pub struct Engine {
     control_waiters: HashMap<String, control::OutcomeSender>,
     /// The change channel of each watched job ([`Engine::subscribe`]).
     change_senders: HashMap<String, tokio::sync::watch::Sender<u64>>,
+    /// Whether the event stream is offered ([`Engine::set_push`]).
+    push: tokio::sync::watch::Sender<bool>,
 }
 
 impl Engine {
@@ -278,6 +280,7 @@ impl Engine {
             acknowledgement: Acknowledgement::default(),
             control_waiters: HashMap::new(),
             change_senders: HashMap::new(),
+            push: tokio::sync::watch::Sender::new(true),
         }
     }
 

@@ -54,6 +54,11 @@ impl SharedEngine {
         self.lock().subscribe(id)
     }
 
+    /// See [`Engine::push_enabled`].
+    pub fn push_enabled(&self) -> bool {
+        self.lock().push_enabled()
+    }
+
     /// See [`Engine::queue_stats`].
     pub fn queue_stats(&self) -> QueueStats {
         self.lock().queue_stats()
