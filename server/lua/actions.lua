@@ -85,6 +85,15 @@ local function controlRequest()
   return nil
 end
 
+-- An entry of BullMQ's events stream, which every watcher of the queue
+-- (jobs-server's event streams, QueueEvents) reads. BullMQ's own names for
+-- the moves BullMQ makes too (`delayed`, `waiting`, `removed`); ours for a
+-- control request written or cleared, which BullMQ has no word for.
+local function announce(event, ...)
+  rcall("XADD", prefix .. "events", "MAXLEN", "~", getOrSetMaxEvents(prefix .. "meta"), "*",
+    "event", event, "jobId", jobId, ...)
+end
+
 local settling = mode ~= "act"
 local settled
 if settling then
@@ -117,6 +126,7 @@ if settling then
   -- died), where the request is honoured as for a waiting job.
   rcall("HDEL", jobKey, CONTROL)
   rcall("ZREM", PENDING, jobId)
+  announce("jobs-api:control", "action", action, "result", "cleared")
 end
 
 if not state then
@@ -182,6 +192,7 @@ local function requestControl()
   rcall("XADD", stream, "MAXLEN", "~", 1000, "*", "job", jobId, "request", requestId, "action", action)
   -- A dead worker's stream goes with time.
   rcall("PEXPIRE", stream, 86400000)
+  announce("jobs-api:control", "action", action, "result", "requested")
   local recordId = record("requested", { "from", status, "request", requestId, "worker", worker })
   return { "requested", status, requestId, worker, now, recordId }
 end
@@ -240,6 +251,7 @@ if action == "pause" then
   end
   rcall("ZADD", prefix .. "delayed", PARKED_SCORE_TEXT, jobId)
   rcall("HSET", jobKey, PARKED_FROM, from)
+  announce("delayed", "delay", PARKED_SCORE_TEXT)
   return applied("paused")
 end
 
@@ -262,8 +274,7 @@ if action == "resume" then
     rcall("LPUSH", prefix .. "wait", jobId)
     markAvailable()
   end
-  rcall("XADD", prefix .. "events", "MAXLEN", "~", getOrSetMaxEvents(prefix .. "meta"), "*", "event", "waiting",
-    "jobId", jobId, "prev", "paused")
+  announce("waiting", "prev", "paused")
   return applied("waiting")
 end
 

@@ -65,6 +65,12 @@ impl QueueKeys {
         format!("{}{id}", self.base)
     }
 
+    /// BullMQ's events stream of the queue (`<prefix>:<queue>:events`),
+    /// which the events reader follows.
+    pub fn events(&self) -> String {
+        format!("{}events", self.base)
+    }
+
     /// The stream of management actions this server applied or refused.
     pub fn audit(&self) -> String {
         format!("{}jobs-api:audit", self.base)

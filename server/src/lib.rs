@@ -47,11 +47,13 @@
 //! # }
 //! ```
 
+pub mod events;
 pub mod keys;
 pub mod mapping;
 mod scripts;
 mod store;
 
+pub use events::EventsConfig;
 pub use jobs_http::DEFAULT_CONTROL_TIMEOUT;
 pub use keys::{KeysError, QueueKeys};
 pub use store::{ConnectError, RedisStore, StoreConfig};

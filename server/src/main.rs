@@ -15,7 +15,7 @@ use clap::Parser;
 use jobs_http::ApiState;
 use jobs_http::access::{ApiAccess, AuthToken};
 use jobs_http::serve::ServeConfig;
-use jobs_server::{QueueKeys, RedisStore, StoreConfig};
+use jobs_server::{EventsConfig, QueueKeys, RedisStore, StoreConfig};
 
 // Under load glibc's malloc spends a tenth of a server's time on memory
 // freed by another thread (the log writer's lines, hyper's buffers).
@@ -92,6 +92,13 @@ struct Args {
     /// runs on the same small host, fewer leave it a core.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     worker_threads: Option<usize>,
+    /// Every watched job (one with an open event stream) is read again this
+    /// often, in milliseconds, for the changes BullMQ's events stream does
+    /// not announce (a job's log lines, `updateData`).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    watch_resync_ms: u64,
+    #[command(flatten)]
+    streams: jobs_http::streams::StreamArgs,
 }
 
 fn main() -> ExitCode {
@@ -151,13 +158,22 @@ async fn serve(args: Args) -> ExitCode {
     // Control requests outlive the server that made them: each instance
     // settles those whose job left its worker some other way.
     let sweeper = tokio::spawn(settle_control_requests(store.clone()));
+    // One reader of BullMQ's events stream feeds every event stream.
+    let (stop_events, events_stopping) = tokio::sync::watch::channel(false);
+    let mut events = EventsConfig::default();
+    events.resync_interval = Duration::from_millis(args.watch_resync_ms);
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move { store.follow_events(events, events_stopping).await })
+    };
     let auth = args.auth_token.filter(|t| !t.is_empty());
     let auth_enabled = auth.is_some();
     let api = ApiState::new(
         Arc::new(store),
         ApiAccess::new(auth.map(AuthToken::new), args.rate_limit),
         Duration::from_millis(args.body_read_timeout_ms),
-    );
+    )
+    .with_streams(args.streams.config());
     let mut serve = ServeConfig::default();
     serve.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
     serve.idle_timeout = Duration::from_millis(args.idle_timeout_ms);
@@ -190,6 +206,8 @@ async fn serve(args: Args) -> ExitCode {
     jobs_http::serve::termination().await;
     tracing::info!("shutting down");
     running.shutdown().await;
+    let _ = stop_events.send(true);
+    let _ = reader.await;
     sweeper.abort();
     let dropped = jobs_http::logging::dropped_lines();
     if dropped > 0 {

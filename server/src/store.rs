@@ -3,17 +3,19 @@
 //! Redis server or a Redis Cluster.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jobs_sdk::{JobAction, JobState, JobStatusResponse, QueueStats};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 
 use crate::keys::QueueKeys;
 use crate::mapping::job_from_fields;
 use crate::scripts::Scripts;
+use jobs_http::feed::{JobFeed, JobUpdates};
 use jobs_http::store::{
     ActionOutcome, DEFAULT_CONTROL_TIMEOUT, JobStore, Snapshot, StoreError, StoreFuture,
 };
@@ -80,9 +82,16 @@ pub enum ConnectError {
 #[derive(Clone)]
 pub struct RedisStore {
     connection: Connection,
+    /// Makes the events reader's own connection.
+    client: Client,
     keys: QueueKeys,
     scripts: Arc<Scripts>,
     config: StoreConfig,
+    /// The watched jobs and their event streams.
+    feed: JobFeed,
+    /// Events readers running ([`RedisStore::follow_events`]): push is
+    /// offered while one does.
+    following: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -118,10 +127,11 @@ impl RedisStore {
             // bounded by `timeout`, so a dead Redis never holds a request.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager)
             .map_err(ConnectError::InvalidUrl)?;
         Ok(Self::with_connection(
             Connection::Node(connection),
+            Client::Node(client),
             keys,
             config,
         ))
@@ -163,17 +173,153 @@ impl RedisStore {
         );
         Ok(Self::with_connection(
             Connection::Cluster(connection),
+            Client::Cluster(client),
             keys,
             config,
         ))
     }
 
-    fn with_connection(connection: Connection, keys: QueueKeys, config: StoreConfig) -> Self {
+    fn with_connection(
+        connection: Connection,
+        client: Client,
+        keys: QueueKeys,
+        config: StoreConfig,
+    ) -> Self {
         Self {
             connection,
+            client,
             keys,
             scripts: Arc::new(Scripts::new()),
             config,
+            feed: JobFeed::new(),
+            following: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Open event-stream watches, over all jobs.
+    pub fn watchers(&self) -> usize {
+        self.feed.watchers()
+    }
+
+    /// Job `id` may have changed: if anyone watches it, it is read again
+    /// (once, for all its watchers) in the background.
+    pub(crate) fn job_changed(&self, id: &str) {
+        if !self.feed.is_watched(id) {
+            return;
+        }
+        let store = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            store.feed.refresh(&id, || store.get(&id)).await;
+        });
+    }
+
+    /// Every watched job is read again.
+    pub(crate) fn resync_watched(&self) {
+        for id in self.feed.watched() {
+            self.job_changed(&id);
+        }
+    }
+
+    /// Push is offered until the guard is dropped.
+    pub(crate) fn start_following(&self) -> Following {
+        self.following.fetch_add(1, Ordering::SeqCst);
+        Following(Arc::clone(&self.following))
+    }
+
+    /// A connection of the events reader's own: its `XREAD BLOCK` must not
+    /// hold up the store's calls (one Redis connection answers in order).
+    /// Its calls may take `block` longer than the store's.
+    pub(crate) async fn events_connection(
+        &self,
+        block: Duration,
+    ) -> Result<Connection, StoreError> {
+        let timeout = self.config.timeout;
+        match &self.client {
+            Client::Node(client) => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(block + timeout));
+                self.bounded(client.get_multiplexed_async_connection_with_config(&config))
+                    .await
+                    .map(Connection::Dedicated)
+            }
+            Client::Cluster(client) => {
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(block + timeout);
+                self.bounded(client.get_async_connection_with_config(config))
+                    .await
+                    .map(Connection::Cluster)
+            }
+        }
+    }
+
+    /// The id of the events stream's last entry (`0-0` when it has none).
+    pub(crate) async fn stream_end(
+        &self,
+        connection: &mut Connection,
+    ) -> Result<String, StoreError> {
+        let last: Vec<(String, redis::Value)> = self
+            .bounded(
+                redis::cmd("XREVRANGE")
+                    .arg(self.keys.events())
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(connection),
+            )
+            .await?;
+        Ok(last
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
+    }
+
+    /// `XREAD BLOCK` from `from`: at most `count` entries, or nil after
+    /// `block`.
+    pub(crate) async fn xread(
+        &self,
+        connection: &mut Connection,
+        from: &str,
+        block: Duration,
+        count: usize,
+    ) -> Result<redis::Value, StoreError> {
+        let command = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX).max(1))
+            .arg("STREAMS")
+            .arg(self.keys.events())
+            .arg(from)
+            .to_owned();
+        let bound = block + self.config.timeout;
+        match tokio::time::timeout(bound, command.query_async(connection)).await {
+            Ok(result) => result.map_err(store_error),
+            Err(_) => Err(StoreError::Timeout(bound)),
+        }
+    }
+
+    /// `XINFO STREAM` of the events stream (nil when it does not exist).
+    pub(crate) async fn xinfo(
+        &self,
+        connection: &mut Connection,
+    ) -> Result<redis::Value, StoreError> {
+        let reply = self
+            .bounded(
+                redis::cmd("XINFO")
+                    .arg("STREAM")
+                    .arg(self.keys.events())
+                    .query_async::<redis::Value>(connection),
+            )
+            .await;
+        match reply {
+            Err(StoreError::Failed(error)) if error.to_string().contains("no such key") => {
+                Ok(redis::Value::Nil)
+            }
+            other => other,
         }
     }
 
@@ -287,6 +433,9 @@ impl RedisStore {
                 outcome
             }
         };
+        // The events stream tells every server; this one's watchers need
+        // not wait for the reader.
+        self.job_changed(id);
         Ok(outcome)
     }
 
@@ -435,9 +584,27 @@ enum Answer {
 /// concurrent calls on their connections, reconnect by themselves and are
 /// cheap to clone.
 #[derive(Clone)]
-enum Connection {
+pub(crate) enum Connection {
     Node(ConnectionManager),
     Cluster(ClusterConnection),
+    /// The events reader's own connection to one server.
+    Dedicated(MultiplexedConnection),
+}
+
+/// What makes connections: the events reader opens its own.
+#[derive(Clone)]
+enum Client {
+    Node(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// An events reader running; push is offered while one is.
+pub(crate) struct Following(Arc<AtomicUsize>);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl redis::aio::ConnectionLike for Connection {
@@ -448,6 +615,7 @@ impl redis::aio::ConnectionLike for Connection {
         match self {
             Self::Node(connection) => connection.req_packed_command(cmd),
             Self::Cluster(connection) => connection.req_packed_command(cmd),
+            Self::Dedicated(connection) => connection.req_packed_command(cmd),
         }
     }
 
@@ -460,6 +628,7 @@ impl redis::aio::ConnectionLike for Connection {
         match self {
             Self::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
             Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Dedicated(connection) => connection.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -467,6 +636,7 @@ impl redis::aio::ConnectionLike for Connection {
         match self {
             Self::Node(connection) => connection.get_db(),
             Self::Cluster(connection) => connection.get_db(),
+            Self::Dedicated(connection) => connection.get_db(),
         }
     }
 }
@@ -513,6 +683,11 @@ impl JobStore for RedisStore {
 
     fn health(&self) -> StoreFuture<'_, ()> {
         Box::pin(self.ping())
+    }
+
+    fn watch(&self, id: &str) -> Option<JobUpdates> {
+        // Without a reader nothing would tell the streams of a change.
+        (self.following.load(Ordering::SeqCst) > 0).then(|| self.feed.subscribe(id))
     }
 }
 

@@ -68,6 +68,10 @@ local function finish(outcome, auditFields)
 end
 
 if mode == "refuse" then
+  -- The request is cleared and the job runs on: its watchers learn it
+  -- (the event jobs-server writes for a request written or cleared).
+  rcall("XADD", prefix .. "events", "MAXLEN", "~", getOrSetMaxEvents(prefix .. "meta"), "*",
+    "event", "jobs-api:control", "jobId", jobId, "action", request.action, "result", "refused")
   finish({ result = "refused", status = "active", details = details },
     { "result", "rejected", "from", "active", "reason", details })
   return { "refused" }
