@@ -8,7 +8,8 @@ use jobs_http::store::{ActionOutcome, JobStore, Snapshot, StoreError, StoreFutur
 use jobs_sdk::{JobAction, JobState, UpdatedJob};
 
 use crate::engine::{
-    Acknowledgement, ActionError, AuditOperation, ControlRequest, DeleteError, SharedEngine,
+    Acknowledgement, ActionError, AuditOperation, ControlRequest, DeleteError, JobChanges,
+    SharedEngine,
 };
 
 /// Default [`EngineStore::control_timeout`]: 5 s, as `jobs-server`'s.
@@ -177,15 +178,15 @@ fn snapshot(engine: &SharedEngine, id: &str) -> Option<Snapshot> {
 /// Follows job `id` for its watchers until nobody watches it: each change
 /// is read once and published; removal publishes `Gone`; push turned off
 /// publishes `Failed` (the streams close, and their clients fall back).
-async fn follow(engine: SharedEngine, feed: JobFeed, id: String) {
-    let (changes, mut push) = {
-        let mut locked = engine.lock();
-        (locked.subscribe(&id), locked.push_switch())
-    };
-    let Some(mut changes) = changes else {
-        // Unknown: its stream answers 404.
-        return;
-    };
+/// `changes` and `push` were subscribed before the watcher read the job, so
+/// no change after that read is missed.
+async fn follow(
+    engine: SharedEngine,
+    feed: JobFeed,
+    id: String,
+    mut changes: JobChanges,
+    mut push: tokio::sync::watch::Receiver<bool>,
+) {
     let read = || std::future::ready(Ok::<_, StoreError>(snapshot(&engine, &id)));
     // This slot's watchers: a later watcher of the same id, after them,
     // has a follower of its own.
@@ -258,11 +259,20 @@ impl JobStore for EngineStore {
         }
         let updates = self.feed.subscribe(id);
         if updates.is_first() {
-            tokio::spawn(follow(
-                self.engine.clone(),
-                self.feed.clone(),
-                id.to_owned(),
-            ));
+            let (changes, push) = {
+                let mut engine = self.engine.lock();
+                (engine.subscribe(id), engine.push_switch())
+            };
+            // An unknown job has no changes: its stream answers 404.
+            if let Some(changes) = changes {
+                tokio::spawn(follow(
+                    self.engine.clone(),
+                    self.feed.clone(),
+                    id.to_owned(),
+                    changes,
+                    push,
+                ));
+            }
         }
         Some(updates)
     }

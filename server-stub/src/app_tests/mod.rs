@@ -4,6 +4,7 @@
 mod control_tests;
 mod fuzz_tests;
 mod route_tests;
+mod stream_tests;
 
 use std::sync::Arc;
 

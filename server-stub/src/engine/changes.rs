@@ -93,7 +93,7 @@ impl Engine {
 
     /// How many jobs have a channel (for tests: none is kept for nobody).
     #[cfg(test)]
-    pub(super) fn watched_jobs(&self) -> usize {
+    pub(crate) fn watched_jobs(&self) -> usize {
         self.change_senders.len()
     }
 }
