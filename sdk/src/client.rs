@@ -26,6 +26,9 @@ use crate::options::CallOptions;
 use crate::retry::{Decision, Outcome, RetryPolicy, RetryTokens};
 use crate::telemetry::{self, ServerTarget};
 
+mod events;
+pub(crate) use events::Opened;
+
 /// Default limit on one request, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on establishing a connection.
@@ -33,6 +36,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on requests in flight per client (all clones and watches
 /// together), as OkHttp's dispatcher does.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
+/// Default limit on the event streams a client holds open (all clones and
+/// watches together): see [`JobsClientBuilder::max_streams`].
+pub const DEFAULT_MAX_STREAMS: usize = 256;
 
 /// A typed async client for the Job Status API.
 ///
@@ -82,6 +88,8 @@ struct Inner {
     max_response_bytes: usize,
     /// One permit per request in flight, shared by every clone and watch.
     slots: Arc<Semaphore>,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
     /// The retry budget's bucket, shared by clones and watches.
     retry_tokens: Option<Arc<RetryTokens>>,
     max_concurrent_requests: usize,
@@ -154,6 +162,8 @@ pub struct JobsClientBuilder {
     http_client: Option<reqwest::Client>,
     max_response_bytes: usize,
     max_concurrent_requests: usize,
+    max_streams: usize,
+    http2_prior_knowledge: bool,
     no_proxy: bool,
     extra_headers: Vec<(String, String)>,
     token_provider: Option<Arc<dyn TokenProvider>>,
@@ -179,6 +189,8 @@ impl fmt::Debug for JobsClientBuilder {
             .field("interceptors", &self.interceptors.len())
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("max_streams", &self.max_streams)
+            .field("http2_prior_knowledge", &self.http2_prior_knowledge)
             .field("no_proxy", &self.no_proxy)
             // Names only: a value may be a credential.
             .field(
@@ -407,6 +419,34 @@ impl JobsClientBuilder {
         self
     }
 
+    /// Most event streams open at once for this client, all clones and
+    /// watches together (default [`DEFAULT_MAX_STREAMS`], 256; at least
+    /// 1). A [watch](crate::watch) that finds none free polls instead, and
+    /// takes a stream when one frees ([`Transport::Auto`](crate::Transport));
+    /// one that must push waits for a place.
+    ///
+    /// Over HTTP/2 (`https` with a server that speaks it, or
+    /// [`http2_prior_knowledge`](Self::http2_prior_knowledge)) every stream
+    /// and request shares one connection. Over HTTP/1.1 each open stream
+    /// holds a connection of its own: the connections are then at most this
+    /// plus twice [`max_concurrent_requests`](Self::max_concurrent_requests).
+    pub fn max_streams(mut self, limit: usize) -> Self {
+        self.max_streams = limit.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// Speaks HTTP/2 to an `http://` server without asking first (h2c with
+    /// prior knowledge; both servers of this project speak it). Every
+    /// request and event stream then shares one connection: thousands of
+    /// watches pushed over one socket. A server that speaks only HTTP/1.1
+    /// fails every request. Over `https`, HTTP/2 is negotiated by itself
+    /// and this is not needed. Ignored with
+    /// [`http_client`](Self::http_client).
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
     /// Ignores the proxy environment (`HTTP_PROXY`, `HTTPS_PROXY`,
     /// `ALL_PROXY`) and connects directly. A base URL on loopback
     /// (`127.0.0.0/8`, `::1`, `localhost` and `*.localhost`) never goes
@@ -498,6 +538,7 @@ impl JobsClientBuilder {
                 interceptors: self.interceptors,
                 max_response_bytes: self.max_response_bytes,
                 slots: Arc::new(Semaphore::new(self.max_concurrent_requests)),
+                streams: Arc::new(Semaphore::new(self.max_streams)),
                 retry_tokens: self
                     .retry
                     .budget
@@ -528,6 +569,9 @@ impl JobsClientBuilder {
             .pool_max_idle_per_host(self.max_concurrent_requests);
         if self.no_proxy || is_loopback(base_url) {
             builder = builder.no_proxy();
+        }
+        if self.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
         }
         let client = builder.build().map_err(|e| JobsError::InvalidConfig {
             reason: format!("cannot build the HTTP client: {}", e.without_url()),
@@ -609,6 +653,8 @@ impl JobsClient {
             http_client: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_streams: DEFAULT_MAX_STREAMS,
+            http2_prior_knowledge: false,
             no_proxy: false,
             extra_headers: Vec::new(),
             token_provider: None,
@@ -1029,41 +1075,14 @@ impl JobsClient {
         info: &AttemptInfo,
     ) -> Result<Result<RawResponse, Failure>, Attempt> {
         let inner = &*self.inner;
-        let mut request = reqwest::Request::new(operation.method(), url.clone());
-        let headers = request.headers_mut();
-        headers.clone_from(&self.call.headers);
-        if let Some(token) = token {
-            headers.insert(header::AUTHORIZATION, token.header.clone());
-        }
+        let mut request = self.request(operation, url, token)?;
         if let Some(etag) = if_none_match {
-            headers.insert(header::IF_NONE_MATCH, etag.clone());
+            request
+                .headers_mut()
+                .insert(header::IF_NONE_MATCH, etag.clone());
         }
-        if let Operation::Update(action) = operation {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            let body = serde_json::to_vec(&JobUpdateRequest { action }).unwrap_or_default();
-            *request.body_mut() = Some(body.into());
-        }
-        telemetry::inject_trace_context(request.headers_mut());
         *request.timeout_mut() = Some(timeout);
-        for interceptor in &inner.interceptors {
-            interceptor
-                .before_attempt(&mut request, info)
-                .map_err(|e| {
-                    Attempt::Refused(JobsError::Intercepted {
-                        reason: error_chain(&*e),
-                    })
-                })?;
-        }
-        if !inner.interceptors.is_empty()
-            && (request.method() != operation.method() || request.url() != url)
-        {
-            return Err(Attempt::Refused(JobsError::Intercepted {
-                reason: "an interceptor changed the request's method or URL".into(),
-            }));
-        }
+        self.intercept(&mut request, operation, url, info)?;
         let limit = inner.max_response_bytes;
         match &inner.http {
             HttpClient::Reqwest(client) => {
@@ -1079,6 +1098,61 @@ impl JobsClient {
             .await
             .map_err(Attempt::TimedOut)?,
         }
+    }
+}
+
+impl JobsClient {
+    /// `operation`'s request to `url`: the handle's headers, the token, the
+    /// body of a `PUT`, the trace context.
+    fn request(
+        &self,
+        operation: Operation,
+        url: &Url,
+        token: Option<&UsedToken>,
+    ) -> Result<reqwest::Request, Attempt> {
+        let mut request = reqwest::Request::new(operation.method(), url.clone());
+        let headers = request.headers_mut();
+        headers.clone_from(&self.call.headers);
+        if let Some(token) = token {
+            headers.insert(header::AUTHORIZATION, token.header.clone());
+        }
+        if let Operation::Update(action) = operation {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            let body = serde_json::to_vec(&JobUpdateRequest { action }).unwrap_or_default();
+            *request.body_mut() = Some(body.into());
+        }
+        telemetry::inject_trace_context(request.headers_mut());
+        Ok(request)
+    }
+
+    /// Runs the interceptors on `request`; they may not change its method
+    /// or URL.
+    fn intercept(
+        &self,
+        request: &mut reqwest::Request,
+        operation: Operation,
+        url: &Url,
+        info: &AttemptInfo,
+    ) -> Result<(), Attempt> {
+        let interceptors = &self.inner.interceptors;
+        for interceptor in interceptors {
+            interceptor.before_attempt(request, info).map_err(|e| {
+                Attempt::Refused(JobsError::Intercepted {
+                    reason: error_chain(&*e),
+                })
+            })?;
+        }
+        if !interceptors.is_empty()
+            && (request.method() != operation.method() || request.url() != url)
+        {
+            return Err(Attempt::Refused(JobsError::Intercepted {
+                reason: "an interceptor changed the request's method or URL".into(),
+            }));
+        }
+        Ok(())
     }
 }
 
@@ -1117,8 +1191,8 @@ enum Attempt {
     /// A middleware's own error, as text.
     #[cfg_attr(not(feature = "middleware"), allow(dead_code))]
     Middleware(String),
-    /// The SDK's own timer around a middleware chain.
-    #[cfg_attr(not(feature = "middleware"), allow(dead_code))]
+    /// The SDK's own timer: around a middleware chain, or an event
+    /// stream's answer head.
     TimedOut(tokio::time::error::Elapsed),
 }
 

@@ -361,6 +361,17 @@ pub enum JobsError {
     #[error(transparent)]
     Transport(TransportError),
 
+    /// A watch told to push ([`WatchTransport::Push`](crate::WatchTransport))
+    /// found that the server does not offer the job's event stream (an
+    /// older deployment, a mock): poll instead, or use
+    /// [`WatchTransport::Auto`](crate::WatchTransport).
+    #[error("the server does not offer the job's event stream (HTTP {status})")]
+    #[non_exhaustive]
+    PushNotOffered {
+        /// The status the server answered the stream's request with.
+        status: u16,
+    },
+
     /// [`wait_for_job`](crate::JobsClient::wait_for_job) or a watch's
     /// overall deadline passed before the job finished.
     #[error("gave up waiting for the job after {elapsed:?} and {polls} polls{}", last_state_suffix(last.as_deref()))]
@@ -402,6 +413,7 @@ impl JobsError {
             Self::Decode { status, .. }
             | Self::ResponseTooLarge { status, .. }
             | Self::Redirected { status }
+            | Self::PushNotOffered { status }
             | Self::InconsistentAnswer { status, .. } => Some(*status),
             other => other.api_error().map(|e| e.status),
         }
@@ -709,6 +721,10 @@ impl fmt::Debug for JobsError {
             Self::Middleware { reason } => f
                 .debug_struct("Middleware")
                 .field("reason", reason)
+                .finish(),
+            Self::PushNotOffered { status } => f
+                .debug_struct("PushNotOffered")
+                .field("status", status)
                 .finish(),
             Self::WaitTimeout {
                 elapsed,

@@ -67,7 +67,8 @@ pub trait Interceptor: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AttemptInfo {
-    /// The contract's `operationId`: `getJob`, `updateJob` or `deleteJob`.
+    /// The contract's `operationId`: `getJob`, `updateJob`, `deleteJob`, or
+    /// `watchJob` for a watch's event stream.
     pub operation: &'static str,
     /// The action of an `updateJob`.
     pub action: Option<JobAction>,

@@ -24,7 +24,7 @@ pub use error::{ApiError, JobsError, TransportError};
 pub use models::*;
 pub use options::CallOptions;
 pub use retry::{RetryBudget, RetryPolicy};
-pub use watch::{DEFAULT_WATCH_TIMEOUT, WatchOptions};
+pub use watch::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WATCH_TIMEOUT, WatchOptions, WatchTransport};
 
 /// The `reqwest` this SDK is built on: [`JobsClientBuilder::http_client`]
 /// takes a [`reqwest::Client`] and transport errors carry a

@@ -13,7 +13,7 @@ use reqwest::Url;
 use reqwest::header::HeaderMap;
 
 use crate::interceptor::AttemptOutcome;
-use crate::operation::{Operation, PATH_TEMPLATE};
+use crate::operation::Operation;
 
 /// The server as telemetry names it (`server.address`, `server.port`).
 #[derive(Debug)]
@@ -46,7 +46,7 @@ pub(crate) fn call_span(operation: Operation, target: &ServerTarget) -> tracing:
         jobs.operation = operation.name(),
         jobs.action = operation.action().map(|a| a.as_str()),
         http.request.method = operation.method_name(),
-        url.template = PATH_TEMPLATE,
+        url.template = operation.path_template(),
         server.address = target.address.as_str(),
         // i64: what OpenTelemetry's integer attributes are.
         server.port = i64::from(target.port),
@@ -124,7 +124,7 @@ fn labels(
     use metrics::Label;
     let mut labels = vec![
         Label::new("http.request.method", operation.method_name()),
-        Label::new("url.template", PATH_TEMPLATE),
+        Label::new("url.template", operation.path_template()),
         Label::new("server.address", target.address.clone()),
         Label::new("server.port", target.port_label.clone()),
     ];

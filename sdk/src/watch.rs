@@ -63,11 +63,31 @@ use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, spread, unit};
-use crate::client::{Failure, JobsClient, Operation, Retries, decode};
+use crate::client::{Failure, JobsClient, Opened, Operation, Retries, decode};
 use crate::error::JobsError;
-use crate::models::{Job, JobState, JobStatusResponse};
+use crate::models::{Job, JobState, JobStatusResponse, StreamEndReason};
+use push::{JobEvents, Pushed};
 
-/// How a watch polls; see the [module docs](self) for the schedule.
+/// How a watch learns of a job's changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WatchTransport {
+    /// The job's event stream when the server offers it, else polling
+    /// (the default). A watch that finds the client's
+    /// [stream places](crate::JobsClientBuilder::max_streams) all taken
+    /// polls until one frees; one whose stream keeps failing before its
+    /// first event polls for the rest of the watch.
+    #[default]
+    Auto,
+    /// The event stream only: a server without it ends the watch with
+    /// [`JobsError::PushNotOffered`]; the watch waits for a stream place.
+    Push,
+    /// Polling `GET` only, as a server without push is watched.
+    Poll,
+}
+
+/// How a watch follows a job; see the [module docs](self) for the
+/// transports and the polling schedule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WatchOptions {
     interval: Duration,
@@ -77,11 +97,17 @@ pub struct WatchOptions {
     backoff_factor: f64,
     jitter: f64,
     max_retry_after: Duration,
+    transport: WatchTransport,
+    stream_idle_timeout: Duration,
 }
 
 /// A timeout at least this long (30 years, tokio's "far future") is no
 /// deadline at all.
 const FOREVER: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// Default [`WatchOptions::stream_idle_timeout`]: three of the servers'
+/// 15 s keep-alive intervals.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// Default [`WatchOptions::max_retry_after`].
 pub const DEFAULT_WATCH_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -100,6 +126,8 @@ impl Default for WatchOptions {
             backoff_factor: 1.5,
             jitter: 0.1,
             max_retry_after: DEFAULT_WATCH_MAX_RETRY_AFTER,
+            transport: WatchTransport::Auto,
+            stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
         }
     }
 }
@@ -160,6 +188,22 @@ impl WatchOptions {
     /// [`timeout`](Self::timeout) deadline still wins.
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
+        self
+    }
+
+    /// How the watch learns of changes (default [`WatchTransport::Auto`]:
+    /// the event stream where the server offers it, else polling).
+    pub fn transport(mut self, transport: WatchTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// An event stream silent this long (no event, no keep-alive comment)
+    /// is taken for dead and opened again (default
+    /// [`DEFAULT_STREAM_IDLE_TIMEOUT`], 45 s: the servers here send a
+    /// comment at least every 15 s).
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = timeout;
         self
     }
 
@@ -236,7 +280,18 @@ pub(crate) enum Polled {
     Snapshot(Box<JobStatusResponse>, Option<HeaderValue>),
 }
 
-/// One poll of one job; [`JobsClient`] in production, a script in tests.
+/// What opening a job's event stream came to, for the watch.
+pub(crate) enum StreamOpen {
+    /// The stream is open.
+    Open(JobEvents),
+    /// The server does not offer it; its answer's status.
+    NotOffered(u16),
+    /// Every stream place of the client is taken.
+    NoPlace,
+}
+
+/// One poll of one job, or its event stream; [`JobsClient`] in production,
+/// a script in tests.
 pub(crate) trait Poller: Send + Sync + 'static {
     /// Polls once, adding to `queued` the time the poll waited for one of
     /// the client's concurrency slots.
@@ -245,6 +300,19 @@ pub(crate) trait Poller: Send + Sync + 'static {
         etag: Option<HeaderValue>,
         queued: &mut Duration,
     ) -> impl Future<Output = Result<Polled, Failure>> + Send;
+
+    /// Opens the job's event stream (with `last_event_id` when
+    /// reconnecting), taking a stream place: waiting for one when
+    /// `wait_for_place`. A poller without streams offers none.
+    fn open_stream(
+        &self,
+        last_event_id: Option<&str>,
+        wait_for_place: bool,
+        idle: Duration,
+    ) -> impl Future<Output = Result<StreamOpen, Failure>> + Send {
+        let _ = (last_event_id, wait_for_place, idle);
+        std::future::ready(Ok(StreamOpen::NotOffered(404)))
+    }
 }
 
 /// A client bound to one job id.
@@ -292,6 +360,30 @@ impl Poller for JobPoller {
             decode::<JobStatusResponse>(raw).map_err(|e| self.client.redact(e, &self.job_id))?;
         crate::client::same_job(&snapshot.job.id, &self.job_id)?;
         Ok(Polled::Snapshot(Box::new(snapshot), etag))
+    }
+
+    async fn open_stream(
+        &self,
+        last_event_id: Option<&str>,
+        wait_for_place: bool,
+        idle: Duration,
+    ) -> Result<StreamOpen, Failure> {
+        let place = if wait_for_place {
+            self.client.stream_slot().await
+        } else {
+            self.client.try_stream_slot()
+        };
+        let Some(place) = place else {
+            return Ok(StreamOpen::NoPlace);
+        };
+        let opened = self
+            .client
+            .open_events(&self.job_id, last_event_id, idle, Some(place))
+            .await?;
+        Ok(match opened {
+            Opened::Stream(events) => StreamOpen::Open(events),
+            Opened::NotOffered(status) => StreamOpen::NotOffered(status),
+        })
     }
 }
 
@@ -341,8 +433,42 @@ struct Watcher<P> {
     base_delay: Duration,
     polls: u32,
     consecutive_errors: u32,
-    /// When the next poll is due; `None` before the first one.
+    /// When the next poll (or stream opening) is due; `None` before the
+    /// first one.
     next_at: Option<Instant>,
+    /// The job's event stream, while one is open (boxed: a polling watch
+    /// stays small).
+    stream: Option<Box<OpenStream>>,
+    /// This watch polls from now on: the server offers no stream, or its
+    /// streams keep breaking.
+    polling_only: bool,
+    /// The id of the last event received, sent when reconnecting.
+    last_event_id: Option<Box<str>>,
+    /// Streams in a row that ended before their first event.
+    broken_streams: u32,
+}
+
+/// An open event stream and what the watch knows of it.
+struct OpenStream {
+    events: JobEvents,
+    opened: Instant,
+    got_event: bool,
+}
+
+/// Streams in a row that end before their first event after which a watch
+/// in [`WatchTransport::Auto`] polls for the rest of its life.
+const BROKEN_STREAMS_BEFORE_POLLING: u32 = 3;
+
+/// What trying to open the stream came to.
+enum Opening {
+    /// Open: read it.
+    Open,
+    /// No stream this time: poll.
+    Poll,
+    /// Something to yield (an error, the watch's end).
+    Yield(Step),
+    /// Nothing to yield; the next attempt is scheduled.
+    Later,
 }
 
 impl<P: Poller> Watcher<P> {
@@ -365,6 +491,203 @@ impl<P: Poller> Watcher<P> {
             polls: 0,
             consecutive_errors: 0,
             next_at: None,
+            stream: None,
+            polling_only: false,
+            last_event_id: None,
+            broken_streams: 0,
+        }
+    }
+
+    fn wants_push(&self) -> bool {
+        self.options.transport != WatchTransport::Poll && !self.polling_only
+    }
+
+    /// Schedules the next poll or stream opening after `observation`: the
+    /// server's `Retry-After` or the jittered schedule, moved back by the
+    /// time the poll `queued` for a slot.
+    fn schedule(
+        &mut self,
+        observation: Observation,
+        retry_after: Option<Duration>,
+        queued: Duration,
+    ) {
+        let status = self.last.as_ref().map(|s| &s.status);
+        self.base_delay = next_base_delay(&self.options, self.base_delay, observation, status);
+        let delay = next_delay(&self.options, self.base_delay, retry_after, fastrand::f64());
+        // A delay beyond 30 years (tokio's far future) is "never": the
+        // same instant as 30 years, neither a panic nor a timer beyond
+        // tokio's horizon (which its paused clock would spin towards).
+        // The delay counts from the answer, plus the time the poll
+        // queued for a slot, up to the delay again (see the module docs
+        // for why).
+        let delay = delay.min(FOREVER);
+        let delay = delay.saturating_add(queued.min(delay)).min(FOREVER);
+        let now = Instant::now();
+        self.next_at = Some(now.checked_add(delay).unwrap_or(now));
+    }
+
+    /// Records `snapshot` if the job changed: `Some` step to yield (the
+    /// last one for a terminal state), `None` for no change. Only the job
+    /// counts: a new timestamp or `queueStats` alone is no change.
+    fn observe(&mut self, snapshot: JobStatusResponse) -> Option<Step> {
+        let seen = LastSeen::new(&snapshot.job);
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|previous| previous.job != seen.job);
+        if !changed {
+            return None;
+        }
+        let terminal = snapshot.job.status.is_terminal();
+        self.last = Some(seen);
+        Some(if terminal {
+            Step::Last(Ok(snapshot))
+        } else {
+            Step::Next(Ok(snapshot))
+        })
+    }
+
+    /// Tries to open the job's event stream.
+    async fn open_stream(&mut self) -> Opening {
+        let push_only = self.options.transport == WatchTransport::Push;
+        let opening = Box::pin(self.poller.open_stream(
+            self.last_event_id.as_deref(),
+            push_only,
+            self.options.stream_idle_timeout,
+        ));
+        let Some(opened) = within(self.deadline, opening).await else {
+            return Opening::Yield(self.timed_out());
+        };
+        match opened {
+            Ok(StreamOpen::Open(events)) => {
+                self.polls = self.polls.saturating_add(1);
+                self.stream = Some(Box::new(OpenStream {
+                    events,
+                    opened: Instant::now(),
+                    got_event: false,
+                }));
+                Opening::Open
+            }
+            Ok(StreamOpen::NoPlace) => Opening::Poll,
+            Ok(StreamOpen::NotOffered(status)) if push_only => {
+                Opening::Yield(Step::Last(Err(JobsError::PushNotOffered { status })))
+            }
+            Ok(StreamOpen::NotOffered(_)) => {
+                tracing::debug!("the server offers no event stream; polling");
+                self.polling_only = true;
+                Opening::Poll
+            }
+            Err(Failure { error, retry_after }) => self.stream_failed(error, retry_after),
+        }
+    }
+
+    /// A stream that could not be opened or broke with `error`: counted
+    /// as a poll's error is, and opened again on the polling schedule.
+    /// An answer that breaks the contract (not a transient error) ends a
+    /// watch that must push; one in `Auto` polls instead, and the poll
+    /// says what the server's answers are worth.
+    fn stream_failed(&mut self, error: JobsError, retry_after: Option<Duration>) -> Opening {
+        self.stream = None;
+        let contract_broken = matches!(
+            error,
+            JobsError::Decode { .. }
+                | JobsError::InconsistentAnswer { .. }
+                | JobsError::ResponseTooLarge { .. }
+        );
+        if contract_broken && self.options.transport == WatchTransport::Auto {
+            tracing::debug!(%error, "the event stream broke the contract; polling");
+            self.polling_only = true;
+            self.next_at = Some(Instant::now());
+            return Opening::Later;
+        }
+        self.consecutive_errors = self.consecutive_errors.saturating_add(1);
+        if !error.is_retryable()
+            || self.consecutive_errors >= self.options.max_consecutive_errors.max(1)
+        {
+            return Opening::Yield(Step::Last(Err(error)));
+        }
+        self.schedule(Observation::Failed, retry_after, Duration::ZERO);
+        Opening::Yield(Step::Next(Err(error)))
+    }
+
+    /// Reads the open stream until there is something to yield (`Some`)
+    /// or it is gone (`None`: open another, or poll).
+    async fn read_stream(&mut self) -> Option<Step> {
+        loop {
+            let stream = self.stream.as_mut()?;
+            let next = match self.deadline {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, stream.events.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            self.stream = None;
+                            return Some(self.timed_out());
+                        }
+                    }
+                }
+                None => stream.events.next().await,
+            };
+            match next {
+                Some(Ok(Pushed::Job(snapshot, id))) => {
+                    stream.got_event = true;
+                    if !id.is_empty() {
+                        self.last_event_id = Some(id.into_boxed_str());
+                    }
+                    self.consecutive_errors = 0;
+                    self.broken_streams = 0;
+                    if let Some(step) = self.observe(*snapshot) {
+                        if matches!(step, Step::Last(_)) {
+                            self.stream = None;
+                        }
+                        return Some(step);
+                    }
+                }
+                Some(Ok(Pushed::End(end))) => {
+                    self.stream = None;
+                    if end.reason == StreamEndReason::Removed {
+                        return Some(Step::Last(Err(JobsError::NotFound(crate::ApiError::new(
+                            404,
+                            crate::contract::JOB_NOT_FOUND,
+                            None,
+                        )))));
+                    }
+                    // Finished, but its last state was not seen here: read it.
+                    self.polling_only = true;
+                    self.next_at = Some(Instant::now());
+                    return None;
+                }
+                Some(Err(error)) => {
+                    return match self.stream_failed(error, None) {
+                        Opening::Yield(step) => Some(step),
+                        _ => None,
+                    };
+                }
+                None => {
+                    // Closed by the server without an end: its lifetime,
+                    // or a restart. Open another at once, unless it was
+                    // short and said nothing.
+                    let OpenStream {
+                        opened, got_event, ..
+                    } = *self.stream.take()?;
+                    let lived = opened.elapsed();
+                    if got_event && lived >= self.options.interval {
+                        self.next_at = Some(Instant::now());
+                    } else {
+                        self.broken_streams = self.broken_streams.saturating_add(1);
+                        if !got_event
+                            && self.broken_streams >= BROKEN_STREAMS_BEFORE_POLLING
+                            && self.options.transport == WatchTransport::Auto
+                        {
+                            tracing::debug!("the event stream keeps closing early; polling");
+                            self.polling_only = true;
+                            self.next_at = Some(Instant::now());
+                        } else {
+                            self.schedule(Observation::Unchanged, None, Duration::ZERO);
+                        }
+                    }
+                    return None;
+                }
+            }
         }
     }
 
@@ -378,6 +701,13 @@ impl<P: Poller> Watcher<P> {
 
     async fn step(&mut self) -> Step {
         loop {
+            // Boxed, as a poll is: a watch asleep holds only its state.
+            if self.stream.is_some() {
+                if let Some(step) = Box::pin(self.read_stream()).await {
+                    return step;
+                }
+                continue;
+            }
             if let Some(at) = self.next_at {
                 match self.deadline {
                     // The watch's own deadline wins over any Retry-After.
@@ -387,6 +717,13 @@ impl<P: Poller> Watcher<P> {
                     }
                     // A time already past returns at once: no catch-up burst.
                     _ => tokio::time::sleep_until(at).await,
+                }
+            }
+            if self.wants_push() {
+                match Box::pin(self.open_stream()).await {
+                    Opening::Open | Opening::Later => continue,
+                    Opening::Yield(step) => return step,
+                    Opening::Poll => {}
                 }
             }
 
@@ -411,21 +748,10 @@ impl<P: Poller> Watcher<P> {
                 Ok(Polled::Snapshot(snapshot, new_etag)) => {
                     self.consecutive_errors = 0;
                     self.etag = new_etag;
-                    // Only the job counts: a new timestamp or queueStats alone is no change.
-                    let seen = LastSeen::new(&snapshot.job);
-                    let changed = self
-                        .last
-                        .as_ref()
-                        .is_none_or(|previous| previous.job != seen.job);
-                    if changed {
-                        let terminal = snapshot.job.status.is_terminal();
-                        self.last = Some(seen);
-                        if terminal {
-                            return Step::Last(Ok(*snapshot));
-                        }
-                        (Observation::Changed, None, Some(Ok(*snapshot)))
-                    } else {
-                        (Observation::Unchanged, None, None)
+                    match self.observe(*snapshot) {
+                        Some(Step::Last(item)) => return Step::Last(item),
+                        Some(Step::Next(item)) => (Observation::Changed, None, Some(item)),
+                        None => (Observation::Unchanged, None, None),
                     }
                 }
                 Err(Failure { error, retry_after }) => {
@@ -439,24 +765,19 @@ impl<P: Poller> Watcher<P> {
                     (Observation::Failed, retry_after, Some(Err(error)))
                 }
             };
-
-            let status = self.last.as_ref().map(|s| &s.status);
-            self.base_delay = next_base_delay(&self.options, self.base_delay, observation, status);
-            let delay = next_delay(&self.options, self.base_delay, retry_after, fastrand::f64());
-            // A delay beyond 30 years (tokio's far future) is "never": the
-            // same instant as 30 years, neither a panic nor a timer beyond
-            // tokio's horizon (which its paused clock would spin towards).
-            // The delay counts from the answer, plus the time the poll
-            // queued for a slot, up to the delay again (see the module docs
-            // for why).
-            let delay = delay.min(FOREVER);
-            let delay = delay.saturating_add(queued.min(delay)).min(FOREVER);
-            let now = Instant::now();
-            self.next_at = Some(now.checked_add(delay).unwrap_or(now));
+            self.schedule(observation, retry_after, queued);
             if let Some(item) = item {
                 return Step::Next(item);
             }
         }
+    }
+}
+
+/// `future`'s output, or `None` when `deadline` passes first.
+async fn within<T>(deadline: Option<Instant>, future: impl Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
     }
 }
 
@@ -466,7 +787,10 @@ pub(crate) fn watch<P: Poller>(
     poller: P,
     options: WatchOptions,
 ) -> impl Stream<Item = Result<JobStatusResponse, JobsError>> + Send + 'static {
-    futures_util::stream::unfold(Some(Watcher::new(poller, options)), |watcher| async move {
+    // Boxed once: the stream's state and its step's future would each
+    // hold a copy of the watcher's room otherwise.
+    let watcher = Box::new(Watcher::new(poller, options));
+    futures_util::stream::unfold(Some(watcher), |watcher| async move {
         let mut watcher = watcher?;
         match watcher.step().await {
             Step::Next(item) => Some((item, Some(watcher))),
@@ -616,5 +940,6 @@ async fn wait_for<P: Poller>(
     }
 }
 
+pub(crate) mod push;
 #[cfg(test)]
 mod tests;

@@ -79,7 +79,9 @@ async fn the_token_is_fetched_when_first_needed_and_shared_by_clones_and_watches
     let mut watch = pin!(client.watch_job("job_abc123", WatchOptions::default()));
     watch.next().await.unwrap().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    // Two GETs, the watch's request for the event stream (this server
+    // answers it with JSON: no stream) and its first poll.
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
 }
 
 #[tokio::test]

@@ -113,7 +113,12 @@ async fn watch_polls_and_transport_failures_are_seen() {
         .unwrap();
     let mut watch = pin!(client.watch_job("job_abc123", WatchOptions::default()));
     watch.next().await.unwrap().unwrap();
-    assert_eq!(recorder.seen.lock().unwrap().len(), 2);
+    // The event stream's request first (answered with JSON here: no
+    // stream), then the poll.
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen[0].starts_with("before watchJob None #1"), "{seen:?}");
+    assert!(seen[2].starts_with("before getJob None #1"), "{seen:?}");
 
     // Nothing listens on port 1: the attempt fails to connect.
     let recorder = Recorder::default();
