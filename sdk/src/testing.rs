@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use wiremock::matchers::{any, body_json, method, path};
+use wiremock::matchers::{any, body_json, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The `wiremock` this kit is built on: [`MockJobsServer::wiremock`],
@@ -45,7 +45,8 @@ use crate::client::JobsClient;
 use crate::contract;
 use crate::models::{
     Job, JobAction, JobActionPending, JobData, JobDeleteResponse, JobState, JobStatusResponse,
-    JobType, JobUpdateResponse, PendingAction, QueueStats, UpdatedJob,
+    JobStreamEnd, JobType, JobUpdateResponse, PendingAction, QueueStats, StreamEndReason,
+    UpdatedJob,
 };
 use crate::retry::RetryPolicy;
 
@@ -86,6 +87,28 @@ pub fn job(id: &str, status: JobState) -> Job {
 /// Canned bodies, exactly as the contract writes them.
 pub mod bodies {
     use super::*;
+
+    /// The body of a job's event stream (`text/event-stream`): a `job`
+    /// event per job in turn (ids `1`, `2`, …; data exactly [`status`]),
+    /// then the `end` event when `end` says why the stream ended.
+    pub fn event_stream(
+        jobs: impl IntoIterator<Item = Job>,
+        end: Option<StreamEndReason>,
+    ) -> String {
+        let mut text = String::from("retry: 1000\n");
+        let mut last = None;
+        for (n, job) in jobs.into_iter().enumerate() {
+            let id = n + 1;
+            text.push_str(&format!("event: job\nid: {id}\ndata: {}\n\n", status(&job)));
+            last = Some((id, job.id));
+        }
+        if let (Some(reason), Some((id, job_id))) = (end, last) {
+            let end = JobStreamEnd::new(job_id, reason, fixed_time());
+            let data = serde_json::to_string(&end).unwrap_or_default();
+            text.push_str(&format!("event: end\nid: {id}\ndata: {data}\n\n"));
+        }
+        text
+    }
 
     /// `GET` 200: the job with fixed queue counters and timestamp.
     pub fn status(job: &Job) -> Value {
@@ -175,9 +198,22 @@ pub struct MockJobsServer {
 }
 
 impl MockJobsServer {
-    /// Starts a server on a free loopback port.
+    /// Starts a server on a free loopback port. Until
+    /// [`job_events`](Self::job_events) says otherwise, it offers no event
+    /// stream (404 `Not found`, as a server without push), so watches poll
+    /// the `GET` answers you plan.
     pub async fn start() -> Self {
         let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/jobs/[^/]+/events$"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(bodies::error(
+                "Not found",
+                Some("No route for GET /api/jobs/{jobId}/events"),
+            )))
+            .with_priority(u8::MAX - 1)
+            .named("MockJobsServer: no event stream")
+            .mount(&server)
+            .await;
         Mock::given(any())
             .respond_with(ResponseTemplate::new(500).set_body_json(bodies::error(
                 "Unexpected request",
@@ -250,6 +286,24 @@ impl MockJobsServer {
                 .and(path(job_path(job_id)))
                 .respond_with(responder),
         }
+    }
+
+    /// `GET /api/jobs/{jobId}/events` of `job_id` answers its event stream:
+    /// a `job` event per job in turn, then (with `end`) the `end` event.
+    /// Without `end` the stream closes after the jobs, as at a server's
+    /// stream lifetime, and the client reconnects.
+    pub fn job_events(
+        &self,
+        job_id: &str,
+        jobs: impl IntoIterator<Item = Job>,
+        end: Option<StreamEndReason>,
+    ) -> MockJobsMount<'_> {
+        self.mount(
+            Mock::given(method("GET")).and(path(format!("{}/events", job_path(job_id)))),
+            ResponseTemplate::new(200)
+                .insert_header("cache-control", "no-cache")
+                .set_body_raw(bodies::event_stream(jobs, end), "text/event-stream"),
+        )
     }
 
     /// Every operation on `job_id` answers 404 with the contract's message.

@@ -455,8 +455,9 @@ struct OpenStream {
     got_event: bool,
 }
 
-/// Streams in a row that end before their first event after which a watch
-/// in [`WatchTransport::Auto`] polls for the rest of its life.
+/// Streams in a row that could not be opened, or ended before their first
+/// event, after which a watch in [`WatchTransport::Auto`] polls for the
+/// rest of its life.
 const BROKEN_STREAMS_BEFORE_POLLING: u32 = 3;
 
 /// What trying to open the stream came to.
@@ -575,6 +576,19 @@ impl<P: Poller> Watcher<P> {
             Ok(StreamOpen::NotOffered(_)) => {
                 tracing::debug!("the server offers no event stream; polling");
                 self.polling_only = true;
+                Opening::Poll
+            }
+            // In `Auto`, a stream refused for a transient reason is no
+            // error of the watch's: it polls now (and the poll counts), and
+            // after a few refusals in a row polls for good.
+            Err(Failure { error, .. })
+                if error.is_retryable() && self.options.transport == WatchTransport::Auto =>
+            {
+                self.broken_streams = self.broken_streams.saturating_add(1);
+                tracing::debug!(%error, "the event stream could not be opened; polling");
+                if self.broken_streams >= BROKEN_STREAMS_BEFORE_POLLING {
+                    self.polling_only = true;
+                }
                 Opening::Poll
             }
             Err(Failure { error, retry_after }) => self.stream_failed(error, retry_after),

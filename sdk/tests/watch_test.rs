@@ -1,7 +1,8 @@
-//! `watch_job` and `wait_for_job` over real HTTP (wiremock): conditional
-//! requests, 304 handling, ending. Exact poll times are tested on the paused
-//! clock in `src/watch/tests.rs`; here intervals are a millisecond and only
-//! the sequence is asserted.
+//! `watch_job` and `wait_for_job` polling over real HTTP (wiremock):
+//! conditional requests, 304 handling, ending. Exact poll times are tested
+//! on the paused clock in `src/watch/tests.rs`; here intervals are a
+//! millisecond and only the sequence is asserted. The event stream and the
+//! fallback to polling are `push_test.rs`'s.
 
 mod common;
 
@@ -9,13 +10,14 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::StreamExt;
-use jobs_sdk::{JobState, JobsError, WatchOptions};
+use jobs_sdk::{JobState, JobsError, WatchOptions, WatchTransport};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn fast() -> WatchOptions {
     WatchOptions::default()
+        .transport(WatchTransport::Poll)
         .interval(Duration::from_millis(1))
         .max_interval(Duration::from_millis(2))
         .jitter(0.0)

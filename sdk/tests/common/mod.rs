@@ -66,9 +66,29 @@ pub async fn fail_on_unexpected_requests(server: &MockServer) {
         .await;
 }
 
-/// A started server with the catch-all mounted.
+/// A started server with the catch-all mounted. It offers no event stream
+/// (404, as a server without push): watches poll it.
 pub async fn server() -> MockServer {
     let server = MockServer::start().await;
     fail_on_unexpected_requests(&server).await;
+    without_push(&server).await;
     server
+}
+
+/// `GET /api/jobs/{jobId}/events` answers 404 `Not found`, as a server
+/// without the route: watches fall back to polling.
+pub async fn without_push(server: &MockServer) {
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path_regex("^/api/jobs/[^/]+/events$"))
+        .respond_with(json_response(
+            404,
+            error_body(
+                "Not found",
+                Some("No route for GET /api/jobs/{jobId}/events"),
+            ),
+        ))
+        .with_priority(u8::MAX - 1)
+        .named("no event stream")
+        .mount(server)
+        .await;
 }
