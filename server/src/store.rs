@@ -55,6 +55,10 @@ impl Default for StoreConfig {
 const SETTLE_POLL_FIRST: Duration = Duration::from_millis(2);
 const SETTLE_POLL_MAX: Duration = Duration::from_millis(50);
 
+/// The pause before a watched job is read once more after a connection
+/// failure.
+const WATCH_RETRY_AFTER: Duration = Duration::from_millis(100);
+
 /// Why a [`RedisStore`] could not be made (nothing is connected yet: these
 /// are the configuration's own faults).
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +200,12 @@ impl RedisStore {
         }
     }
 
+    /// Whether the store offers push now: an events reader
+    /// ([`RedisStore::follow_events`]) runs.
+    pub fn offers_push(&self) -> bool {
+        self.following.load(Ordering::SeqCst) > 0
+    }
+
     /// Open event-stream watches, over all jobs.
     pub fn watchers(&self) -> usize {
         self.feed.watchers()
@@ -210,8 +220,25 @@ impl RedisStore {
         let store = self.clone();
         let id = id.to_owned();
         tokio::spawn(async move {
-            store.feed.refresh(&id, || store.get(&id)).await;
+            store
+                .feed
+                .refresh(&id, || store.get_for_watchers(&id))
+                .await;
         });
+    }
+
+    /// [`get`](Self::get) for a job's watchers: tried once more after a
+    /// connection failure (the connection reconnects on the next call), so
+    /// a dropped connection does not close every stream.
+    async fn get_for_watchers(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
+        match self.get(id).await {
+            Err(StoreError::Unavailable(error)) => {
+                tracing::debug!(%error, "reading a watched job again after a connection failure");
+                tokio::time::sleep(WATCH_RETRY_AFTER).await;
+                self.get(id).await
+            }
+            other => other,
+        }
     }
 
     /// Every watched job is read again.
@@ -687,7 +714,7 @@ impl JobStore for RedisStore {
 
     fn watch(&self, id: &str) -> Option<JobUpdates> {
         // Without a reader nothing would tell the streams of a change.
-        (self.following.load(Ordering::SeqCst) > 0).then(|| self.feed.subscribe(id))
+        self.offers_push().then(|| self.feed.subscribe(id))
     }
 }
 

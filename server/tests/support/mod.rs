@@ -530,3 +530,103 @@ pub async fn status(store: &RedisStore, id: &str) -> Option<JobState> {
         .unwrap()
         .map(|snapshot| snapshot.response.job.status)
 }
+
+/// One item of an event stream as a test reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseItem {
+    Event {
+        name: String,
+        id: String,
+        data: Value,
+    },
+    Comment,
+}
+
+/// An event stream (`GET /api/jobs/{jobId}/events`) read as it comes, with
+/// reqwest: raw, so keep-alive comments are seen too.
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Opens `url`'s stream (with `last_event_id`); the answer must be 200.
+    pub async fn open(url: &str, last_event_id: Option<&str>) -> Self {
+        let response = Self::request(url, last_event_id).await;
+        assert_eq!(response.status(), 200, "{url}");
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The answer to opening `url`'s stream, whatever it is.
+    pub async fn request(url: &str, last_event_id: Option<&str>) -> reqwest::Response {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut request = client.get(url).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// The next event or comment; `None` once the server closed the stream.
+    pub async fn next(&mut self) -> Option<SseItem> {
+        loop {
+            if let Some(at) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..at + 2).collect();
+                if let Some(item) = parse_sse(&block) {
+                    return Some(item);
+                }
+                continue;
+            }
+            let chunk = self.response.chunk().await.ok()??;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next event (comments skipped): name, id, data.
+    pub async fn event(&mut self) -> Option<(String, String, Value)> {
+        loop {
+            match self.next().await? {
+                SseItem::Event { name, id, data } => return Some((name, id, data)),
+                SseItem::Comment => {}
+            }
+        }
+    }
+
+    /// The next event within `within`, or `None` at the deadline.
+    pub async fn event_within(&mut self, within: Duration) -> Option<(String, String, Value)> {
+        tokio::time::timeout(within, self.event())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+fn parse_sse(block: &str) -> Option<SseItem> {
+    let (mut name, mut id, mut data) = (String::new(), String::new(), String::new());
+    let mut comment = false;
+    for line in block.lines() {
+        if line.starts_with(':') {
+            comment = true;
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => name = value.to_owned(),
+            "id" => id = value.to_owned(),
+            "data" => data.push_str(value),
+            _ => {}
+        }
+    }
+    if data.is_empty() {
+        return comment.then_some(SseItem::Comment);
+    }
+    Some(SseItem::Event {
+        name,
+        id,
+        data: serde_json::from_str(&data).expect("event data is JSON"),
+    })
+}
