@@ -223,8 +223,6 @@ async fn a_dead_cluster_is_an_error_in_bounded_time() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_serves_a_queue_on_a_cluster() {
-    use tokio::io::AsyncBufReadExt as _;
-
     let cluster = RedisCluster::start();
     let bullmq = Bullmq::on_cluster(&cluster, PREFIX, "bin");
     let ids = bullmq.add(json!([
@@ -233,25 +231,7 @@ async fn the_binary_serves_a_queue_on_a_cluster() {
         {"name": "single-page", "data": {"url": "https://example.com/3"}, "opts": {"delay": 3600000}},
     ]));
     let _worker = bullmq.worker("worker-node-1", 1);
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_jobs-server"))
-        .args(["--redis-cluster", "--redis-url", &cluster.urls().join(",")])
-        .args(["--prefix", PREFIX, "--queue", "bin", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the server prints its URL");
-        if let Some(url) = line.strip_prefix("jobs-server listening on ") {
-            break url.to_owned();
-        }
-    };
+    let (_server, url) = binary(&cluster, "bin").await;
     let client = jobs_sdk::JobsClient::builder(url.as_str())
         .max_retries(0)
         .build()
@@ -287,6 +267,65 @@ async fn the_binary_serves_a_queue_on_a_cluster() {
         bullmq.inspect(&ids[2]).is_null(),
         "the disposable job is gone"
     );
+}
+
+/// The `jobs-server` binary for `queue` on `cluster`, and its URL.
+async fn binary(cluster: &RedisCluster, queue: &str) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_jobs-server"))
+        .args(["--redis-cluster", "--redis-url", &cluster.urls().join(",")])
+        .args(["--prefix", PREFIX, "--queue", queue, "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the server prints its URL");
+        if let Some(url) = line.strip_prefix("jobs-server listening on ") {
+            break url.to_owned();
+        }
+    };
+    (server, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_is_pushed_a_workers_progress_on_a_cluster() {
+    use futures_util::StreamExt as _;
+
+    let cluster = RedisCluster::start();
+    let bullmq = Bullmq::on_cluster(&cluster, PREFIX, "push");
+    let ids = bullmq.add(json!([
+        {"name": "single-page", "data": {"work": {"steps": 4, "stepMs": 150}}},
+    ]));
+    let (_server, url) = binary(&cluster, "push").await;
+    let client = jobs_sdk::JobsClient::builder(url.as_str())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let options = jobs_sdk::WatchOptions::default()
+        .transport(jobs_sdk::WatchTransport::Push)
+        .timeout(Duration::from_secs(30));
+    let mut watch = std::pin::pin!(client.watch_job(&ids[0], options));
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.job.status, JobState::Waiting);
+    let _worker = bullmq.worker("worker-node-1", 1);
+    let mut progress = Vec::new();
+    let mut last = first.job.status;
+    while let Some(item) = watch.next().await {
+        let status = item.unwrap();
+        progress.extend(status.job.progress);
+        last = status.job.status;
+    }
+    assert_eq!(last, JobState::Completed);
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(progress.len() >= 3, "each step pushed: {progress:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
