@@ -444,8 +444,11 @@ struct Watcher<P> {
     polling_only: bool,
     /// The id of the last event received, sent when reconnecting.
     last_event_id: Option<Box<str>>,
-    /// Streams in a row that ended before their first event.
+    /// Streams in a row that could not be opened or ended before their
+    /// first event.
     broken_streams: u32,
+    /// The next round polls rather than opening a stream.
+    poll_next: bool,
 }
 
 /// An open event stream and what the watch knows of it.
@@ -496,6 +499,7 @@ impl<P: Poller> Watcher<P> {
             polling_only: false,
             last_event_id: None,
             broken_streams: 0,
+            poll_next: false,
         }
     }
 
@@ -584,14 +588,10 @@ impl<P: Poller> Watcher<P> {
             Err(Failure { error, .. })
                 if error.is_retryable() && self.options.transport == WatchTransport::Auto =>
             {
-                self.broken_streams = self.broken_streams.saturating_add(1);
-                tracing::debug!(%error, "the event stream could not be opened; polling");
-                if self.broken_streams >= BROKEN_STREAMS_BEFORE_POLLING {
-                    self.polling_only = true;
-                }
+                self.stream_broke(&error);
                 Opening::Poll
             }
-            Err(Failure { error, retry_after }) => self.stream_failed(error, retry_after),
+            Err(Failure { error, retry_after }) => self.stream_failed(error, retry_after, false),
         }
     }
 
@@ -600,7 +600,17 @@ impl<P: Poller> Watcher<P> {
     /// An answer that breaks the contract (not a transient error) ends a
     /// watch that must push; one in `Auto` polls instead, and the poll
     /// says what the server's answers are worth.
-    fn stream_failed(&mut self, error: JobsError, retry_after: Option<Duration>) -> Opening {
+    ///
+    /// In `Auto`, a stream that failed before its first event (a proxy
+    /// that buffers it, a route that answers nothing) is no error of the
+    /// watch's: the watch polls now, and after a few in a row polls for
+    /// good.
+    fn stream_failed(
+        &mut self,
+        error: JobsError,
+        retry_after: Option<Duration>,
+        got_event: bool,
+    ) -> Opening {
         self.stream = None;
         let contract_broken = matches!(
             error,
@@ -608,11 +618,18 @@ impl<P: Poller> Watcher<P> {
                 | JobsError::InconsistentAnswer { .. }
                 | JobsError::ResponseTooLarge { .. }
         );
-        if contract_broken && self.options.transport == WatchTransport::Auto {
-            tracing::debug!(%error, "the event stream broke the contract; polling");
-            self.polling_only = true;
-            self.next_at = Some(Instant::now());
-            return Opening::Later;
+        if self.options.transport == WatchTransport::Auto {
+            if contract_broken {
+                tracing::debug!(%error, "the event stream broke the contract; polling");
+                self.polling_only = true;
+                self.next_at = Some(Instant::now());
+                return Opening::Later;
+            }
+            if !got_event {
+                self.stream_broke(&error);
+                self.next_at = Some(Instant::now());
+                return Opening::Later;
+            }
         }
         self.consecutive_errors = self.consecutive_errors.saturating_add(1);
         if !error.is_retryable()
@@ -622,6 +639,19 @@ impl<P: Poller> Watcher<P> {
         }
         self.schedule(Observation::Failed, retry_after, Duration::ZERO);
         Opening::Yield(Step::Next(Err(error)))
+    }
+
+    /// A stream that could not be opened or said nothing: the next round
+    /// polls; after a few in a row, every round does.
+    fn stream_broke(&mut self, why: &dyn std::fmt::Display) {
+        self.broken_streams = self.broken_streams.saturating_add(1);
+        self.poll_next = true;
+        if self.broken_streams >= BROKEN_STREAMS_BEFORE_POLLING {
+            tracing::debug!(%why, "the event stream keeps failing; polling");
+            self.polling_only = true;
+        } else {
+            tracing::debug!(%why, "the event stream failed; polling this once");
+        }
     }
 
     /// Reads the open stream until there is something to yield (`Some`)
@@ -671,7 +701,8 @@ impl<P: Poller> Watcher<P> {
                     return None;
                 }
                 Some(Err(error)) => {
-                    return match self.stream_failed(error, None) {
+                    let got_event = stream.got_event;
+                    return match self.stream_failed(error, None, got_event) {
                         Opening::Yield(step) => Some(step),
                         _ => None,
                     };
@@ -686,18 +717,14 @@ impl<P: Poller> Watcher<P> {
                     let lived = opened.elapsed();
                     if got_event && lived >= self.options.interval {
                         self.next_at = Some(Instant::now());
+                    } else if !got_event && self.options.transport == WatchTransport::Auto {
+                        self.stream_broke(&"the event stream closed before its first event");
+                        self.next_at = Some(Instant::now());
                     } else {
-                        self.broken_streams = self.broken_streams.saturating_add(1);
-                        if !got_event
-                            && self.broken_streams >= BROKEN_STREAMS_BEFORE_POLLING
-                            && self.options.transport == WatchTransport::Auto
-                        {
-                            tracing::debug!("the event stream keeps closing early; polling");
-                            self.polling_only = true;
-                            self.next_at = Some(Instant::now());
-                        } else {
-                            self.schedule(Observation::Unchanged, None, Duration::ZERO);
-                        }
+                        // Short-lived: the next one after the schedule's
+                        // delay, so a server that closes at once is not
+                        // asked again and again.
+                        self.schedule(Observation::Unchanged, None, Duration::ZERO);
                     }
                     return None;
                 }
@@ -733,7 +760,7 @@ impl<P: Poller> Watcher<P> {
                     _ => tokio::time::sleep_until(at).await,
                 }
             }
-            if self.wants_push() {
+            if self.wants_push() && !std::mem::take(&mut self.poll_next) {
                 match Box::pin(self.open_stream()).await {
                     Opening::Open | Opening::Later => continue,
                     Opening::Yield(step) => return step,

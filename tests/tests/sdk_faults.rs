@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use jobs_sdk::testing::{bodies, job};
-use jobs_sdk::{JobAction, JobState, JobsClient, JobsError, RetryPolicy, WatchOptions};
+use jobs_sdk::{
+    JobAction, JobState, JobsClient, JobsError, RetryPolicy, WatchOptions, WatchTransport,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Mutex;
@@ -485,8 +487,11 @@ async fn run(
             retry_afters.push(r.as_ref().err().and_then(JobsError::retry_after));
             vec![kind(&r)]
         }
+        // The polling watch; the event stream's faults are
+        // `sdk_stream_faults.rs`'s.
         Op::Watch => {
             let options = WatchOptions::default()
+                .transport(WatchTransport::Poll)
                 .interval(Duration::from_millis(5))
                 .max_interval(Duration::from_millis(10))
                 .max_consecutive_errors(WATCH_ERRORS)

@@ -274,6 +274,7 @@ async fn run(config: &Config, report: &mut Report) -> Result<(), Fatal> {
         None => lifecycle::skip_all(&mut v, "no --disposable given: nothing was written"),
     }
     optional::etag(&mut v).await;
+    checks::events::run(&mut v).await;
     optional::auth(&mut v).await;
     optional::rate_limit(&mut v).await;
     checks::all_errors::run(&mut v);

@@ -81,6 +81,8 @@ pub(crate) struct Schemas {
     pub(crate) job_status: Validator,
     pub(crate) job_update: Validator,
     pub(crate) error_body: Validator,
+    /// The `end` event's data.
+    pub(crate) stream_end: Validator,
 }
 
 impl Schemas {
@@ -98,6 +100,7 @@ impl Schemas {
             job_status: compile("JobStatusResponse")?,
             job_update: compile("JobUpdateResponse")?,
             error_body: compile("ErrorBody")?,
+            stream_end: compile("JobStreamEnd")?,
         })
     }
 }

@@ -256,7 +256,34 @@ impl Wire {
         if let Some(etag) = &request.if_none_match {
             builder = builder.header(header::IF_NONE_MATCH, etag.clone());
         }
-        let mut response = builder.send().await.map_err(no_answer)?;
+        let response = builder.send().await.map_err(no_answer)?;
+        self.read_answer(&request.label, response).await
+    }
+
+    /// Opens job `id`'s event stream (`GET …/events`) with the configured
+    /// token. The answer is not read here (a stream does not end by
+    /// itself): the caller reads it, within the client's timeout.
+    pub(crate) async fn open_events(&self, id: &str) -> Result<reqwest::Response, NoAnswer> {
+        let mut url = self.url(id);
+        let path = format!("{}/events", url.path());
+        url.set_path(&path);
+        let mut builder = self
+            .http
+            .get(url)
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(token) = &self.token {
+            builder = builder.bearer_auth(token);
+        }
+        builder.send().await.map_err(no_answer)
+    }
+
+    /// Reads a whole answer that is not a stream (an error), capped, and
+    /// records it.
+    pub(crate) async fn read_answer(
+        &self,
+        label: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Answer, NoAnswer> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let mut body = Vec::new();
@@ -271,7 +298,7 @@ impl Wire {
             body.extend_from_slice(&chunk);
         }
         let answer = Answer {
-            label: request.label.clone(),
+            label: label.to_owned(),
             status,
             headers,
             body,

@@ -228,3 +228,62 @@ async fn an_unwritable_junit_file_exits_4() {
     );
     stub.shutdown().await;
 }
+
+/// The `events.*` checks as `--json` reports them: name → result.
+fn event_checks(stdout: &str) -> Vec<(String, String)> {
+    let json: Value = serde_json::from_str(stdout).unwrap();
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().starts_with("events."))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_event_stream_is_checked_where_offered_and_skipped_where_not() {
+    let stub = stub(StubServer::builder()).await;
+    let run_for = |job: &'static str, url: String| async move {
+        run(
+            args(&["--url", &url, "--job", job, "--json", "--burst", "0"]),
+            vec![],
+        )
+        .await
+    };
+    let url = stub.base_url().to_owned();
+    let (code, stdout, _) = run_for("job-secret-done-41c8", url.clone()).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        event_checks(&stdout),
+        [
+            ("events.first_event".to_owned(), "pass".to_owned()),
+            ("events.end".to_owned(), "pass".to_owned()),
+            ("events.not_found".to_owned(), "pass".to_owned()),
+        ],
+        "a completed job's stream ends"
+    );
+    let (code, stdout, _) = run_for(READ_JOB, url.clone()).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        event_checks(&stdout)[1].1,
+        "skipped",
+        "a running job has no end"
+    );
+
+    stub.engine().lock().set_push(false);
+    let (code, stdout, _) = run_for(READ_JOB, url.clone()).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        event_checks(&stdout)
+            .iter()
+            .all(|(_, outcome)| outcome == "skipped"),
+        "not offered: {stdout}"
+    );
+    stub.shutdown().await;
+}

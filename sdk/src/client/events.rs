@@ -82,6 +82,13 @@ impl JobsClient {
                     action: None,
                     attempt,
                 };
+                // Until its answer's head, opening a stream is a request in
+                // flight like any other; then the stream holds its place.
+                let request_slot = inner
+                    .slots
+                    .acquire()
+                    .await
+                    .map_err(|_| super::closed_slots())?;
                 let started = Instant::now();
                 let result = self
                     .send_open(
@@ -94,6 +101,7 @@ impl JobsClient {
                         &mut slot,
                     )
                     .await;
+                drop(request_slot);
                 let seen = match &result {
                     Ok(Ok(Opened::Stream(_))) => Some(AttemptOutcome::Answered { status: 200 }),
                     Ok(Ok(Opened::NotOffered(status))) => {

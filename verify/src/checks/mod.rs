@@ -8,9 +8,11 @@
 //! - [`lifecycle`]: `lifecycle.*`, the seed's state table on the
 //!   `--disposable` job;
 //! - [`optional`]: `etag.*`, `auth.*`, `rate_limit.*`;
+//! - [`events`]: `events.*`, the job's event stream where it is offered;
 //! - [`all_errors`]: `errors.*`, every error answer seen during the run.
 
 pub(crate) mod all_errors;
+pub(crate) mod events;
 pub(crate) mod expect;
 pub(crate) mod lifecycle;
 pub(crate) mod optional;
