@@ -469,8 +469,9 @@ enum Opening {
     Open,
     /// No stream this time: poll.
     Poll,
-    /// Something to yield (an error, the watch's end).
-    Yield(Step),
+    /// Something to yield (an error, the watch's end); boxed, as a step
+    /// holds a whole snapshot.
+    Yield(Box<Step>),
     /// Nothing to yield; the next attempt is scheduled.
     Later,
 }
@@ -561,7 +562,7 @@ impl<P: Poller> Watcher<P> {
             self.options.stream_idle_timeout,
         ));
         let Some(opened) = within(self.deadline, opening).await else {
-            return Opening::Yield(self.timed_out());
+            return Opening::Yield(Box::new(self.timed_out()));
         };
         match opened {
             Ok(StreamOpen::Open(events)) => {
@@ -575,7 +576,9 @@ impl<P: Poller> Watcher<P> {
             }
             Ok(StreamOpen::NoPlace) => Opening::Poll,
             Ok(StreamOpen::NotOffered(status)) if push_only => {
-                Opening::Yield(Step::Last(Err(JobsError::PushNotOffered { status })))
+                Opening::Yield(Box::new(Step::Last(Err(JobsError::PushNotOffered {
+                    status,
+                }))))
             }
             Ok(StreamOpen::NotOffered(_)) => {
                 tracing::debug!("the server offers no event stream; polling");
@@ -635,10 +638,10 @@ impl<P: Poller> Watcher<P> {
         if !error.is_retryable()
             || self.consecutive_errors >= self.options.max_consecutive_errors.max(1)
         {
-            return Opening::Yield(Step::Last(Err(error)));
+            return Opening::Yield(Box::new(Step::Last(Err(error))));
         }
         self.schedule(Observation::Failed, retry_after, Duration::ZERO);
-        Opening::Yield(Step::Next(Err(error)))
+        Opening::Yield(Box::new(Step::Next(Err(error))))
     }
 
     /// A stream that could not be opened or said nothing: the next round
@@ -703,7 +706,7 @@ impl<P: Poller> Watcher<P> {
                 Some(Err(error)) => {
                     let got_event = stream.got_event;
                     return match self.stream_failed(error, None, got_event) {
-                        Opening::Yield(step) => Some(step),
+                        Opening::Yield(step) => Some(*step),
                         _ => None,
                     };
                 }
@@ -763,7 +766,7 @@ impl<P: Poller> Watcher<P> {
             if self.wants_push() && !std::mem::take(&mut self.poll_next) {
                 match Box::pin(self.open_stream()).await {
                     Opening::Open | Opening::Later => continue,
-                    Opening::Yield(step) => return step,
+                    Opening::Yield(step) => return *step,
                     Opening::Poll => {}
                 }
             }

@@ -238,11 +238,8 @@ impl RedisStore {
         let mut changed: Vec<&str> = Vec::new();
         for entry in entries {
             match (&entry.job_id, entry.event.as_deref()) {
-                (Some(id), _) => {
-                    if !changed.contains(&id.as_str()) {
-                        changed.push(id);
-                    }
-                }
+                (Some(id), _) if !changed.contains(&id.as_str()) => changed.push(id),
+                (Some(_), _) => {}
                 (None, Some(event)) if QUEUE_WIDE.contains(&event) => {
                     self.resync_watched();
                     return;

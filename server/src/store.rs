@@ -135,7 +135,7 @@ impl RedisStore {
             .map_err(ConnectError::InvalidUrl)?;
         Ok(Self::with_connection(
             Connection::Node(connection),
-            Client::Node(client),
+            Client::Node(Box::new(client)),
             keys,
             config,
         ))
@@ -177,7 +177,7 @@ impl RedisStore {
         );
         Ok(Self::with_connection(
             Connection::Cluster(connection),
-            Client::Cluster(client),
+            Client::Cluster(Box::new(client)),
             keys,
             config,
         ))
@@ -621,8 +621,8 @@ pub(crate) enum Connection {
 /// What makes connections: the events reader opens its own.
 #[derive(Clone)]
 enum Client {
-    Node(redis::Client),
-    Cluster(ClusterClient),
+    Node(Box<redis::Client>),
+    Cluster(Box<ClusterClient>),
 }
 
 /// An events reader running; push is offered while one is.

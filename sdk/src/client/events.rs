@@ -27,6 +27,15 @@ pub(crate) enum Opened {
     NotOffered(u16),
 }
 
+/// Which stream to open, and how.
+struct Target<'a> {
+    url: &'a reqwest::Url,
+    job_id: &'a str,
+    last_event_id: Option<&'a str>,
+    /// A stream silent this long fails.
+    idle: std::time::Duration,
+}
+
 impl JobsClient {
     /// A place among the client's open streams, if one is free.
     pub(crate) fn try_stream_slot(&self) -> Option<OwnedSemaphorePermit> {
@@ -90,16 +99,14 @@ impl JobsClient {
                     .await
                     .map_err(|_| super::closed_slots())?;
                 let started = Instant::now();
+                let target = Target {
+                    url: &url,
+                    job_id,
+                    last_event_id,
+                    idle,
+                };
                 let result = self
-                    .send_open(
-                        &url,
-                        job_id,
-                        last_event_id,
-                        idle,
-                        token.as_ref(),
-                        &info,
-                        &mut slot,
-                    )
+                    .send_open(&target, token.as_ref(), &info, &mut slot)
                     .await;
                 drop(request_slot);
                 let seen = match &result {
@@ -168,14 +175,17 @@ impl JobsClient {
     /// the wait for the answer's head only: the stream itself lasts.
     async fn send_open(
         &self,
-        url: &reqwest::Url,
-        job_id: &str,
-        last_event_id: Option<&str>,
-        idle: std::time::Duration,
+        target: &Target<'_>,
         token: Option<&UsedToken>,
         info: &AttemptInfo,
         slot: &mut Option<OwnedSemaphorePermit>,
     ) -> Result<Result<Opened, Failure>, Attempt> {
+        let &Target {
+            url,
+            job_id,
+            last_event_id,
+            idle,
+        } = target;
         let operation = Operation::Watch;
         let mut request = self.request(operation, url, token)?;
         let headers = request.headers_mut();

@@ -784,3 +784,239 @@ fn a_watch_holds_no_request_while_it_sleeps() {
     );
     assert!(stream_size <= 800, "watch stream {stream_size} B");
 }
+
+/// A poller with event streams: each opening answers the next scripted
+/// stream (its events, then closed), recording the `Last-Event-ID` sent;
+/// polls answer as `Script` does.
+#[derive(Clone, Default)]
+struct Streams {
+    script: Script,
+    streams: Arc<Mutex<VecDeque<ScriptedStream>>>,
+    /// Virtual time and `Last-Event-ID` of each opening.
+    opened: PollLog,
+}
+
+enum ScriptedStream {
+    Events(Vec<Result<push::RawEvent, JobsError>>),
+    NotOffered,
+    Refused(u16),
+}
+
+fn job_event(id: &str, status: &str, progress: u32) -> Result<push::RawEvent, JobsError> {
+    Ok(push::RawEvent {
+        name: "job".into(),
+        id: id.into(),
+        data: serde_json::to_string(&snapshot(status, progress, 0)).unwrap(),
+    })
+}
+
+fn end_event(reason: &str) -> Result<push::RawEvent, JobsError> {
+    Ok(push::RawEvent {
+        name: "end".into(),
+        id: "end".into(),
+        data: json!({"jobId": "job_1", "reason": reason, "timestamp": "2024-01-01T00:00:00.000Z"})
+            .to_string(),
+    })
+}
+
+impl Streams {
+    fn new(streams: Vec<ScriptedStream>, polls: Vec<Step>) -> Self {
+        Self {
+            script: Script::new(polls),
+            streams: Arc::new(Mutex::new(streams.into())),
+            opened: PollLog::default(),
+        }
+    }
+
+    fn openings(&self) -> Vec<(Duration, Option<String>)> {
+        self.opened.lock().unwrap().clone()
+    }
+}
+
+impl Poller for Streams {
+    async fn poll(
+        &self,
+        etag: Option<HeaderValue>,
+        queued: &mut Duration,
+    ) -> Result<Polled, Failure> {
+        self.script.poll(etag, queued).await
+    }
+
+    async fn open_stream(
+        &self,
+        last_event_id: Option<&str>,
+        _wait_for_place: bool,
+        _idle: Duration,
+    ) -> Result<StreamOpen, Failure> {
+        let started = self.script.started.lock().unwrap().unwrap();
+        self.opened
+            .lock()
+            .unwrap()
+            .push((started.elapsed(), last_event_id.map(str::to_owned)));
+        // An exhausted script offers no stream.
+        let next = self.streams.lock().unwrap().pop_front();
+        match next.unwrap_or(ScriptedStream::NotOffered) {
+            ScriptedStream::Events(events) => Ok(StreamOpen::Open(JobEvents::from_events(
+                "job_1",
+                futures_util::stream::iter(events),
+            ))),
+            ScriptedStream::NotOffered => Ok(StreamOpen::NotOffered(404)),
+            ScriptedStream::Refused(status) => Err(Failure {
+                error: JobsError::from_status(status, br#"{"error":"scripted"}"#, None),
+                retry_after: None,
+            }),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pushed_states_are_items_and_a_closed_stream_reopens_from_its_last_id() {
+    let streams = Streams::new(
+        vec![
+            ScriptedStream::Events(vec![
+                job_event("a", "active", 10),
+                job_event("b", "active", 10),
+                job_event("c", "active", 30),
+            ]),
+            ScriptedStream::Events(vec![
+                job_event("c", "active", 30),
+                job_event("d", "completed", 100),
+                end_event("completed"),
+            ]),
+        ],
+        vec![],
+    );
+    let items: Vec<_> = watch(streams.clone(), exact(S(1), S(5))).collect().await;
+    let progress: Vec<_> = items
+        .iter()
+        .map(|i| i.as_ref().unwrap().job.progress.unwrap())
+        .collect();
+    assert_eq!(
+        progress,
+        [10.0, 30.0, 100.0],
+        "unchanged states are no items"
+    );
+    let openings = streams.openings();
+    assert_eq!(openings.len(), 2);
+    assert_eq!(openings[0].1, None);
+    assert_eq!(openings[1].1.as_deref(), Some("c"), "Last-Event-ID");
+    // The first stream lived no time: the second waited the schedule's
+    // delay (the interval backed off once), not a moment.
+    assert_eq!(openings[1].0, MS(1500));
+    assert!(streams.script.poll_times().is_empty(), "never polled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_job_ends_the_watch_as_a_404_would() {
+    let streams = Streams::new(
+        vec![ScriptedStream::Events(vec![
+            job_event("a", "active", 10),
+            end_event("removed"),
+        ])],
+        vec![],
+    );
+    let items: Vec<_> = watch(streams, exact(S(1), S(5))).collect().await;
+    assert_eq!(items.len(), 2);
+    assert!(matches!(&items[1], Err(JobsError::NotFound(api)) if api.status == 404));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_after_events_is_yielded_and_the_stream_reopened_on_the_schedule() {
+    let reset = || {
+        Err(JobsError::Timeout {
+            after: S(45),
+            source: "scripted".into(),
+        })
+    };
+    let streams = Streams::new(
+        vec![
+            ScriptedStream::Events(vec![job_event("a", "active", 10), reset()]),
+            ScriptedStream::Events(vec![job_event("b", "completed", 100)]),
+        ],
+        vec![],
+    );
+    let items: Vec<_> = watch(streams.clone(), exact(S(1), S(5))).collect().await;
+    assert!(items[0].is_ok());
+    assert!(matches!(items[1], Err(JobsError::Timeout { .. })));
+    assert_eq!(items[2].as_ref().unwrap().job.status, JobState::Completed);
+    let times: Vec<_> = streams.openings().iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        times,
+        [S(0), MS(1500)],
+        "after a failure, the backed-off delay"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_that_keep_failing_before_their_first_event_make_auto_poll() {
+    let streams = Streams::new(
+        vec![
+            ScriptedStream::Events(vec![]),
+            ScriptedStream::Refused(503),
+            ScriptedStream::Events(vec![]),
+        ],
+        vec![
+            Step::Snap(snapshot("active", 10, 0), None),
+            Step::Snap(snapshot("active", 20, 0), None),
+            Step::Snap(snapshot("active", 30, 0), None),
+            Step::Snap(snapshot("completed", 100, 0), None),
+        ],
+    );
+    let items: Vec<_> = watch(streams.clone(), exact(S(1), S(5))).collect().await;
+    assert!(
+        items.iter().all(Result::is_ok),
+        "no error of the watch's: {items:?}"
+    );
+    assert_eq!(items.len(), 4);
+    assert_eq!(streams.openings().len(), 3, "then polling for good");
+    assert_eq!(streams.script.poll_times().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn push_only_ends_on_a_server_without_streams_and_poll_never_opens_one() {
+    let streams = Streams::new(vec![ScriptedStream::NotOffered], vec![]);
+    let options = exact(S(1), S(5)).transport(WatchTransport::Push);
+    let items: Vec<_> = watch(streams, options).collect().await;
+    assert!(matches!(
+        items[..],
+        [Err(JobsError::PushNotOffered { status: 404 })]
+    ));
+
+    let streams = Streams::new(
+        vec![ScriptedStream::Events(vec![job_event("a", "active", 1)])],
+        vec![Step::Snap(snapshot("completed", 100, 0), None)],
+    );
+    let options = exact(S(1), S(5)).transport(WatchTransport::Poll);
+    let items: Vec<_> = watch(streams.clone(), options).collect().await;
+    assert_eq!(items.len(), 1);
+    assert!(streams.openings().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_holds_while_a_stream_is_silent() {
+    let streams = Streams::new(vec![], vec![]);
+    // A stream that never says anything (and never ends).
+    struct Silent(Streams);
+    impl Poller for Silent {
+        async fn poll(&self, e: Option<HeaderValue>, q: &mut Duration) -> Result<Polled, Failure> {
+            self.0.poll(e, q).await
+        }
+        async fn open_stream(
+            &self,
+            _: Option<&str>,
+            _: bool,
+            _: Duration,
+        ) -> Result<StreamOpen, Failure> {
+            Ok(StreamOpen::Open(JobEvents::from_events(
+                "job_1",
+                futures_util::stream::pending(),
+            )))
+        }
+    }
+    let started = Instant::now();
+    let items: Vec<_> = watch(Silent(streams), exact(S(1), S(5)).timeout(S(7)))
+        .collect()
+        .await;
+    assert_eq!(started.elapsed(), S(7));
+    assert!(matches!(items[..], [Err(JobsError::WaitTimeout { .. })]));
+}
