@@ -422,7 +422,7 @@ impl JobsClientBuilder {
     /// Most event streams open at once for this client, all clones and
     /// watches together (default [`DEFAULT_MAX_STREAMS`], 256; at least
     /// 1). A [watch](crate::watch) that finds none free polls instead, and
-    /// takes a stream when one frees ([`Transport::Auto`](crate::Transport));
+    /// takes a stream when one frees ([`WatchTransport::Auto`](crate::WatchTransport::Auto));
     /// one that must push waits for a place.
     ///
     /// Over HTTP/2 (`https` with a server that speaks it, or
