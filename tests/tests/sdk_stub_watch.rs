@@ -11,19 +11,30 @@ mod watch_support;
 
 use std::time::Duration;
 
-use jobs_sdk::{JobState, JobsClient, JobsError};
+use jobs_sdk::{JobState, JobsClient, JobsError, WatchOptions, WatchTransport};
 use jobs_server_stub::engine::JobBuilder;
 use watch_support::{fast, next_job, spawn_watch, stub};
 
 #[tokio::test]
 async fn watch_follows_each_change_and_ends_on_completion() {
+    // Pushed (the stub's event stream), forced onto the stream, and polled.
+    for transport in [
+        WatchTransport::Auto,
+        WatchTransport::Push,
+        WatchTransport::Poll,
+    ] {
+        follows_each_change(fast().transport(transport)).await;
+    }
+}
+
+async fn follows_each_change(options: WatchOptions) {
     let stub = stub().await;
     stub.insert(JobBuilder::new("job_w")).unwrap();
     let client = JobsClient::builder(stub.base_url())
         .no_proxy()
         .build()
         .unwrap();
-    let mut rx = spawn_watch(&client, "job_w");
+    let mut rx = spawn_watch(&client, "job_w", options);
 
     assert_eq!(next_job(&mut rx).await, (JobState::Waiting, Some(0.0)));
     stub.engine().claim("job_w", "worker-1").unwrap();
@@ -52,7 +63,7 @@ async fn watch_ends_with_not_found_when_the_job_is_cancelled_elsewhere() {
         .no_proxy()
         .build()
         .unwrap();
-    let mut rx = spawn_watch(&client, "job_c");
+    let mut rx = spawn_watch(&client, "job_c", fast());
 
     assert_eq!(next_job(&mut rx).await.0, JobState::Active);
     client.delete_job("job_c").await.unwrap();
@@ -99,5 +110,28 @@ async fn wait_for_job_reports_the_failure_reason() {
     let err = waiter.await.unwrap().unwrap_err();
     assert!(matches!(err, JobsError::JobFailed { .. }), "{err:?}");
     assert!(err.to_string().contains("Page returned HTTP 503"), "{err}");
+    stub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_watch_falls_back_to_polling_when_push_goes_away_and_misses_nothing() {
+    let stub = stub().await;
+    stub.insert(JobBuilder::new("job_p").status(JobState::Active))
+        .unwrap();
+    let client = JobsClient::builder(stub.base_url())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let mut rx = spawn_watch(&client, "job_p", fast());
+    assert_eq!(next_job(&mut rx).await.0, JobState::Active);
+    stub.engine().report_progress("job_p", 10.0).unwrap();
+    assert_eq!(next_job(&mut rx).await.1, Some(10.0), "pushed");
+
+    // The stream closes; reopening it finds no route: the watch polls.
+    stub.engine().lock().set_push(false);
+    stub.engine().report_progress("job_p", 20.0).unwrap();
+    assert_eq!(next_job(&mut rx).await.1, Some(20.0), "polled");
+    stub.engine().complete("job_p", None).unwrap();
+    assert_eq!(next_job(&mut rx).await.0, JobState::Completed);
     stub.shutdown().await;
 }

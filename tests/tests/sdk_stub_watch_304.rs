@@ -1,4 +1,4 @@
-//! The watcher's unchanged polls are bodiless 304s from the stub: counted
+//! A polling watcher's unchanged polls are bodiless 304s from the stub: counted
 //! from the SDK's own `tracing` events (the only test in this binary, so the
 //! global subscriber sees nothing else).
 
@@ -8,9 +8,9 @@ mod watch_support;
 
 use std::time::Duration;
 
-use jobs_sdk::{JobState, JobsClient};
+use jobs_sdk::{JobState, JobsClient, WatchTransport};
 use jobs_server_stub::engine::JobBuilder;
-use watch_support::{next_job, spawn_watch, stub};
+use watch_support::{fast, next_job, spawn_watch, stub};
 
 /// Everything the SDK logs, for counting the watcher's answers by status.
 #[derive(Clone, Default)]
@@ -67,7 +67,7 @@ async fn the_watchers_unchanged_polls_are_answered_304() {
         .no_proxy()
         .build()
         .unwrap();
-    let mut rx = spawn_watch(&client, "job_e");
+    let mut rx = spawn_watch(&client, "job_e", fast().transport(WatchTransport::Poll));
     assert_eq!(next_job(&mut rx).await.0, JobState::Active);
 
     // Wait (bounded) until the watcher has had several unchanged polls.

@@ -277,6 +277,7 @@ fn a_wrong_example_or_schema_fails_validation() {
             vec![
                 "/paths/~1api~1jobs~1{jobId}/get/responses/404/content/application~1json/examples/jobNotFound".to_owned(),
                 format!("{PUT}/responses/404/content/application~1json/examples/jobNotFound"),
+                "/paths/~1api~1jobs~1{jobId}~1events/get/responses/404/content/application~1json/examples/jobNotFound".to_owned(),
             ],
         ),
         ("header example of the wrong type", "/components/headers/RetryAfter/example".to_owned(), Some(json!("soon")), vec!["/components/headers/RetryAfter/example".to_owned()]),
@@ -648,20 +649,31 @@ fn operations_are_documented() {
                     .is_some_and(|s| !s.trim().is_empty()),
                 "{at} {status}: no description"
             );
-            if let Some(content) = response.get("content") {
-                let media = &content["application/json"];
+            // Every media type an answer has (JSON, or the event stream's
+            // text) has its schema and named examples.
+            for (media_type, media) in response
+                .get("content")
+                .and_then(|c| c.as_object())
+                .into_iter()
+                .flatten()
+            {
                 assert!(
                     media.get("schema").is_some(),
-                    "{at} {status}: no application/json schema"
+                    "{at} {status}: no {media_type} schema"
                 );
-                assert!(
-                    media["examples"].as_object().is_some_and(|e| !e.is_empty()),
-                    "{at} {status}: no named examples"
-                );
+                if media_type == "application/json" || status == "200" {
+                    assert!(
+                        media["examples"].as_object().is_some_and(|e| !e.is_empty()),
+                        "{at} {status}: no named examples"
+                    );
+                }
             }
         }
     }
-    assert_eq!(ids, BTreeSet::from(["getJob", "updateJob", "deleteJob"]));
+    assert_eq!(
+        ids,
+        BTreeSet::from(["getJob", "updateJob", "deleteJob", "watchJob"])
+    );
     // Every path template parameter is declared as a required path parameter.
     for (path, item) in doc["paths"].as_object().expect("paths") {
         let declared: BTreeSet<String> = item["parameters"]

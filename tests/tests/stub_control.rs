@@ -554,6 +554,8 @@ async fn the_control_document_describes_every_control_route() {
         ("post", "/__stub/workers/claim-next"),
         ("get", "/__stub/workers/acknowledgement"),
         ("put", "/__stub/workers/acknowledgement"),
+        ("get", "/__stub/push"),
+        ("put", "/__stub/push"),
         ("post", "/__stub/tick"),
         ("get", "/__stub/clock"),
         ("post", "/__stub/clock/advance"),

@@ -746,7 +746,7 @@ async fn contract_documents_and_swagger_ui_are_served() {
             .unwrap()
             .keys()
             .collect::<Vec<_>>(),
-        ["/api/jobs/{jobId}"]
+        ["/api/jobs/{jobId}", "/api/jobs/{jobId}/events"]
     );
     assert!(
         !jobs_server_stub::OPENAPI_YAML.contains("__stub"),

@@ -63,10 +63,11 @@ fn documented(path: &str) -> Vec<Method> {
 }
 
 #[test]
-fn the_served_path_is_the_documented_one() {
+fn the_served_paths_are_the_documented_ones() {
     let doc = api_doc();
     let paths: Vec<&String> = doc.paths.paths.keys().collect();
-    assert_eq!(paths, [JOB_PATH]);
+    assert_eq!(paths, [JOB_PATH, jobs_http::EVENTS_PATH]);
+    assert_eq!(documented(jobs_http::EVENTS_PATH), [Method::GET]);
 }
 
 #[tokio::test]

@@ -26,13 +26,15 @@ pub async fn stub() -> StubServer {
         .expect("stub starts")
 }
 
-/// Spawns a watcher ([`fast`]) that forwards every item to a channel.
+/// Spawns a watcher (`options`, e.g. [`fast`]) that forwards every item
+/// to a channel.
 pub fn spawn_watch(
     client: &JobsClient,
     id: &str,
+    options: WatchOptions,
 ) -> mpsc::UnboundedReceiver<Result<JobStatusResponse, JobsError>> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let stream = client.watch_job(id, fast());
+    let stream = client.watch_job(id, options);
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
