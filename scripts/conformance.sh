@@ -102,9 +102,13 @@ note "prism $prism_version (static + dynamic): $prism_cases SDK cases, 0 failed 
 
 # ---------------------------------------------------------------------------
 # The stub, on a free port, with the seed's demo jobs and simulated workers.
+# Its event streams close after a second (with a keep-alive every 200 ms):
+# schemathesis reads an answer whole, and a stream of a job still running
+# would otherwise last until its request timeout.
 start_stub() {
   local log=$1
-  "${CARGO_TARGET_DIR:-target}/debug/jobs-server-stub" --port 0 --demo >"$log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/debug/jobs-server-stub" --port 0 --demo \
+    --max-stream-lifetime-secs 1 --stream-keep-alive-ms 200 >"$log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   stub_pid=$pid

@@ -69,7 +69,7 @@ async fn events_are_the_watchs_items_and_end_ends_it_without_a_poll() {
     let requests = server.received_requests().await;
     assert!(requests.iter().all(|r| r.url.path() == EVENTS));
     let accept = requests[0].headers["accept"].to_str().unwrap();
-    assert_eq!(accept, "text/event-stream");
+    assert_eq!(accept, "text/event-stream, application/json;q=0.5");
 }
 
 #[tokio::test]

@@ -27,7 +27,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use jobs_sdk::{JobAction, JobState, JobType, JobsClient, JobsError, WatchOptions};
+use jobs_sdk::{
+    JobAction, JobState, JobType, JobsClient, JobsError, WatchOptions, WatchTransport,
+};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
@@ -611,6 +613,31 @@ async fn static_watch() {
             other => Err(format!(
                 "expected WaitTimeout with the active job, got {other:?}"
             )),
+        },
+    );
+
+    // The event stream's example (a job progressing, then completing),
+    // pushed: every event decodes, and `end` ends the watch.
+    let pushed: Vec<_> = prism
+        .client(Some("code=200"))
+        .watch_job(
+            JOB_ID,
+            quick
+                .transport(WatchTransport::Push)
+                .timeout(Duration::from_secs(30)),
+        )
+        .collect()
+        .await;
+    report.check(
+        "watch_job over the event stream's example",
+        match &pushed[..] {
+            [Ok(active), Ok(done)]
+                if active.job.status == JobState::Active
+                    && done.job.status == JobState::Completed =>
+            {
+                Ok(())
+            }
+            other => Err(format!("expected active then completed, got {other:?}")),
         },
     );
 

@@ -189,9 +189,10 @@ impl JobsClient {
         let operation = Operation::Watch;
         let mut request = self.request(operation, url, token)?;
         let headers = request.headers_mut();
+        // The stream, or the contract's JSON error body when there is none.
         headers.insert(
             header::ACCEPT,
-            HeaderValue::from_static("text/event-stream"),
+            HeaderValue::from_static("text/event-stream, application/json;q=0.5"),
         );
         if let Some(id) = last_event_id.and_then(|id| HeaderValue::from_str(id).ok()) {
             headers.insert("last-event-id", id);
