@@ -9,7 +9,9 @@
 #   3. schemathesis: the running stub against openapi.yaml, all checks, phases
 #      examples + coverage + fuzzing, then a stateful run along the spec's links.
 #   4. Browser: /docs and /docs/reference in headless Chromium
-#      (browser-test/check-docs.mjs), screenshots in artifacts/.
+#      (browser-test/check-docs.mjs), screenshots in artifacts/; jobs
+#      watched live through their event streams with EventSource and the
+#      streaming hook's core (browser-test/check-stream.mjs).
 #
 # Installs what it needs: the npm tools (npm ci, pinned by package-lock.json)
 # and schemathesis (pip, pinned by requirements-conformance.txt) into
@@ -210,6 +212,19 @@ fi
 browser_checks=$(grep -Eo '^browser-test: [0-9]+ passed' "$browser_log" | awk '{print $2}')
 stop_stub
 note "browser (playwright-core $playwright_version, $chromium_version): $browser_checks checks on /docs and /docs/reference, screenshots in artifacts/ ($(elapsed $t))"
+
+# ---------------------------------------------------------------------------
+step "browser: jobs watched live through their event streams in headless Chromium"
+t=$SECONDS
+start_stub "$work/stub-stream.log"
+stream_log=$work/browser-stream.log
+if ! CHROMIUM="$chromium" node browser-test/check-stream.mjs "$stub_url" 2>&1 | tee "$stream_log"; then
+  echo "conformance: the browser stream test failed" >&2
+  exit 1
+fi
+stream_checks=$(grep -Eo '^browser-test: [0-9]+ passed' "$stream_log" | awk '{print $2}')
+stop_stub
+note "browser stream (EventSource + ts-check/jobStream.ts): $stream_checks checks, a job followed live, its end, the fallback to polling ($(elapsed $t))"
 
 # ---------------------------------------------------------------------------
 printf '\n== conformance summary ==\n'

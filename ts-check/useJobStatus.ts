@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 
 import type { components, operations } from './api';
+import { watchJobEvents, type JobStreamEnd } from './jobStream';
 
 type Schemas = components['schemas'];
 export type Job = Schemas['Job'];
@@ -163,4 +164,58 @@ export function useJobStatus(jobId: string) {
   const cancelJob = () => deleteJob(jobId);
 
   return { job, error, loading, pauseJob, resumeJob, cancelJob };
+}
+
+/**
+ * The streaming version: the job's changes pushed as they happen (its event
+ * stream), with the seed's 5 s polling as the fallback where the server
+ * offers no stream. `ended` says why the job will not change any more.
+ */
+export function useJobStream(jobId: string) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<JobApiError | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [ended, setEnded] = useState<JobStreamEnd | null>(null);
+
+  useEffect(() => {
+    let interval: ReturnType<typeof setInterval> | undefined;
+    let etag: string | undefined;
+    const poll = async () => {
+      try {
+        const answer = await fetchJobStatus(jobId, etag);
+        if (answer !== null) {
+          setJob(answer.body.job);
+          etag = answer.etag ?? undefined;
+        }
+        setError(null);
+      } catch (e) {
+        if (e instanceof JobApiError) setError(e);
+        else console.error('Error fetching job status:', e);
+      } finally {
+        setLoading(false);
+      }
+    };
+    const stop = watchJobEvents(jobId, {
+      onJob: (data) => {
+        setJob(data.job);
+        setError(null);
+        setLoading(false);
+      },
+      onEnd: (end) => setEnded(end),
+      onUnavailable: () => {
+        void poll();
+        interval = setInterval(() => void poll(), 5000);
+      },
+    });
+    return () => {
+      stop();
+      if (interval !== undefined) clearInterval(interval);
+    };
+  }, [jobId]);
+
+  const pauseJob = () => updateJob(jobId, 'pause');
+  const resumeJob = () => updateJob(jobId, 'resume');
+  const cancelJob = () => deleteJob(jobId);
+
+  return { job, error, loading, ended, pauseJob, resumeJob, cancelJob };
 }
