@@ -19,10 +19,12 @@ export const END_REASONS: Record<Schemas['StreamEndReason'], string> = {
   removed: 'Removed',
 };
 
-// The stream is documented as text/event-stream on watchJob's 200: if the
-// spec drops the operation or the media type, this stops compiling.
-type StreamText = operations['watchJob']['responses'][200]['content']['text/event-stream'];
-export const streamIsText: string = '' as StreamText;
+/** One event of the stream, as the contract documents it (watchJob's 200). */
+export type StreamEvent = operations['watchJob']['responses'][200]['content']['text/event-stream'];
+/** The data each kind of event carries: every documented event name, exhaustively. */
+type EventData = { job: JobEventData; end: JobStreamEnd };
+const EVENT_NAMES: Record<StreamEvent['event'], keyof EventData> = { job: 'job', end: 'end' };
+export const eventNames = Object.values(EVENT_NAMES);
 
 export interface JobStreamHandlers {
   /** The job now: first its current state, then after each change. */
@@ -49,13 +51,15 @@ export function eventsUrl(jobId: string): string {
 export function watchJobEvents(jobId: string, handlers: JobStreamHandlers, base = ''): () => void {
   const source = new EventSource(base + eventsUrl(jobId));
   let gotEvent = false;
-  source.addEventListener('job', (event) => {
+  const data = <K extends keyof EventData>(_kind: K, event: Event): EventData[K] =>
+    JSON.parse((event as MessageEvent<StreamEvent['data']>).data) as EventData[K];
+  source.addEventListener(EVENT_NAMES.job, (event) => {
     gotEvent = true;
-    handlers.onJob(JSON.parse((event as MessageEvent<string>).data) as JobEventData);
+    handlers.onJob(data('job', event));
   });
-  source.addEventListener('end', (event) => {
+  source.addEventListener(EVENT_NAMES.end, (event) => {
     source.close();
-    handlers.onEnd(JSON.parse((event as MessageEvent<string>).data) as JobStreamEnd);
+    handlers.onEnd(data('end', event));
   });
   source.onerror = () => {
     // An error answer (404: no stream) closes an EventSource for good; one

@@ -151,8 +151,29 @@ fn schema(doc: &Value, value: &Value, depth: usize) -> Value {
 
 fn sorted(items: impl Iterator<Item = Value>) -> Value {
     let mut items: Vec<Value> = items.collect();
-    items.sort_by_key(|v| v.to_string());
+    items.sort_by_key(key_order_free);
     Value::Array(items)
+}
+
+/// `value` as text with every object's keys in order, so that two equal
+/// values written in different key orders sort alike.
+fn key_order_free(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let members: BTreeMap<&String, String> =
+                map.iter().map(|(k, v)| (k, key_order_free(v))).collect();
+            let inner: Vec<String> = members
+                .into_iter()
+                .map(|(k, v)| format!("{k:?}:{v}"))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(key_order_free).collect();
+            format!("[{}]", inner.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// `{media type: schema}` of a `content` map.

@@ -184,11 +184,101 @@ fn invalid_examples(doc: &Value) -> (usize, BTreeMap<String, Vec<String>>) {
     let failures = examples
         .iter()
         .filter_map(|ex| {
-            let errors = schemas.errors(&ex.schema, &ex.value);
+            let errors = if ex.at.contains("/content/text~1event-stream/") {
+                event_stream_errors(doc, &schemas, &ex.schema, &ex.value)
+            } else {
+                schemas.errors(&ex.schema, &ex.value)
+            };
             (!errors.is_empty()).then(|| (ex.at.clone(), errors))
         })
         .collect();
     (examples.len(), failures)
+}
+
+/// An event stream's example is one event as an SSE parser reads it (or the
+/// stream's text, each event of it): it must validate against the stream's
+/// (per-event) schema, and its `data` against the `contentSchema` of the
+/// kind of event it is.
+fn event_stream_errors(
+    doc: &Value,
+    schemas: &SpecSchemas,
+    schema_at: &str,
+    example: &Value,
+) -> Vec<String> {
+    // An event, as a parser reads it, or the stream's text.
+    let events = match example {
+        Value::String(text) => parse_events(text),
+        event => vec![event.clone()],
+    };
+    if events.is_empty() {
+        return vec!["the example holds no event".into()];
+    }
+    let schema = deref(doc, doc.pointer(schema_at).expect("the stream's schema"));
+    let branches = schema["oneOf"].as_array().cloned().unwrap_or_default();
+    let mut errors = Vec::new();
+    for (n, event) in events.iter().enumerate() {
+        errors.extend(
+            schemas
+                .errors(schema_at, event)
+                .into_iter()
+                .map(|e| format!("event {n}: {e}")),
+        );
+        let kind = branches.iter().find(|branch| {
+            branch["properties"]["event"]["enum"]
+                .as_array()
+                .is_some_and(|names| names.contains(&event["event"]))
+        });
+        let (Some(kind), Some(data)) = (kind, event["data"].as_str()) else {
+            continue;
+        };
+        let Some(content) = kind["properties"]["data"]["contentSchema"]["$ref"].as_str() else {
+            errors.push(format!("event {n}: its kind has no contentSchema"));
+            continue;
+        };
+        match serde_json::from_str::<Value>(data) {
+            Ok(data) => errors.extend(
+                schemas
+                    .errors(content.trim_start_matches('#'), &data)
+                    .into_iter()
+                    .map(|e| format!("event {n} data: {e}")),
+            ),
+            Err(e) => errors.push(format!("event {n}: data is not JSON: {e}")),
+        }
+    }
+    errors
+}
+
+/// The events of an SSE text as objects (`event`, `id`, `data`, `retry`),
+/// as the HTML standard's parser dispatches them: blocks separated by a
+/// blank line; comments and blocks without data are no events.
+fn parse_events(text: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let mut event = serde_json::Map::new();
+        let mut data: Vec<&str> = Vec::new();
+        for line in block.lines() {
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" | "id" => {
+                    event.insert(field.into(), json!(value));
+                }
+                "retry" => {
+                    event.insert(field.into(), json!(value.parse::<u64>().ok()));
+                }
+                "data" => data.push(value),
+                _ => {}
+            }
+        }
+        if !data.is_empty() {
+            event.insert("data".into(), json!(data.join("\n")));
+            events.push(Value::Object(event));
+        }
+    }
+    events
 }
 
 #[test]
@@ -286,7 +376,12 @@ fn a_wrong_example_or_schema_fails_validation() {
             "schema narrowed under the examples",
             "/components/schemas/QueueStats/properties/completed/maximum".to_owned(),
             Some(json!(100)),
-            ["activeJob", "progressTracking", "completedWithMetrics", "failedJob", "waitingJob"].iter().map(|n| format!("{GET_200}/{n}")).collect(),
+            ["activeJob", "progressTracking", "completedWithMetrics", "failedJob", "waitingJob"]
+                .iter()
+                .map(|n| format!("{GET_200}/{n}"))
+                // The event stream's example: its events' data are checked too.
+                .chain(["/paths/~1api~1jobs~1{jobId}~1events/get/responses/200/content/text~1event-stream/examples/jobEvent".to_owned()])
+                .collect(),
         ),
     ];
     for (what, pointer, value, expected) in cases {

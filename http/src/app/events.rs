@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::ApiState;
 use super::jobs::{failed, job_id};
-use super::openapi::{NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
+use super::openapi::{JobStreamEvent, NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
 use crate::error::{ApiError, Operation};
 use crate::feed::{JobUpdate, JobUpdates};
 use crate::store::Snapshot;
@@ -67,12 +67,11 @@ const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
     ),
     responses(
         (status = 200, description = "The job's events: `job` (data: `JobStatusResponse`), then `end` (data: `JobStreamEnd`) once the job completes, fails or is removed.",
-            content_type = "text/event-stream", body = String,
+            content_type = "text/event-stream", body = JobStreamEvent,
             headers(
                 ("Cache-Control" = String, description = "`no-cache`: every event is new."),
                 ("X-Accel-Buffering" = String, description = "`no`: proxies must pass events on as they come."),
-            ),
-            example = json!("retry: 1000\nevent: job\nid: 5-3\ndata: {\"job\":{\"id\":\"job_123\",\"type\":\"single-page\",\"status\":\"active\",\"progress\":40,\"data\":{},\"createdAt\":\"2024-01-01T00:00:00.000Z\",\"attemptsMade\":1},\"queueStats\":{\"waiting\":4,\"active\":1,\"completed\":20,\"failed\":0},\"timestamp\":\"2024-01-01T00:00:05.000Z\"}\n\n")),
+            )),
         (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "No job has this ID.", body = ErrorBody),

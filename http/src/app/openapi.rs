@@ -4,7 +4,7 @@
 
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse};
@@ -96,6 +96,93 @@ impl<'r> ToResponse<'r> for NotImplemented {
             .content("application/json", error_content())
             .build();
         ("NotImplemented", response.into())
+    }
+}
+
+/// One event of a job's stream (`#/components/schemas/JobStreamEvent`), as
+/// an SSE parser reads it: the `job` event (data: `JobStatusResponse` as
+/// JSON text) or the `end` event (data: `JobStreamEnd`). OpenAPI 3.1 has no
+/// `itemSchema`; tools read an event stream's `schema` as each event's.
+pub(crate) struct JobStreamEvent;
+
+/// One kind of event: its name, its `data`'s schema, and whether it may
+/// set `retry`.
+fn stream_event(name: &str, data: &str, description: &str, retry: bool) -> Schema {
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    };
+    let mut event = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([name])),
+        )
+        .property(
+            "id",
+            text("The job's `ETag` value (without `W/` and quotes)."),
+        )
+        .property(
+            "data",
+            text("The event's data, JSON text.")
+                .content_media_type("application/json")
+                .content_schema(Some(utoipa::openapi::Ref::from_schema_name(data))),
+        )
+        .required("event")
+        .required("id")
+        .required("data");
+    if retry {
+        event = event.property(
+            "retry",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .description(Some("Milliseconds a client waits before reconnecting.")),
+        );
+    }
+    Schema::Object(event.build())
+}
+
+impl utoipa::PartialSchema for JobStreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let one_of = OneOfBuilder::new()
+            .item(stream_event(
+                "job",
+                "JobStatusResponse",
+                "The job now, after a change (or as the stream starts).",
+                true,
+            ))
+            .item(stream_event(
+                "end",
+                "JobStreamEnd",
+                "The job will not change any more; the server closes the stream.",
+                false,
+            ))
+            .description(Some(
+                "One event of a job's stream, as an SSE parser reads it.",
+            ));
+        Schema::OneOf(one_of.build()).into()
+    }
+}
+
+impl utoipa::ToSchema for JobStreamEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("JobStreamEvent")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        use utoipa::PartialSchema as _;
+        schemas.push((
+            "JobStatusResponse".into(),
+            jobs_sdk::JobStatusResponse::schema(),
+        ));
+        <jobs_sdk::JobStatusResponse as utoipa::ToSchema>::schemas(schemas);
+        schemas.push(("JobStreamEnd".into(), jobs_sdk::JobStreamEnd::schema()));
+        <jobs_sdk::JobStreamEnd as utoipa::ToSchema>::schemas(schemas);
     }
 }
 
