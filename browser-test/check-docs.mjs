@@ -105,10 +105,22 @@ async function checkSwagger(page, operations) {
   await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
   await page.screenshot({ path: path.join(artifacts, 'docs-swagger.png'), fullPage: true });
   for (const op of operations) {
-    const block = page.locator(`.opblock-${op.method}`).filter({
-      has: page.locator('.opblock-summary-path', { hasText: op.route }),
-    });
-    const found = (await block.count()) === 1;
+    // The route exactly: `/api/jobs/{jobId}` is also the start of
+    // `/api/jobs/{jobId}/events` (Swagger UI breaks paths with U+200B).
+    const blocks = page.locator(`.opblock-${op.method}`);
+    let block = null;
+    let matches = 0;
+    for (let i = 0; i < (await blocks.count()); i += 1) {
+      const candidate = blocks.nth(i);
+      const route = (await candidate.locator('.opblock-summary-path').first().innerText())
+        .replace(/\u200b/g, '')
+        .trim();
+      if (route === op.route) {
+        block = candidate;
+        matches += 1;
+      }
+    }
+    const found = matches === 1;
     check(`swagger ${op.id}: ${op.method.toUpperCase()} ${op.route} is listed`, found);
     if (!found) continue;
     const summary = await block.locator('.opblock-summary-description').innerText();

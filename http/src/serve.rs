@@ -21,6 +21,10 @@ const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 8192 + 4096 * 100 + 32 * 100;
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`ServeConfig::idle_timeout`]: 60 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`ServeConfig::http2_max_concurrent_streams`]: as many as the
+/// event streams a server holds by default
+/// ([`crate::streams::DEFAULT_MAX_STREAMS`]).
+pub const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 10_000;
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +43,12 @@ pub struct ServeConfig {
     pub max_connections: Option<usize>,
     /// How long shutdown waits for open connections (default 5 s).
     pub grace: Duration,
+    /// Requests one HTTP/2 connection may have open at once (default
+    /// 10 000; hyper's own default is 200). An event stream is one for as
+    /// long as it lasts, and a client multiplexing its watches over one
+    /// connection (the SDK over HTTP/2) would otherwise wait for a place
+    /// beyond 200 of them; the stream limits bound them per client.
+    pub http2_max_concurrent_streams: u32,
 }
 
 impl Default for ServeConfig {
@@ -48,6 +58,7 @@ impl Default for ServeConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: None,
             grace: Duration::from_secs(5),
+            http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
         }
     }
 }
@@ -88,7 +99,8 @@ pub async fn serve(
     // gets the same answer over both.
     builder
         .http2()
-        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES);
+        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES)
+        .max_concurrent_streams(config.http2_max_concurrent_streams);
     // Every connection task holds a receiver; `closed()` resolves when all
     // of them have ended.
     let (open, open_connection) = watch::channel(());
