@@ -34,7 +34,12 @@
 #   - pause and cancel of a running job through jobs-server, request to
 #     answer, with jobs-api-worker's ControlledWorker honouring its signal,
 #     against BullMQ's own in-process Worker.cancelJob
-#     (bench/node/control-bench.mjs).
+#     (bench/node/control-bench.mjs);
+#   - push against polling (bench/src/bin/push-bench.rs, BullMQ's worker
+#     bench/node/progress-worker.mjs): a worker's updateProgress to the SDK
+#     watcher's item; Redis commands per second with 10 and 1 000 watchers
+#     of 10 jobs; 10 000 streams on one client over HTTP/2 (memory per
+#     stream on both sides, sockets, errors).
 #
 # Prints each round's figures, then ONE table of ratios against the floors.
 # Nothing here fails on a figure: it measures. Installs what it needs: wrk
@@ -184,6 +189,11 @@ done
 "$bin/jobs-server" --redis-url "$redis_url" --queue control --port 0 --worker-threads 1 \
   > "$work/server-control.log" 2>&1 &
 pids+=($!); server_control_url=$(url_of "$work/server-control.log" $!)
+# Push: one client opens up to 10 000 streams (over HTTP/2).
+"$bin/jobs-server" --redis-url "$redis_url" --queue push --port 0 --worker-threads 1 \
+  --max-streams-per-client 10000 > "$work/server-push.log" 2>&1 &
+server_push_pid=$!
+pids+=($!); server_push_url=$(url_of "$work/server-push.log" $!)
 curl -sf "$server_one_url/api/jobs/$one_id" -o /dev/null && curl -sf "$reference_one_url/api/jobs/$one_id" -o /dev/null
 curl -sf "$server_big_url/api/jobs/$big_id" -o /dev/null && curl -sf "$reference_big_url/api/jobs/$big_id" -o /dev/null
 get_sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$("$bin/get-script")")
@@ -329,6 +339,18 @@ for round in $(seq 1 "$rounds"); do
   sleep "$pause"
   node bench/node/control-bench.mjs "$redis_url" "$server_control_url" control "${BENCH_CONTROL_JOBS:-200}" \
     | sed "s/^/round=$round /" | tee -a "$results"
+  push_bench=("$bin/push-bench" --url "$server_push_url" --redis-url "$redis_url" --queue push)
+  for transport in push poll; do
+    "${push_bench[@]}" latency --transport "$transport" | sed "s/^/round=$round /" | tee -a "$results"
+  done
+  for transport in push poll; do
+    for watchers in 10 1000; do
+      "${push_bench[@]}" load --transport "$transport" --watchers "$watchers" \
+        | sed "s/^/round=$round /" | tee -a "$results"
+    done
+  done
+  "${push_bench[@]}" scale --streams "$watch_streams" --jobs 1000 --server-pid "$server_push_pid" \
+    | sed "s/^/round=$round /" | tee -a "$results"
 done
 
 # ---------------------------------------------------------------------------
@@ -435,6 +457,36 @@ for op, what in (('cancel', 'PUT cancel'), ('pause', 'PUT pause')):
     row(f'{what} p50 / BullMQ in-process Worker.cancelJob p50 (no HTTP, no second process)',
         [f"r{r} {float(d['p50_ms']) / float(b['p50_ms']):.1f}x (baseline {float(b['p50_ms']):.2f} ms)" for r, d, b in cells if b],
         '(no target)', None)
+pl = {}
+for line in lines:
+    m = re.match(r'round=(\d+) push (latency|load|scale) ', line)
+    if m:
+        d = kv(line); key = (int(m.group(1)), m.group(2), d.get('transport'), d.get('watchers'))
+        pl[key] = d
+lat = [(r, pl.get((r, 'latency', 'push', None)), pl.get((r, 'latency', 'poll', None))) for r in range(1, rounds + 1)]
+lat = [(r, p, q) for r, p, q in lat if p and q]
+row('push: updateProgress to the watcher\'s item, p50 / p99 (worker reporting every 700 ms)',
+    [f"r{r} {float(p['p50_ms']):.2f} / {float(p['p99_ms']):.2f} ms ({p['samples']} of {p['reports']})" for r, p, _ in lat],
+    'p99 <= 50 ms', bool(lat) and all(float(p['p99_ms']) <= 50 and p['errors'] == '0' for _, p, _ in lat))
+row('polling (the SDK\'s default watch): the same, p50 / p99',
+    [f"r{r} {float(q['p50_ms']):.0f} / {float(q['p99_ms']):.0f} ms ({q['samples']} of {q['reports']} seen)" for r, _, q in lat], '(the comparison)', None)
+row('polling p50 / push p50', [f"r{r} {float(q['p50_ms']) / float(p['p50_ms']):.0f}x" for r, p, q in lat],
+    '>= 10x', bool(lat) and all(float(q['p50_ms']) / float(p['p50_ms']) >= 10 for _, p, q in lat))
+for transport, target in (('push', '<= 1.2x'), ('poll', '(the comparison)')):
+    cells, ok = [], True
+    for r in range(1, rounds + 1):
+        few, many = pl.get((r, 'load', transport, '10')), pl.get((r, 'load', transport, '1000'))
+        if not (few and many): continue
+        x = float(many['commands_per_s']) / float(few['commands_per_s'])
+        ok = ok and x <= 1.2 and few['errors'] == '0' and many['errors'] == '0'
+        cells.append(f"r{r} {float(few['commands_per_s']):,.0f} -> {float(many['commands_per_s']):,.0f}/s = {x:.2f}x")
+    row(f'{transport}: Redis commands/s, 10 -> 1 000 watchers of 10 jobs reporting every 100 ms', cells, target,
+        (bool(cells) and ok) if transport == 'push' else None)
+sc = [pl[k] | {'round': k[0]} for k in sorted(pl) if k[1] == 'scale']
+row('push: 10 000 streams on one client: server / client KiB per stream',
+    [f"r{d['round']} {float(d['server_kib_per_stream']):.2f} / {float(d['client_kib_per_stream']):.2f} (opened in {d['opened_ms']} ms)" for d in sc], '(no floor)', None)
+row('push: 10 000 streams: client sockets, errors', [f"r{d['round']} {d['sockets']} socket(s), {d['errors']} errors" for d in sc],
+    '0 errors', bool(sc) and all(d['errors'] == '0' for d in sc))
 print("\n| figure | per round | target | |\n|---|---|---|---|")
 for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
 EOF

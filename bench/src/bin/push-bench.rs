@@ -3,8 +3,10 @@
 //! `bench/node/progress-worker.mjs` as BullMQ's worker):
 //!
 //! - `latency`: a worker's `updateProgress` to the SDK watcher's item, for
-//!   one job reporting every 100 ms; the progress carries its wall-clock
-//!   time, so the watcher measures each change's delay.
+//!   one job reporting every 700 ms; the progress carries its wall-clock
+//!   time, so the watcher measures each change's delay (a change polling
+//!   never saw, superseded before a poll, is no sample: `samples` says how
+//!   many arrived).
 //! - `load`: Redis commands per second (`INFO stats`'
 //!   `total_commands_processed`) while W watchers follow 10 jobs that
 //!   report every 100 ms, BullMQ's own commands included.
@@ -51,8 +53,13 @@ enum Mode {
         #[arg(long)]
         transport: String,
         /// Progress reports.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 40)]
         steps: u32,
+        /// Milliseconds between two reports: longer than a poll's 1 s would
+        /// be kinder to polling, shorter would hide its delay (a poll shows
+        /// the latest of several changes, which is young by construction).
+        #[arg(long, default_value_t = 700)]
+        interval_ms: u64,
     },
     /// Redis commands per second while `watchers` follow 10 jobs.
     Load {
@@ -167,8 +174,13 @@ fn client(args: &Args, http2: bool, max_streams: usize) -> Result<JobsClient, St
     builder.build().map_err(|e| e.to_string())
 }
 
-async fn latency(args: &Args, transport: &str, steps: u32) -> Result<(), String> {
-    let mut worker = ProgressWorker::start(args, 1, u64::from(steps), 100)?;
+async fn latency(
+    args: &Args,
+    transport: &str,
+    steps: u32,
+    interval_ms: u64,
+) -> Result<(), String> {
+    let mut worker = ProgressWorker::start(args, 1, u64::from(steps), interval_ms)?;
     let id = worker.ids.first().cloned().ok_or("no job")?;
     let client = client(args, false, 16)?;
     let mut watch = std::pin::pin!(client.watch_job(&id, options(transport)?));
@@ -196,7 +208,7 @@ async fn latency(args: &Args, transport: &str, steps: u32) -> Result<(), String>
     delays.sort_by(f64::total_cmp);
     let q = |p: f64| quantile(&delays, p).unwrap_or(f64::NAN);
     println!(
-        "push latency transport={transport} reports={steps} samples={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={errors}",
+        "push latency transport={transport} reports={steps} interval_ms={interval_ms} samples={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={errors}",
         delays.len(),
         q(0.5),
         q(0.99),
@@ -347,7 +359,11 @@ async fn scale(
 async fn main() -> Result<(), String> {
     let args = Args::parse();
     match &args.mode {
-        Mode::Latency { transport, steps } => latency(&args, transport, *steps).await,
+        Mode::Latency {
+            transport,
+            steps,
+            interval_ms,
+        } => latency(&args, transport, *steps, *interval_ms).await,
         Mode::Load {
             transport,
             watchers,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures_util::StreamExt;
-use jobs_sdk::{JobsClient, WatchOptions};
+use jobs_sdk::{JobsClient, WatchOptions, WatchTransport};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -87,7 +87,10 @@ async fn main() -> Result<(), String> {
         .send()
         .await
         .map_err(|e| e.to_string())?;
+    // Polling: the schedule is what this measures (the baseline server
+    // offers no event stream; push is push-bench's).
     let options = WatchOptions::default()
+        .transport(WatchTransport::Poll)
         .interval(interval)
         .max_interval(interval)
         .backoff_factor(1.0)
