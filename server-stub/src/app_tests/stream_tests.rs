@@ -382,3 +382,71 @@ async fn many_watchers_of_one_job_all_follow_it_and_leave_nothing_behind() {
     engine.report_progress("run", 43.0).expect("progress");
     assert_eq!(engine.lock().watched_jobs(), 0);
 }
+
+/// The app of [`app`] with a bearer token and a rate limit of `rps`.
+fn guarded_app(rps: u32) -> App {
+    let clock = ManualClock::at("2024-01-01T00:00:00Z".parse().expect("valid time"));
+    let mut engine = Engine::new(Arc::new(clock.clone()), EngineConfig::default());
+    engine
+        .insert(JobBuilder::new("run").status(JobState::Active))
+        .expect("insert");
+    let engine = SharedEngine::new(engine);
+    let token = jobs_http::access::AuthToken::new("s3cret".into());
+    let api = ApiState::new(
+        Arc::new(EngineStore::new(engine.clone())),
+        ApiAccess::new(Some(token), Some(rps)),
+        DEFAULT_BODY_READ_TIMEOUT,
+    );
+    let state = AppState::new(
+        engine,
+        Faults::new(),
+        Settings {
+            control_token: None,
+            manual_clock: Some(clock),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+        },
+    );
+    crate::server::app(api, state, true)
+}
+
+fn with_token(path: &str) -> Request<Body> {
+    Request::get(path)
+        .header("host", "stub")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .expect("valid request")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_is_behind_the_token_and_counts_once_against_the_rate_limit() {
+    let app = guarded_app(2);
+    let Ok(anonymous) = app
+        .clone()
+        .oneshot(request("/api/jobs/run/events", None))
+        .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.headers()[header::CONTENT_TYPE],
+        "application/json"
+    );
+    // The refused request drew from the strangers' bucket: both of the
+    // token holder's are left.
+    let Ok(opened) = app.clone().oneshot(with_token("/api/jobs/run/events")).await;
+    assert_eq!(opened.status(), StatusCode::OK);
+    let mut stream = Stream {
+        body: opened.into_body(),
+        buffer: String::new(),
+    };
+    stream.event().await.expect("first");
+    // The stream was charged once, when it opened: a minute of its events
+    // and keep-alives later the bucket is full again (two tokens), and the
+    // third GET at the same instant is refused.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let Ok(first) = app.clone().oneshot(with_token("/api/jobs/run")).await;
+    let Ok(second) = app.clone().oneshot(with_token("/api/jobs/run")).await;
+    let Ok(third) = app.clone().oneshot(with_token("/api/jobs/run")).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    drop(stream);
+}
