@@ -27,7 +27,7 @@ enum Stream {
     Silent,
     /// The head, then bytes forever that never complete an event.
     Endless,
-    /// The head and one `job` event, then the connection reset; the next
+    /// The head and one `job` event, then the connection cut; the next
     /// stream (with `Last-Event-ID`) says the job completed and ends.
     ResetAfterOneEvent,
     /// A `job` event whose data is not the contract's.
@@ -44,7 +44,9 @@ struct Seen {
 }
 
 fn head(content_type: &str) -> String {
-    format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
 }
 
 fn chunk(text: &str) -> Vec<u8> {
@@ -105,8 +107,8 @@ async fn connection(mut stream: TcpStream, kind: Stream, seen: Arc<Seen>) {
                 let active = bodies::event_stream([job(JOB, JobState::Active)], None);
                 let _ = stream.write_all(&chunk(&active)).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                // A reset, not a clean end: no terminating chunk.
-                let _ = stream.set_linger(Some(Duration::ZERO));
+                // Cut, not ended: the connection closes without the
+                // terminating chunk.
                 return;
             }
             Stream::ResetAfterOneEvent => {
@@ -129,7 +131,10 @@ async fn connection(mut stream: TcpStream, kind: Stream, seen: Arc<Seen>) {
 
 /// Reads one request head (these requests have no body): its path and
 /// `Last-Event-ID`.
-async fn read_head(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(String, Option<String>)> {
+async fn read_head(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> Option<(String, Option<String>)> {
     let end = loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break end + 4;
@@ -178,7 +183,11 @@ async fn watch(url: &str, transport: WatchTransport) -> Vec<Result<JobState, Str
 
 fn kind(error: &JobsError) -> String {
     let debug = format!("{error:?}");
-    debug.split([' ', '(', '{']).next().unwrap_or_default().to_owned()
+    debug
+        .split([' ', '(', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -209,7 +218,7 @@ async fn an_endless_event_is_cut_at_the_limit_and_auto_polls() {
 }
 
 #[tokio::test]
-async fn a_stream_reset_mid_way_is_reopened_from_its_last_event() {
+async fn a_stream_cut_mid_way_is_reopened_from_its_last_event() {
     for transport in [WatchTransport::Auto, WatchTransport::Push] {
         let (url, seen) = start(Stream::ResetAfterOneEvent).await;
         let items = watch(&url, transport).await;

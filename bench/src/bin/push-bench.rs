@@ -174,12 +174,7 @@ fn client(args: &Args, http2: bool, max_streams: usize) -> Result<JobsClient, St
     builder.build().map_err(|e| e.to_string())
 }
 
-async fn latency(
-    args: &Args,
-    transport: &str,
-    steps: u32,
-    interval_ms: u64,
-) -> Result<(), String> {
+async fn latency(args: &Args, transport: &str, steps: u32, interval_ms: u64) -> Result<(), String> {
     let mut worker = ProgressWorker::start(args, 1, u64::from(steps), interval_ms)?;
     let id = worker.ids.first().cloned().ok_or("no job")?;
     let client = client(args, false, 16)?;

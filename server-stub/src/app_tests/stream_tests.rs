@@ -431,7 +431,10 @@ async fn the_stream_is_behind_the_token_and_counts_once_against_the_rate_limit()
     );
     // The refused request drew from the strangers' bucket: both of the
     // token holder's are left.
-    let Ok(opened) = app.clone().oneshot(with_token("/api/jobs/run/events")).await;
+    let Ok(opened) = app
+        .clone()
+        .oneshot(with_token("/api/jobs/run/events"))
+        .await;
     assert_eq!(opened.status(), StatusCode::OK);
     let mut stream = Stream {
         body: opened.into_body(),
