@@ -408,6 +408,34 @@ async fn after_the_reader_loses_redis_every_watcher_gets_the_current_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_trimmed_before_the_reader_read_them_have_every_watcher_read_again() {
+    let redis = RedisServer::start();
+    let bullmq = Bullmq::new(&redis, "bull", QUEUE);
+    let server = Server::default(&redis).await;
+    bullmq.add(json!([job("t", json!({}))]));
+    let mut raw = SseReader::open(&server.events_url("t"), None).await;
+    raw.event().await.unwrap();
+    // In one script, so the reader (blocked in XREAD) wakes only after it:
+    // the job changes, its event is written, and 50 more entries trim the
+    // stream to 5, the job's event among the lost. Only noticing the trim
+    // can find the change (the periodic re-read is a minute away).
+    let script = "redis.call('HSET', KEYS[1], 'progress', '77') \
+        redis.call('XADD', KEYS[2], 'MAXLEN', '5', '*', 'event', 'progress', 'jobId', ARGV[1], 'data', '77') \
+        for i = 1, 50 do redis.call('XADD', KEYS[2], 'MAXLEN', '5', '*', 'event', 'drained') end \
+        return 1";
+    let job_key = format!("bull:{QUEUE}:t");
+    let events_key = format!("bull:{QUEUE}:events");
+    redis
+        .cli(&["EVAL", script, "2", &job_key, &events_key, "t"])
+        .unwrap();
+    let (_, _, data) = raw
+        .event_within(Duration::from_secs(10))
+        .await
+        .expect("the change, found by re-reading after the trim");
+    assert_eq!(data["job"]["progress"], 77);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_open_streams() {
     let redis = RedisServer::start();
     let bullmq = Bullmq::new(&redis, "bull", QUEUE);

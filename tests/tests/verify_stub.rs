@@ -49,10 +49,11 @@ async fn the_demo_stub_passes_every_check_and_the_lifecycle_consumes_only_the_di
     let report = verify::verify(&config).await;
     assert_passed(&report);
     let summary = report.summary();
-    // Skipped: the pause probe of an active job, no token, no rate limit.
+    // Skipped: the pause probe of an active job, no token, no rate limit,
+    // the end of a running job's event stream.
     assert_eq!(
         (summary.failed, summary.skipped),
-        (0, 4),
+        (0, 5),
         "{}",
         output::table(&report)
     );
@@ -61,6 +62,8 @@ async fn the_demo_stub_passes_every_check_and_the_lifecycle_consumes_only_the_di
         assert_eq!(outcome(&report, name), Outcome::Pass, "{name}");
     }
     assert_eq!(outcome(&report, "etag.not_modified"), Outcome::Pass);
+    assert_eq!(outcome(&report, "events.first_event"), Outcome::Pass);
+    assert_eq!(outcome(&report, "events.not_found"), Outcome::Pass);
     assert_eq!(
         applied(&stub),
         [
