@@ -46,8 +46,8 @@ fn assert_caught(report: &Report, failing: &[&str]) {
         );
     }
     // What a conforming stub skips: the disposable lifecycle ran, so only
-    // the optional features it lacks (no token, no rate limit) and the
-    // pause probe of an active job.
+    // the optional features it lacks (no token, no rate limit), the pause
+    // probe of an active job and the end of its event stream.
     for check in &report.checks {
         if !failing.contains(&check.name.as_str()) && check.outcome == Outcome::Skip {
             assert!(
@@ -55,7 +55,8 @@ fn assert_caught(report: &Report, failing: &[&str]) {
                     "put.pause_refused",
                     "auth.missing_token",
                     "auth.wrong_token",
-                    "rate_limit.retry_after"
+                    "rate_limit.retry_after",
+                    "events.end"
                 ]
                 .contains(&check.name.as_str())
                     || check.got.contains("start_state failed"),
@@ -81,7 +82,15 @@ async fn wrong_404_message_is_caught_by_the_not_found_checks() {
         READ_JOB,
     )
     .await;
-    assert_caught(&report, &["get.missing_id", "lifecycle.get_cancelled"]);
+    // The stream's 404 of an unknown job has the wrong message too.
+    assert_caught(
+        &report,
+        &[
+            "get.missing_id",
+            "lifecycle.get_cancelled",
+            "events.not_found",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -139,12 +148,14 @@ async fn missing_queue_stats_are_caught() {
     // The schema and the SDK (which needs the counters) fail with it.
     assert_caught(
         &report,
+        // The event stream disagrees with the broken GET.
         &[
             "get.queue_stats",
             "get.schema",
             "get.status",
             "lifecycle.get_paused",
             "lifecycle.get_resumed",
+            "events.first_event",
         ],
     );
 }
@@ -162,7 +173,9 @@ async fn a_status_outside_the_enum_is_caught() {
         READ_JOB,
     )
     .await;
-    assert_caught(&report, &["get.schema", "get.status"]);
+    // The event stream (passed through untouched) disagrees with the
+    // broken GET: its first event is not GET's body.
+    assert_caught(&report, &["get.schema", "get.status", "events.first_event"]);
 }
 
 #[tokio::test]
@@ -303,7 +316,9 @@ async fn missing_attempts_made_is_caught_by_the_schema() {
     )
     .await;
     // The SDK defaults a missing attemptsMade to 0; only the schema sees it.
-    assert_caught(&report, &["get.schema"]);
+    // The event stream (passed through untouched) disagrees with the
+    // broken GET: its first event is not GET's body.
+    assert_caught(&report, &["get.schema", "events.first_event"]);
     let got = &report.check("get.schema").unwrap().got;
     assert!(got.contains("attemptsMade"), "{got}");
 }
@@ -362,7 +377,9 @@ async fn another_jobs_answer_is_caught() {
     )
     .await;
     // The SDK refuses it too (`InconsistentAnswer`), so the SDK's read fails.
-    assert_caught(&report, &["get.job_id", "get.status"]);
+    // The event stream (passed through untouched) disagrees with the
+    // broken GET: its first event is not GET's body.
+    assert_caught(&report, &["get.job_id", "get.status", "events.first_event"]);
 }
 
 /// Answers an invalid action correctly, but applies a pause behind it.

@@ -166,6 +166,27 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         .send()
         .await
         .unwrap();
+    // An event stream passes through as it comes (the rules judge whole
+    // answers; a proxy that buffered a stream would be a broken one).
+    let is_stream = upstream
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if is_stream {
+        let status = upstream.status();
+        let mut headers = upstream.headers().clone();
+        headers.remove(header::TRANSFER_ENCODING);
+        let chunks = futures_util::stream::unfold(upstream, |mut upstream| async move {
+            match upstream.chunk().await {
+                Ok(Some(chunk)) => Some((Ok::<Bytes, std::io::Error>(chunk), upstream)),
+                _ => None,
+            }
+        });
+        let mut response = Response::new(Body::from_stream(chunks));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        return response;
+    }
     let mut reply = Reply {
         status: upstream.status(),
         headers: upstream.headers().clone(),
