@@ -115,19 +115,62 @@ fn id_parts(id: &str) -> (u64, u64) {
     (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
-/// Whether entries after `position` were deleted (trimmed) before the
-/// reader read them: `XINFO STREAM`'s `max-deleted-entry-id` (Redis 7)
-/// is beyond it.
-pub(crate) fn trimmed_unread(info: &Value, position: &str) -> bool {
-    let Value::Array(fields) = info else {
-        // RESP3 answers a map; the store speaks RESP2.
-        return false;
+/// Where the reader is: the id of the last entry it read (or the stream's
+/// end when it connected), and how many entries the stream had ever had
+/// then (`XINFO STREAM`'s `entries-added`, Redis 7; `None` before).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) id: String,
+    pub(crate) added: Option<u64>,
+}
+
+/// What `XINFO STREAM` says of the stream's end: its last id and the
+/// entries ever added. A stream that does not exist is empty.
+pub(crate) fn stream_end(info: &Value) -> Position {
+    let field = |name: &str| match info {
+        Value::Array(fields) => fields
+            .chunks(2)
+            .find(|pair| pair.first().and_then(text).as_deref() == Some(name))
+            .and_then(|pair| pair.get(1).cloned()),
+        _ => None,
     };
-    fields
-        .chunks(2)
-        .find(|pair| pair.first().and_then(text).as_deref() == Some("max-deleted-entry-id"))
-        .and_then(|pair| pair.get(1).and_then(text))
-        .is_some_and(|deleted| id_parts(&deleted) > id_parts(position))
+    let id = field("last-generated-id")
+        .as_ref()
+        .and_then(text)
+        .unwrap_or_else(|| "0-0".to_owned());
+    let added = match (info, field("entries-added")) {
+        (Value::Nil, _) => Some(0),
+        (_, Some(Value::Int(n))) => u64::try_from(n).ok(),
+        _ => None,
+    };
+    Position { id, added }
+}
+
+/// What the stream's end, read just after the reader got to `position`,
+/// says about entries the reader never saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Gap {
+    /// None lost (or the reader is behind and cannot tell yet).
+    None,
+    /// Entries were trimmed before the reader read them.
+    Trimmed,
+    /// The stream was deleted and made anew (an obliterated queue).
+    Recreated,
+}
+
+/// Compares the reader's position with the stream's end. Caught up (the
+/// same last id), the entries ever added must be those the reader counted;
+/// more were trimmed unread. An end before the position, or fewer entries
+/// than counted, is a new stream.
+pub(crate) fn gap(position: &Position, end: &Position) -> Gap {
+    if id_parts(&end.id) < id_parts(&position.id) {
+        return Gap::Recreated;
+    }
+    match (position.added, end.added) {
+        (Some(counted), Some(added)) if added < counted => Gap::Recreated,
+        (Some(counted), Some(added)) if end.id == position.id && added > counted => Gap::Trimmed,
+        _ => Gap::None,
+    }
 }
 
 /// What one read of the stream came to.
@@ -145,7 +188,7 @@ impl RedisStore {
     pub async fn follow_events(&self, config: EventsConfig, mut shutdown: watch::Receiver<bool>) {
         let _following = self.start_following();
         let mut reader = None;
-        let mut position: Option<String> = None;
+        let mut position: Option<Position> = None;
         let mut retry = RETRY_FIRST;
         let mut resync_at = Instant::now() + config.resync_interval;
         loop {
@@ -185,11 +228,12 @@ impl RedisStore {
 
     /// One `XREAD` from `position` (connecting, and finding the stream's
     /// end, first if needed). A fresh position means the reader may have
-    /// missed entries: every watched job is read again.
+    /// missed entries: every watched job is read again, as when entries
+    /// were trimmed before it read them.
     async fn read_events(
         &self,
         reader: &mut Option<crate::store::Connection>,
-        position: &mut Option<String>,
+        position: &mut Option<Position>,
         block: Duration,
     ) -> Read {
         let connection = match reader {
@@ -201,35 +245,47 @@ impl RedisStore {
         };
         let from = match position {
             Some(from) => from.clone(),
-            None => match self.stream_end(connection).await {
-                Ok(end) => {
+            None => match self.xinfo(connection).await {
+                Ok(info) => {
                     self.resync_watched();
-                    position.insert(end).clone()
+                    position.insert(stream_end(&info)).clone()
                 }
                 Err(error) => return Read::Failed(error),
             },
         };
-        match self.xread(connection, &from, block, COUNT).await {
-            Ok(reply) => {
-                let entries = entries(&reply);
-                if let Some(last) = entries.last() {
-                    match self.xinfo(connection).await {
-                        Ok(info) if trimmed_unread(&info, &from) => {
-                            tracing::warn!(
-                                "entries of the events stream were trimmed before they were read; \
-                                 re-reading every watched job"
-                            );
-                            self.resync_watched();
-                        }
-                        Ok(_) => {}
-                        Err(error) => return Read::Failed(error),
-                    }
-                    *position = Some(last.id.clone());
-                }
-                Read::Entries(entries)
+        let reply = match self.xread(connection, &from.id, block, COUNT).await {
+            Ok(reply) => reply,
+            Err(error) => return Read::Failed(error),
+        };
+        let entries = entries(&reply);
+        let Some(last) = entries.last() else {
+            return Read::Entries(entries);
+        };
+        let read = Position {
+            id: last.id.clone(),
+            added: from.added.map(|n| n.saturating_add(entries.len() as u64)),
+        };
+        let end = match self.xinfo(connection).await {
+            Ok(info) => stream_end(&info),
+            Err(error) => return Read::Failed(error),
+        };
+        *position = Some(match gap(&read, &end) {
+            Gap::None => read,
+            Gap::Trimmed => {
+                tracing::warn!(
+                    "entries of the events stream were trimmed before they were read; \
+                     re-reading every watched job"
+                );
+                self.resync_watched();
+                end
             }
-            Err(error) => Read::Failed(error),
-        }
+            Gap::Recreated => {
+                tracing::info!("the events stream was made anew; re-reading every watched job");
+                self.resync_watched();
+                end
+            }
+        });
+        Read::Entries(entries)
     }
 
     /// Each watched job an entry names is read again (once, however many
@@ -302,20 +358,55 @@ mod tests {
     }
 
     #[test]
-    fn trimming_is_seen_only_beyond_the_position() {
-        let info = |deleted: &str| {
-            Value::Array(vec![
-                bulk("length"),
-                Value::Int(3),
-                bulk("max-deleted-entry-id"),
-                bulk(deleted),
-            ])
+    fn the_streams_end_is_read_from_xinfo() {
+        let info = Value::Array(vec![
+            bulk("length"),
+            Value::Int(5),
+            bulk("last-generated-id"),
+            bulk("17-7"),
+            bulk("max-deleted-entry-id"),
+            bulk("0-0"),
+            bulk("entries-added"),
+            Value::Int(20),
+        ]);
+        let end = Position {
+            id: "17-7".into(),
+            added: Some(20),
         };
-        assert!(trimmed_unread(&info("1700000000005-0"), "1700000000004-9"));
-        assert!(trimmed_unread(&info("10-2"), "10-1"));
-        assert!(!trimmed_unread(&info("10-1"), "10-1"));
-        assert!(!trimmed_unread(&info("9-9"), "10-0"));
-        assert!(!trimmed_unread(&info("0-0"), "0-0"), "never trimmed");
-        assert!(!trimmed_unread(&Value::Nil, "1-0"));
+        assert_eq!(stream_end(&info), end);
+        let none = Position {
+            id: "0-0".into(),
+            added: Some(0),
+        };
+        assert_eq!(stream_end(&Value::Nil), none, "no stream yet: empty");
+        let redis6 = Value::Array(vec![bulk("last-generated-id"), bulk("3-0")]);
+        assert_eq!(stream_end(&redis6).added, None);
+    }
+
+    #[test]
+    fn entries_lost_are_seen_once_the_reader_is_caught_up() {
+        let at = |id: &str, added: Option<u64>| Position {
+            id: id.into(),
+            added,
+        };
+        let read = at("10-4", Some(20));
+        assert_eq!(gap(&read, &at("10-4", Some(20))), Gap::None, "all read");
+        assert_eq!(
+            gap(&read, &at("10-4", Some(26))),
+            Gap::Trimmed,
+            "six never read"
+        );
+        assert_eq!(
+            gap(&read, &at("11-0", Some(30))),
+            Gap::None,
+            "behind: the next read tells"
+        );
+        assert_eq!(gap(&read, &at("2-0", Some(3))), Gap::Recreated);
+        assert_eq!(gap(&read, &at("12-0", Some(3))), Gap::Recreated);
+        assert_eq!(
+            gap(&at("10-4", None), &at("10-4", None)),
+            Gap::None,
+            "Redis 6"
+        );
     }
 }

@@ -282,28 +282,6 @@ impl RedisStore {
         }
     }
 
-    /// The id of the events stream's last entry (`0-0` when it has none).
-    pub(crate) async fn stream_end(
-        &self,
-        connection: &mut Connection,
-    ) -> Result<String, StoreError> {
-        let last: Vec<(String, redis::Value)> = self
-            .bounded(
-                redis::cmd("XREVRANGE")
-                    .arg(self.keys.events())
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1)
-                    .query_async(connection),
-            )
-            .await?;
-        Ok(last
-            .into_iter()
-            .next()
-            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
-    }
-
     /// `XREAD BLOCK` from `from`: at most `count` entries, or nil after
     /// `block`.
     pub(crate) async fn xread(
