@@ -139,7 +139,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, contract::CANCEL_FAILED, None)
     }
 
-    /// 401 with `WWW-Authenticate: Bearer`.
+    /// 401 without a token, with `WWW-Authenticate: Bearer`.
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -147,6 +147,35 @@ impl ApiError {
             Some(contract::UNAUTHORIZED_DETAILS.to_owned()),
         )
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// 401 for a token that was sent and refused, with
+    /// `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1).
+    pub fn invalid_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            contract::UNAUTHORIZED,
+            Some(contract::UNAUTHORIZED_DETAILS.to_owned()),
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        )
+    }
+
+    /// 403: a valid token without `scope`, with `WWW-Authenticate: Bearer
+    /// error="insufficient_scope", scope="…"` (RFC 6750 §3.1).
+    pub fn forbidden(scope: &'static str) -> Self {
+        let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            contract::FORBIDDEN,
+            Some(contract::insufficient_scope_details(scope)),
+        );
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            error = error.with_header(header::WWW_AUTHENTICATE, value);
+        }
+        error
     }
 
     /// 400: more than one `Authorization` field.

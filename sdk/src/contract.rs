@@ -28,6 +28,18 @@ pub const DELETE_SUCCEEDED: &str = crate::models::DELETE_SUCCEEDED;
 pub const UNAUTHORIZED: &str = "Unauthorized";
 /// 401's `details`.
 pub const UNAUTHORIZED_DETAILS: &str = "Missing or invalid bearer token";
+/// 403's `error`: a valid token without the operation's scope.
+pub const FORBIDDEN: &str = "Forbidden";
+/// The scope a token needs to read a job or follow its event stream.
+pub const SCOPE_READ: &str = "jobs:read";
+/// The scope a token needs to pause, resume or cancel a job.
+pub const SCOPE_MANAGE: &str = "jobs:manage";
+
+/// 403's `details`: the token lacks `scope`.
+pub fn insufficient_scope_details(scope: &str) -> String {
+    format!("The token lacks the scope {scope}")
+}
+
 /// 429's `error`.
 pub const TOO_MANY_REQUESTS: &str = "Too many requests";
 /// `details` of a 500: the queue system failed.

@@ -7,7 +7,7 @@
 //!   [`JobsError::InvalidConfig`], [`JobsError::Credentials`],
 //!   [`JobsError::Intercepted`];
 //! - the server answered with an error: [`JobsError::BadRequest`],
-//!   [`JobsError::Unauthorized`], [`JobsError::NotFound`],
+//!   [`JobsError::Unauthorized`], [`JobsError::Forbidden`], [`JobsError::NotFound`],
 //!   [`JobsError::RateLimited`], [`JobsError::Server`],
 //!   [`JobsError::UnexpectedStatus`]; or with a body that breaks the
 //!   contract: [`JobsError::Decode`]; or with one the client refuses unread:
@@ -212,9 +212,17 @@ pub enum JobsError {
         requested_at: DateTime<Utc>,
     },
 
-    /// 401 or 403: the bearer token is missing, wrong or not allowed.
+    /// 401: the bearer token is missing, wrong, expired or not trusted.
+    /// Nothing was applied.
     #[error("unauthorized: {0}")]
     Unauthorized(ApiError),
+
+    /// 403: the token is valid but lacks the scope the operation needs
+    /// (`jobs:read` to read or watch a job, `jobs:manage` to pause, resume
+    /// or cancel it). Nothing was applied; asking again with the same token
+    /// gets the same answer.
+    #[error("forbidden: {0}")]
+    Forbidden(ApiError),
 
     /// 404: the job does not exist (or, for DELETE, cannot be cancelled).
     #[error("not found: {0}")]
@@ -424,6 +432,7 @@ impl JobsError {
         match self {
             Self::BadRequest(e)
             | Self::Unauthorized(e)
+            | Self::Forbidden(e)
             | Self::NotFound(e)
             | Self::Server { error: e, .. }
             | Self::RateLimited { error: e, .. }
@@ -459,8 +468,9 @@ impl JobsError {
     }
 
     /// The error a call returns for this error answer: the variant follows
-    /// `error.status` (400 [`BadRequest`](Self::BadRequest), 401/403
-    /// [`Unauthorized`](Self::Unauthorized), 404 [`NotFound`](Self::NotFound),
+    /// `error.status` (400 [`BadRequest`](Self::BadRequest), 401
+    /// [`Unauthorized`](Self::Unauthorized), 403 [`Forbidden`](Self::Forbidden),
+    /// 404 [`NotFound`](Self::NotFound),
     /// 429 [`RateLimited`](Self::RateLimited), 5xx [`Server`](Self::Server),
     /// anything else [`UnexpectedStatus`](Self::UnexpectedStatus)), and
     /// `retry_after` is kept for 429 and 5xx. Use it to test how your code
@@ -480,7 +490,8 @@ impl JobsError {
     pub fn from_api_error(error: ApiError, retry_after: Option<Duration>) -> Self {
         match error.status {
             400 => Self::BadRequest(error),
-            401 | 403 => Self::Unauthorized(error),
+            401 => Self::Unauthorized(error),
+            403 => Self::Forbidden(error),
             404 => Self::NotFound(error),
             429 => Self::RateLimited { error, retry_after },
             500..=599 => Self::Server { error, retry_after },
@@ -517,6 +528,7 @@ impl JobsError {
         match &mut self {
             Self::BadRequest(e)
             | Self::Unauthorized(e)
+            | Self::Forbidden(e)
             | Self::NotFound(e)
             | Self::Server { error: e, .. }
             | Self::RateLimited { error: e, .. }
@@ -665,6 +677,7 @@ impl fmt::Debug for JobsError {
                 .finish(),
             Self::BadRequest(e) => f.debug_tuple("BadRequest").field(e).finish(),
             Self::Unauthorized(e) => f.debug_tuple("Unauthorized").field(e).finish(),
+            Self::Forbidden(e) => f.debug_tuple("Forbidden").field(e).finish(),
             Self::NotFound(e) => f.debug_tuple("NotFound").field(e).finish(),
             Self::RateLimited { error, retry_after } => f
                 .debug_struct("RateLimited")
@@ -795,7 +808,7 @@ mod tests {
         let cases: &[(u16, &str)] = &[
             (400, "BadRequest"),
             (401, "Unauthorized"),
-            (403, "Unauthorized"),
+            (403, "Forbidden"),
             (404, "NotFound"),
             (429, "RateLimited"),
             (500, "Server"),

@@ -181,6 +181,14 @@ pub mod bodies {
         error(contract::UNAUTHORIZED, Some(contract::UNAUTHORIZED_DETAILS))
     }
 
+    /// 403: a valid token without `scope`.
+    pub fn forbidden(scope: &str) -> Value {
+        error(
+            contract::FORBIDDEN,
+            Some(&contract::insufficient_scope_details(scope)),
+        )
+    }
+
     /// 429.
     pub fn rate_limited(retry_after: Duration) -> Value {
         error(
@@ -395,6 +403,20 @@ impl MockJobsServer {
             ResponseTemplate::new(401)
                 .insert_header("www-authenticate", "Bearer")
                 .set_body_json(bodies::unauthorized()),
+        )
+    }
+
+    /// Every request answers 403, as a server whose token lacks `scope`
+    /// ([`contract::SCOPE_READ`] or [`contract::SCOPE_MANAGE`]).
+    pub fn forbidden(&self, scope: &str) -> MockJobsMount<'_> {
+        self.mount(
+            Mock::given(any()),
+            ResponseTemplate::new(403)
+                .insert_header(
+                    "www-authenticate",
+                    format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+                )
+                .set_body_json(bodies::forbidden(scope)),
         )
     }
 

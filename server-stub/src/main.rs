@@ -88,6 +88,8 @@ struct Args {
     no_push: bool,
     #[command(flatten)]
     streams: jobs_http::streams::StreamArgs,
+    #[command(flatten)]
+    jwt: jobs_http::access::JwtArgs,
 }
 
 #[tokio::main]
@@ -102,7 +104,8 @@ async fn main() -> ExitCode {
         Err(err) => tracing::warn!(%err, "cannot raise the descriptor limit"),
     }
 
-    let auth_enabled = args.auth_token.as_deref().is_some_and(|t| !t.is_empty());
+    let auth_enabled =
+        args.auth_token.as_deref().is_some_and(|t| !t.is_empty()) || args.jwt.config().is_some();
     let mut builder = StubServer::builder()
         .addr(SocketAddr::new(args.host, args.port))
         .tick_every(Duration::from_millis(args.tick_ms))
@@ -127,6 +130,9 @@ async fn main() -> ExitCode {
     }
     if let Some(rps) = args.rate_limit {
         builder = builder.rate_limit(rps);
+    }
+    if let Some(config) = args.jwt.config() {
+        builder = builder.jwt(config);
     }
     if args.no_control {
         builder = builder.without_control();

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobs_http::access::{ApiAccess, AuthToken};
+use jobs_http::access::{ApiAccess, AuthToken, JwtConfig, JwtVerifier};
 use jobs_http::serve::Running;
 use jobs_http::serve::ServeConfig;
 use jobs_http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink, StreamConfig};
@@ -43,6 +43,7 @@ pub struct StubBuilder {
     acknowledgement: Acknowledgement,
     push: bool,
     streams: StreamConfig,
+    jwt: Option<JwtConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +72,7 @@ impl Default for StubBuilder {
             acknowledgement: Acknowledgement::Immediate,
             push: true,
             streams: StreamConfig::default(),
+            jwt: None,
         }
     }
 }
@@ -114,6 +116,15 @@ impl StubBuilder {
     /// either, the control surface is open, as a local test stub's is).
     pub fn control_token(mut self, token: impl Into<String>) -> Self {
         self.control_token = Some(token.into());
+        self
+    }
+
+    /// Accepts JWT bearer tokens on `/api/jobs/…` that `config` verifies,
+    /// each allowed what its scopes say (`jobs:read`, `jobs:manage`), beside
+    /// the [`StubBuilder::auth_token`] if there is one. The control surface
+    /// takes the static tokens only.
+    pub fn jwt(mut self, config: JwtConfig) -> Self {
+        self.jwt = Some(config);
         self
     }
 
@@ -256,9 +267,17 @@ impl StubBuilder {
         }
         let engine = SharedEngine::new(engine);
         let faults = Faults::new();
+        let mut access =
+            ApiAccess::new(self.auth_token.clone().map(AuthToken::new), self.rate_limit);
+        if let Some(config) = self.jwt {
+            let verifier = JwtVerifier::load(config)
+                .await
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            access = access.with_jwt(verifier);
+        }
         let api = ApiState::new(
             Arc::new(EngineStore::new(engine.clone()).with_control_timeout(self.control_timeout)),
-            ApiAccess::new(self.auth_token.clone().map(AuthToken::new), self.rate_limit),
+            access,
             self.body_read_timeout,
         )
         .with_streams(self.streams);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use jobs_http::ApiState;
-use jobs_http::access::{ApiAccess, AuthToken};
+use jobs_http::access::{ApiAccess, AuthToken, JwtVerifier};
 use jobs_http::serve::ServeConfig;
 use jobs_server::{EventsConfig, QueueKeys, RedisStore, StoreConfig};
 
@@ -99,6 +99,8 @@ struct Args {
     watch_resync_ms: u64,
     #[command(flatten)]
     streams: jobs_http::streams::StreamArgs,
+    #[command(flatten)]
+    jwt: jobs_http::access::JwtArgs,
 }
 
 fn main() -> ExitCode {
@@ -167,10 +169,20 @@ async fn serve(args: Args) -> ExitCode {
         tokio::spawn(async move { store.follow_events(events, events_stopping).await })
     };
     let auth = args.auth_token.filter(|t| !t.is_empty());
-    let auth_enabled = auth.is_some();
+    let mut access = ApiAccess::new(auth.map(AuthToken::new), args.rate_limit);
+    if let Some(config) = args.jwt.config() {
+        match JwtVerifier::load(config).await {
+            Ok(verifier) => access = access.with_jwt(verifier),
+            Err(err) => {
+                eprintln!("jobs-server: {err}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let auth_enabled = access.requires_token();
     let api = ApiState::new(
         Arc::new(store),
-        ApiAccess::new(auth.map(AuthToken::new), args.rate_limit),
+        access,
         Duration::from_millis(args.body_read_timeout_ms),
     )
     .with_streams(args.streams.config());

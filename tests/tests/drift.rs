@@ -374,22 +374,22 @@ fn the_comparison_sees_every_part_of_the_contract() {
             "get",
             "getJob",
             &[
-                "200", "304", "400", "401", "404", "414", "429", "431", "500", "501",
+                "200", "304", "400", "401", "403", "404", "414", "429", "431", "500", "501",
             ][..],
         ),
         (
             "put",
             "updateJob",
             &[
-                "200", "202", "400", "401", "404", "408", "413", "414", "415", "429", "431", "500",
-                "501",
+                "200", "202", "400", "401", "403", "404", "408", "413", "414", "415", "429", "431",
+                "500", "501",
             ][..],
         ),
         (
             "delete",
             "deleteJob",
             &[
-                "200", "202", "400", "401", "404", "414", "429", "431", "500", "501",
+                "200", "202", "400", "401", "403", "404", "414", "429", "431", "500", "501",
             ][..],
         ),
     ] {
@@ -407,6 +407,16 @@ fn the_comparison_sees_every_part_of_the_contract() {
             op["security"].as_array().unwrap().len(),
             2,
             "anonymous or bearer"
+        );
+        let scope = if method == "get" {
+            "jobs:read"
+        } else {
+            "jobs:manage"
+        };
+        assert_eq!(
+            op["security"][0]["bearerAuth"]["scopes"],
+            json!([scope]),
+            "{method}"
         );
     }
     let get = &operations["get"];

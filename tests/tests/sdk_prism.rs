@@ -322,7 +322,8 @@ fn check_pending(
 fn expected_variant(status: u16) -> &'static str {
     match status {
         400 => "BadRequest",
-        401 | 403 => "Unauthorized",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "NotFound",
         429 => "RateLimited",
         500..=599 => "Server",

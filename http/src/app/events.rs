@@ -25,7 +25,9 @@ use tokio::time::Instant;
 
 use super::ApiState;
 use super::jobs::{failed, job_id};
-use super::openapi::{JobStreamEvent, NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
+use super::openapi::{
+    Forbidden, JobStreamEvent, NotImplemented, TooManyRequests, Unauthorized, UriTooLong,
+};
 use crate::error::{ApiError, Operation};
 use crate::feed::{JobUpdate, JobUpdates};
 use crate::store::Snapshot;
@@ -74,6 +76,7 @@ const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
             )),
         (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
         (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
@@ -81,7 +84,7 @@ const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
         (status = 500, description = "The queue system failed.", body = ErrorBody),
         (status = 501, response = NotImplemented),
     ),
-    security((), ("bearerAuth" = [])),
+    security((), ("bearerAuth" = ["jobs:read"])),
 )]
 pub(crate) async fn watch_job(
     State(state): State<ApiState>,

@@ -1,6 +1,6 @@
 //! The middleware in front of the public API (`from_fn_with_state`, as the
-//! routes' layer): bearer authentication and the rate limit
-//! ([`crate::access::ApiAccess`]).
+//! routes' layer): bearer authentication, the rate limit
+//! ([`crate::access::ApiAccess`]) and the operation's scope.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,10 +12,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
+use crate::access::{Caller, required_scope};
 use crate::error::ApiError;
 
-/// Who sent an authenticated request, for the audit record: the scheme and
-/// the client's socket address (never the token).
+/// Who sent an authenticated request, for the audit record: a JWT's `sub`,
+/// or for the static token the scheme and the client's socket address
+/// (never the token).
 #[derive(Debug, Clone)]
 pub struct ClientIdentity(pub String);
 
@@ -32,16 +34,17 @@ pub trait ApiMiddleware: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Response> + Send + '_>>;
 }
 
-/// 401 (or 400 for two `Authorization` fields) without the bearer token,
-/// 429 beyond the rate of the bucket the request draws from; with the
-/// token, the request carries its [`ClientIdentity`] for the audit record.
-/// Then the server's [`ApiMiddleware`], if any.
+/// 401 (or 400 for two `Authorization` fields) without valid credentials,
+/// 429 beyond the rate of the bucket the request draws from, 403 for a
+/// token without the operation's scope; an authenticated request carries
+/// its [`ClientIdentity`] for the audit record. Then the server's
+/// [`ApiMiddleware`], if any.
 pub(crate) async fn guard(
     State(state): State<ApiState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if let Err(refusal) = check(&state, &mut request) {
+    if let Err(refusal) = check(&state, &mut request).await {
         return refusal.into_response();
     }
     match &state.0.middleware {
@@ -50,18 +53,23 @@ pub(crate) async fn guard(
     }
 }
 
-/// The bearer token and the rate limit; with the token, the request gets
-/// its [`ClientIdentity`].
-fn check(state: &ApiState, request: &mut Request) -> Result<(), ApiError> {
-    let access = &state.0.access;
-    access.admit(request.headers())?;
-    if access.requires_token() {
-        let identity = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+/// The credentials, the rate limit and the scope; an authenticated request
+/// gets its [`ClientIdentity`].
+async fn check(state: &ApiState, request: &mut Request) -> Result<(), ApiError> {
+    let caller = state.0.access.admit(request.headers()).await?;
+    let scope = required_scope(request.method());
+    if !caller.may(scope) {
+        return Err(ApiError::forbidden(scope));
+    }
+    let identity = match caller {
+        Caller::Anonymous => return Ok(()),
+        Caller::Subject(claims) => claims.subject,
+        Caller::StaticToken => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
             None => "bearer".to_owned(),
-        };
-        request.extensions_mut().insert(ClientIdentity(identity));
-    }
+        },
+    };
+    request.extensions_mut().insert(ClientIdentity(identity));
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use jobs_sdk::{
     JobUpdateRequest, JobUpdateResponse, PendingAction, UpdatedJob,
 };
 
-use super::openapi::{NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
+use super::openapi::{Forbidden, NotImplemented, TooManyRequests, Unauthorized, UriTooLong};
 use super::{ApiState, ClientIdentity};
 use crate::error::{ApiError, Operation};
 use crate::json_body::read_action;
@@ -75,6 +75,7 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
             headers(("ETag" = String, description = "Weak validator (`W/\"…\"`) of the job's current state."))),
         (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
         (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
@@ -82,7 +83,7 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
         (status = 500, description = "The queue system failed.", body = ErrorBody),
         (status = 501, response = NotImplemented),
     ),
-    security((), ("bearerAuth" = [])),
+    security((), ("bearerAuth" = ["jobs:read"])),
 )]
 pub(crate) async fn get_job(
     State(state): State<ApiState>,
@@ -128,6 +129,7 @@ pub(crate) async fn get_job(
         (status = 202, description = "The job is running; its worker was asked to pause or cancel it and has not confirmed within the server's bound. The request stays in force.", body = JobActionPending),
         (status = 400, description = "Empty job ID, invalid body or action, an action the job's state does not allow, or a request that breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No job has this ID.", body = ErrorBody),
         (status = 408, description = "The body did not arrive in time (10 s by default); the connection is closed.", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB.", body = ErrorBody),
@@ -138,7 +140,7 @@ pub(crate) async fn get_job(
         (status = 500, description = "The queue system failed.", body = ErrorBody),
         (status = 501, response = NotImplemented),
     ),
-    security((), ("bearerAuth" = [])),
+    security((), ("bearerAuth" = ["jobs:manage"])),
 )]
 pub(crate) async fn update_job(
     State(state): State<ApiState>,
@@ -191,6 +193,7 @@ pub(crate) async fn update_job(
         (status = 202, description = "The job is running; its worker was asked to cancel it and has not confirmed within the server's bound. The request stays in force.", body = JobActionPending),
         (status = 400, description = "The job ID is empty or only whitespace, or the request breaks HTTP/1.1's framing rules.", body = ErrorBody),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No job has this ID, or it cannot be cancelled.", body = ErrorBody),
         (status = 414, response = UriTooLong),
         (status = 429, response = TooManyRequests),
@@ -198,7 +201,7 @@ pub(crate) async fn update_job(
         (status = 500, description = "The queue system failed.", body = ErrorBody),
         (status = 501, response = NotImplemented),
     ),
-    security((), ("bearerAuth" = [])),
+    security((), ("bearerAuth" = ["jobs:manage"])),
 )]
 pub(crate) async fn delete_job(
     State(state): State<ApiState>,

@@ -14,6 +14,9 @@ use jobs_sdk::ErrorBody;
 /// Reusable 401 answer (`#/components/responses/Unauthorized`).
 pub(crate) struct Unauthorized;
 
+/// Reusable 403 answer (`#/components/responses/Forbidden`).
+pub(crate) struct Forbidden;
+
 /// Reusable 429 answer (`#/components/responses/TooManyRequests`).
 pub(crate) struct TooManyRequests;
 
@@ -53,6 +56,23 @@ impl<'r> ToResponse<'r> for Unauthorized {
             .content("application/json", error_content())
             .build();
         ("Unauthorized", response.into())
+    }
+}
+
+impl<'r> ToResponse<'r> for Forbidden {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = ResponseBuilder::new()
+            .description("The token is valid but lacks the operation's scope; nothing was applied.")
+            .header(
+                "WWW-Authenticate",
+                required_header(
+                    ObjectBuilder::new().schema_type(Type::String),
+                    "The scope the operation needs, as RFC 6750's `insufficient_scope`.",
+                ),
+            )
+            .content("application/json", error_content())
+            .build();
+        ("Forbidden", response.into())
     }
 }
 
@@ -194,7 +214,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearerAuth",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -204,7 +229,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Job Status API", version = "0.1.0",
         description = "Read a queued job's status and pause, resume or cancel it."),
-    components(schemas(ErrorBody), responses(Unauthorized, TooManyRequests, UriTooLong, NotImplemented)),
+    components(schemas(ErrorBody), responses(Unauthorized, Forbidden, TooManyRequests, UriTooLong, NotImplemented)),
     tags((name = "jobs", description = "Read and manage one job of the queue by its ID.")),
     security((), ("bearerAuth" = [])),
     modifiers(&BearerAuth),

@@ -85,9 +85,9 @@ pub struct AuditEntry {
     /// What happened.
     #[serde(flatten)]
     pub outcome: AuditOutcome,
-    /// Who asked, when the request was authenticated: `bearer@<address>`
-    /// (the scheme that authenticated it and the client's socket address;
-    /// never the token).
+    /// Who asked, when the request was authenticated: a JWT's `sub`, or
+    /// for the static token `bearer@<address>` (the scheme and the client's
+    /// socket address; never the token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
 }

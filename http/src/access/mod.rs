@@ -1,5 +1,6 @@
-//! Who may use a server: the bearer tokens of the public API and of the
-//! control surface, and the public API's rate limits.
+//! Who may use a server: the bearer tokens of the public API (a static
+//! token, JWTs with scopes, or both) and of the control surface, and the
+//! public API's rate limits.
 //!
 //! The rate limit is charged after authentication: requests with the right
 //! token share one bucket, and requests refused for their credentials (no
@@ -7,14 +8,25 @@
 //! bucket of the same size. A stranger's flood then earns the stranger 429s
 //! and never spends the token holder's budget.
 
+#[cfg(feature = "clap")]
+mod args;
+mod jwks;
+mod jwt;
+
 use std::fmt;
 use std::sync::Mutex;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
+use jobs_sdk::contract::{SCOPE_MANAGE, SCOPE_READ};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+
+#[cfg(feature = "clap")]
+pub use args::JwtArgs;
+pub use jwks::{JwksError, JwksSource};
+pub use jwt::{JwtConfig, JwtVerifier, TokenClaims, TokenError};
 
 /// A token bucket shared by the requests it limits: `per_second` requests per second,
 /// bursts up to `per_second`.
@@ -76,23 +88,17 @@ impl AuthToken {
     /// What the request's `Authorization` fields carry. The comparison
     /// takes the same time wherever the first difference is.
     pub fn check(&self, headers: &HeaderMap) -> Credentials {
-        let mut fields = headers.get_all(header::AUTHORIZATION).iter();
-        let field = match (fields.next(), fields.next()) {
-            (None, _) => return Credentials::Invalid,
-            (Some(_), Some(_)) => return Credentials::Ambiguous,
-            (Some(field), None) => field,
-        };
-        let Some((scheme, token)) = field.to_str().ok().and_then(|v| v.trim().split_once(' '))
-        else {
-            return Credentials::Invalid;
-        };
-        if scheme.eq_ignore_ascii_case("bearer")
-            && bool::from(token.trim().as_bytes().ct_eq(self.0.as_bytes()))
-        {
-            Credentials::Valid
-        } else {
-            Credentials::Invalid
+        match bearer(headers) {
+            Err(Ambiguous) => Credentials::Ambiguous,
+            Ok(Some(token)) if self.matches(token) => Credentials::Valid,
+            Ok(_) => Credentials::Invalid,
         }
+    }
+
+    /// Whether `token` is this one, in time that does not depend on where
+    /// they differ.
+    fn matches(&self, token: &str) -> bool {
+        bool::from(token.as_bytes().ct_eq(self.0.as_bytes()))
     }
 
     /// The answer for a request without [`Credentials::Valid`], if it has not.
@@ -105,17 +111,73 @@ impl AuthToken {
     }
 }
 
+/// More than one `Authorization` field.
+#[derive(Debug)]
+struct Ambiguous;
+
+/// The token of the request's one `Authorization: Bearer <token>` field, if
+/// it has one.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Ambiguous> {
+    let mut fields = headers.get_all(header::AUTHORIZATION).iter();
+    let field = match (fields.next(), fields.next()) {
+        (None, _) => return Ok(None),
+        (Some(_), Some(_)) => return Err(Ambiguous),
+        (Some(field), None) => field,
+    };
+    Ok(field
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty()))
+}
+
+/// Who a request comes from, once its credentials are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The server requires no credentials.
+    Anonymous,
+    /// The static token's holder: every operation.
+    StaticToken,
+    /// A JWT's bearer: what its scopes allow.
+    Subject(TokenClaims),
+}
+
+impl Caller {
+    /// Whether the caller may use an operation that needs `scope`.
+    pub fn may(&self, scope: &str) -> bool {
+        match self {
+            Self::Anonymous | Self::StaticToken => true,
+            Self::Subject(claims) => claims.scopes.iter().any(|s| s == scope),
+        }
+    }
+}
+
+/// The scope a request needs: [`SCOPE_READ`] to read (`GET`, `HEAD`, the
+/// event stream), [`SCOPE_MANAGE`] for anything else.
+pub fn required_scope(method: &Method) -> &'static str {
+    if method == Method::GET || method == Method::HEAD {
+        SCOPE_READ
+    } else {
+        SCOPE_MANAGE
+    }
+}
+
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuthToken(<redacted>)")
     }
 }
 
-/// The public API's access policy: its token and rate limits.
+/// The public API's access policy: its credentials and rate limits.
 #[derive(Debug, Default)]
 pub struct ApiAccess {
     token: Option<AuthToken>,
-    /// Requests that passed authentication (every request without a token).
+    jwt: Option<JwtVerifier>,
+    rate_limit: Option<u32>,
+    /// Requests that passed authentication (every request without
+    /// credentials required).
     admitted: Option<RateLimiter>,
     /// Requests refused for their credentials.
     refused: Option<RateLimiter>,
@@ -129,29 +191,66 @@ impl ApiAccess {
             refused: rate_limit.filter(|_| token.is_some()).map(RateLimiter::new),
             admitted: rate_limit.map(RateLimiter::new),
             token,
+            jwt: None,
+            rate_limit,
         }
     }
 
-    /// Whether a token is required.
-    pub fn requires_token(&self) -> bool {
-        self.token.is_some()
+    /// Accepts JWTs that `verifier` verifies too (beside the static token,
+    /// if any), each allowed what its scopes say.
+    #[must_use]
+    pub fn with_jwt(mut self, verifier: JwtVerifier) -> Self {
+        self.jwt = Some(verifier);
+        self.refused = self.rate_limit.map(RateLimiter::new);
+        self
     }
 
-    /// Authenticates, then charges the request's bucket: `Ok` to go on, else
-    /// the answer (401 or 400 for the credentials, 429 when the bucket the
-    /// request draws from is empty).
-    pub fn admit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let credentials = self.token.as_ref().map(|token| token.require(headers));
-        let bucket = match credentials {
-            Some(Err(_)) => &self.refused,
-            None | Some(Ok(())) => &self.admitted,
+    /// Whether credentials are required.
+    pub fn requires_token(&self) -> bool {
+        self.token.is_some() || self.jwt.is_some()
+    }
+
+    /// Authenticates, then charges the request's bucket: the caller to go
+    /// on, else the answer (401 or 400 for the credentials, 429 when the
+    /// bucket the request draws from is empty). Scopes are the caller's to
+    /// check ([`Caller::may`]).
+    pub async fn admit(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let caller = self.authenticate(headers).await;
+        let bucket = if caller.is_ok() {
+            &self.admitted
+        } else {
+            &self.refused
         };
         if let Some(limiter) = bucket
             && let Err(seconds) = limiter.acquire()
         {
             return Err(ApiError::too_many_requests(seconds));
         }
-        credentials.unwrap_or(Ok(()))
+        caller
+    }
+
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        if !self.requires_token() {
+            return Ok(Caller::Anonymous);
+        }
+        let token = match bearer(headers) {
+            Err(Ambiguous) => return Err(ApiError::ambiguous_authorization()),
+            Ok(None) => return Err(ApiError::unauthorized()),
+            Ok(Some(token)) => token,
+        };
+        if self.token.as_ref().is_some_and(|t| t.matches(token)) {
+            return Ok(Caller::StaticToken);
+        }
+        let Some(jwt) = &self.jwt else {
+            return Err(ApiError::invalid_token());
+        };
+        match jwt.verify(token).await {
+            Ok(claims) => Ok(Caller::Subject(claims)),
+            Err(err) => {
+                tracing::debug!(%err, "bearer token refused");
+                Err(ApiError::invalid_token())
+            }
+        }
     }
 }
 
@@ -202,22 +301,24 @@ mod tests {
         let access = ApiAccess::new(Some(AuthToken::new("T".into())), Some(3));
         let wrong = auth("Bearer nope");
         let right = auth("Bearer T");
-        let statuses = |headers: &HeaderMap, n| {
-            (0..n)
-                .map(|_| access.admit(headers).err().map(|e| e.status.as_u16()))
-                .collect::<Vec<_>>()
+        let statuses = async |headers: &HeaderMap, n| {
+            let mut statuses = Vec::new();
+            for _ in 0..n {
+                statuses.push(access.admit(headers).await.err().map(|e| e.status.as_u16()));
+            }
+            statuses
         };
         assert_eq!(
-            statuses(&wrong, 5),
+            statuses(&wrong, 5).await,
             [Some(401), Some(401), Some(401), Some(429), Some(429)]
         );
-        assert_eq!(statuses(&right, 4), [None, None, None, Some(429)]);
+        assert_eq!(statuses(&right, 4).await, [None, None, None, Some(429)]);
         let open = ApiAccess::new(None, Some(1));
         assert!(
-            open.admit(&wrong).is_ok(),
+            open.admit(&wrong).await.is_ok(),
             "no token: the header is not read"
         );
-        assert_eq!(open.admit(&wrong).unwrap_err().status.as_u16(), 429);
+        assert_eq!(open.admit(&wrong).await.unwrap_err().status.as_u16(), 429);
     }
 
     #[tokio::test(start_paused = true)]
