@@ -14,29 +14,34 @@
 //! - [`serve`]: the accept loop (connection timeouts, a connection cap,
 //!   graceful shutdown) over HTTP/1.1 and HTTP/2.
 //! - [`logging`]: `tracing` on a non-blocking, lossy stdout writer.
+//! - [`metrics`]: Prometheus metrics, served at `/metrics`; [`cors`]:
+//!   browser pages on other origins.
 
 pub mod access;
 mod app;
 pub mod audit;
 mod connection;
 mod connections;
+pub mod cors;
 pub mod error;
 pub mod feed;
 pub mod json_body;
 pub mod logging;
+pub mod metrics;
 mod parse_error_answers;
 pub mod serve;
 pub mod store;
 pub mod streams;
 
 pub use app::{
-    ApiMiddleware, ApiState, App, ClientIdentity, DEFAULT_BODY_READ_TIMEOUT, DocLink,
+    ApiMiddleware, ApiState, App, AppOptions, ClientIdentity, DEFAULT_BODY_READ_TIMEOUT, DocLink,
     DropConnection, EVENTS_PATH, HEALTH_PATH, JOB_PATH, MISSING_ID_PATH, api_doc, api_router, app,
-    docs_router, dropped_connection, into_app,
+    docs_router, dropped_connection, into_app, into_app_with,
 };
 pub use connections::raise_descriptor_limit;
 pub use error::ApiError;
 pub use feed::{JobFeed, JobUpdate, JobUpdates};
+pub use metrics::Metrics;
 pub use store::{ActionOutcome, DEFAULT_CONTROL_TIMEOUT, JobStore, Snapshot, StoreError};
 pub use streams::StreamConfig;
 

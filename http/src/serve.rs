@@ -127,9 +127,10 @@ pub async fn serve(
                         connections.clone(), shutdown.clone(),
                     );
                     let open_connection = open_connection.clone();
+                    let counted = app.metrics().map(crate::metrics::Metrics::connection_opened);
                     tokio::spawn(async move {
                         connection.await;
-                        drop(open_connection);
+                        drop((open_connection, counted));
                     });
                 }
                 Err(err) => {

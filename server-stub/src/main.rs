@@ -90,6 +90,8 @@ struct Args {
     streams: jobs_http::streams::StreamArgs,
     #[command(flatten)]
     jwt: jobs_http::access::JwtArgs,
+    #[command(flatten)]
+    cors: jobs_http::cors::CorsArgs,
 }
 
 #[tokio::main]
@@ -133,6 +135,14 @@ async fn main() -> ExitCode {
     }
     if let Some(config) = args.jwt.config() {
         builder = builder.jwt(config);
+    }
+    match args.cors.config() {
+        Ok(Some(cors)) => builder = builder.cors(cors),
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("jobs-server-stub: --cors-allow-origin: {err}");
+            return ExitCode::from(2);
+        }
     }
     if args.no_control {
         builder = builder.without_control();

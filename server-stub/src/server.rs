@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jobs_http::access::{ApiAccess, AuthToken, JwtConfig, JwtVerifier};
+use jobs_http::cors::CorsConfig;
 use jobs_http::serve::Running;
 use jobs_http::serve::ServeConfig;
 use jobs_http::{ApiState, App, DEFAULT_BODY_READ_TIMEOUT, DocLink, StreamConfig};
@@ -44,6 +45,7 @@ pub struct StubBuilder {
     push: bool,
     streams: StreamConfig,
     jwt: Option<JwtConfig>,
+    cors: Option<CorsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +75,7 @@ impl Default for StubBuilder {
             push: true,
             streams: StreamConfig::default(),
             jwt: None,
+            cors: None,
         }
     }
 }
@@ -125,6 +128,12 @@ impl StubBuilder {
     /// takes the static tokens only.
     pub fn jwt(mut self, config: JwtConfig) -> Self {
         self.jwt = Some(config);
+        self
+    }
+
+    /// Lets browser pages on `cors`'s origins call the API (CORS).
+    pub fn cors(mut self, cors: CorsConfig) -> Self {
+        self.cors = Some(cors);
         self
     }
 
@@ -280,7 +289,8 @@ impl StubBuilder {
             access,
             self.body_read_timeout,
         )
-        .with_streams(self.streams);
+        .with_streams(self.streams)
+        .with_metrics(jobs_http::Metrics::new());
         let state = AppState::new(
             engine.clone(),
             faults.clone(),
@@ -290,7 +300,7 @@ impl StubBuilder {
                 body_read_timeout: self.body_read_timeout,
             },
         );
-        let app = app(api, state, self.control);
+        let app = app(api, state, self.control, self.cors);
         let running = jobs_http::serve::spawn(listener, app, self.serve)?;
         if let Some(interval) = self.tick_every {
             tokio::spawn(tick_forever(
@@ -315,18 +325,32 @@ impl StubBuilder {
 /// surface when wanted, and around them all the shared middleware that
 /// keeps every answer JSON (unknown routes included) and writes the access
 /// log.
-pub(crate) fn app(api: ApiState, state: AppState, with_control: bool) -> App {
+pub(crate) fn app(
+    api: ApiState,
+    state: AppState,
+    with_control: bool,
+    cors: Option<CorsConfig>,
+) -> App {
     let api = api.with_middleware(crate::fault_guard::FaultInjection(state.faults.clone()));
     let control_doc = [DocLink {
         name: "Stub control surface",
         path: "/__stub/openapi.json",
     }];
     let docs = if with_control { &control_doc[..] } else { &[] };
+    let metrics = api.metrics().cloned();
     let mut router = jobs_http::api_router(api).merge(jobs_http::docs_router(docs));
     if with_control {
         router = router.merge(crate::control::router(&state).with_state(state));
     }
-    jobs_http::into_app(router)
+    let mut options = jobs_http::AppOptions::default();
+    if let Some(cors) = cors {
+        options = options.cors(cors);
+    }
+    if let Some(metrics) = metrics {
+        router = router.merge(jobs_http::metrics::metrics_router(metrics.clone()));
+        options = options.metrics(metrics);
+    }
+    jobs_http::into_app_with(router, options)
 }
 
 /// A running stub. Dropping it stops it too (without waiting); prefer

@@ -50,6 +50,7 @@
 pub mod events;
 pub mod keys;
 pub mod mapping;
+mod metrics;
 mod scripts;
 mod store;
 

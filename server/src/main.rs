@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use jobs_http::ApiState;
+use jobs_http::AppOptions;
 use jobs_http::access::{ApiAccess, AuthToken, JwtVerifier};
 use jobs_http::serve::ServeConfig;
 use jobs_server::{EventsConfig, QueueKeys, RedisStore, StoreConfig};
@@ -101,6 +102,12 @@ struct Args {
     streams: jobs_http::streams::StreamArgs,
     #[command(flatten)]
     jwt: jobs_http::access::JwtArgs,
+    #[command(flatten)]
+    cors: jobs_http::cors::CorsArgs,
+    /// Serve /metrics (Prometheus) on this address instead of the API's
+    /// port, e.g. 127.0.0.1:9464. It takes no bearer token either way.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -152,6 +159,14 @@ async fn serve(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let metrics = jobs_http::Metrics::new();
+    let store = match store.with_metrics(&metrics) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("jobs-server: cannot register the metrics: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Redis may come up later: the server starts anyway (its /healthz says
     // so) and connects when it can.
     if let Err(err) = store.ping().await {
@@ -167,6 +182,13 @@ async fn serve(args: Args) -> ExitCode {
     let reader = {
         let store = store.clone();
         tokio::spawn(async move { store.follow_events(events, events_stopping).await })
+    };
+    let cors = match args.cors.config() {
+        Ok(cors) => cors,
+        Err(err) => {
+            eprintln!("jobs-server: --cors-allow-origin: {err}");
+            return ExitCode::from(2);
+        }
     };
     let auth = args.auth_token.filter(|t| !t.is_empty());
     let mut access = ApiAccess::new(auth.map(AuthToken::new), args.rate_limit);
@@ -185,7 +207,8 @@ async fn serve(args: Args) -> ExitCode {
         access,
         Duration::from_millis(args.body_read_timeout_ms),
     )
-    .with_streams(args.streams.config());
+    .with_streams(args.streams.config())
+    .with_metrics(metrics.clone());
     let mut serve = ServeConfig::default();
     serve.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
     serve.idle_timeout = Duration::from_millis(args.idle_timeout_ms);
@@ -198,7 +221,42 @@ async fn serve(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let running = match jobs_http::serve::spawn(listener, jobs_http::app(api), serve) {
+    // /metrics on the API's port, or alone on its own address.
+    let mut router = jobs_http::api_router(api).merge(jobs_http::docs_router(&[]));
+    let mut options = AppOptions::default().metrics(metrics.clone());
+    if let Some(cors) = cors {
+        options = options.cors(cors);
+    }
+    let metrics_server = match args.metrics_addr {
+        None => {
+            router = router.merge(jobs_http::metrics::metrics_router(metrics));
+            None
+        }
+        Some(metrics_addr) => {
+            let listener = match tokio::net::TcpListener::bind(metrics_addr).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    eprintln!(
+                        "jobs-server: --metrics-addr: cannot listen on {metrics_addr}: {err}"
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
+            let metrics_app = jobs_http::into_app(jobs_http::metrics::metrics_router(metrics));
+            match jobs_http::serve::spawn(listener, metrics_app, serve) {
+                Ok(running) => {
+                    println!("jobs-server metrics on {}/metrics", running.base_url());
+                    Some(running)
+                }
+                Err(err) => {
+                    eprintln!("jobs-server: cannot serve the metrics: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let app = jobs_http::into_app_with(router, options);
+    let running = match jobs_http::serve::spawn(listener, app, serve) {
         Ok(running) => running,
         Err(err) => {
             eprintln!("jobs-server: cannot start: {err}");
@@ -218,6 +276,9 @@ async fn serve(args: Args) -> ExitCode {
     jobs_http::serve::termination().await;
     tracing::info!("shutting down");
     running.shutdown().await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.shutdown().await;
+    }
     let _ = stop_events.send(true);
     let _ = reader.await;
     sweeper.abort();

@@ -14,6 +14,7 @@ use redis::cluster_async::ClusterConnection;
 
 use crate::keys::QueueKeys;
 use crate::mapping::job_from_fields;
+use crate::metrics::RedisMetrics;
 use crate::scripts::Scripts;
 use jobs_http::feed::{JobFeed, JobUpdates};
 use jobs_http::store::{
@@ -96,6 +97,7 @@ pub struct RedisStore {
     /// Events readers running ([`RedisStore::follow_events`]): push is
     /// offered while one does.
     following: Arc<AtomicUsize>,
+    metrics: Option<RedisMetrics>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -197,6 +199,7 @@ impl RedisStore {
             config,
             feed: JobFeed::new(),
             following: Arc::new(AtomicUsize::new(0)),
+            metrics: None,
         }
     }
 
@@ -267,15 +270,18 @@ impl RedisStore {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(block + timeout));
-                self.bounded(client.get_multiplexed_async_connection_with_config(&config))
-                    .await
-                    .map(Connection::Dedicated)
+                self.bounded(
+                    "connect",
+                    client.get_multiplexed_async_connection_with_config(&config),
+                )
+                .await
+                .map(Connection::Dedicated)
             }
             Client::Cluster(client) => {
                 let config = ClusterConfig::new()
                     .set_connection_timeout(timeout)
                     .set_response_timeout(block + timeout);
-                self.bounded(client.get_async_connection_with_config(config))
+                self.bounded("connect", client.get_async_connection_with_config(config))
                     .await
                     .map(Connection::Cluster)
             }
@@ -301,10 +307,14 @@ impl RedisStore {
             .arg(from)
             .to_owned();
         let bound = block + self.config.timeout;
-        match tokio::time::timeout(bound, command.query_async(connection)).await {
+        let result = match tokio::time::timeout(bound, command.query_async(connection)).await {
             Ok(result) => result.map_err(store_error),
             Err(_) => Err(StoreError::Timeout(bound)),
+        };
+        if let (Err(_), Some(metrics)) = (&result, &self.metrics) {
+            metrics.error("events_read");
         }
+        result
     }
 
     /// `XINFO STREAM` of the events stream (nil when it does not exist).
@@ -314,6 +324,7 @@ impl RedisStore {
     ) -> Result<redis::Value, StoreError> {
         let reply = self
             .bounded(
+                "events_info",
                 redis::cmd("XINFO")
                     .arg("STREAM")
                     .arg(self.keys.events())
@@ -336,18 +347,35 @@ impl RedisStore {
     /// Runs `operation` within the configured timeout.
     async fn bounded<T>(
         &self,
+        name: &'static str,
         operation: impl Future<Output = Result<T, redis::RedisError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.config.timeout, operation).await {
+        let started = tokio::time::Instant::now();
+        let result = match tokio::time::timeout(self.config.timeout, operation).await {
             Ok(result) => result.map_err(store_error),
             Err(_) => Err(StoreError::Timeout(self.config.timeout)),
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(name, started.elapsed(), result.is_ok());
         }
+        result
+    }
+
+    /// Counts each Redis call's duration and errors, by operation, and
+    /// failed audit writes, in `metrics`.
+    ///
+    /// # Errors
+    ///
+    /// The store's metrics are registered in `metrics` already.
+    pub fn with_metrics(mut self, metrics: &jobs_http::Metrics) -> Result<Self, prometheus::Error> {
+        self.metrics = Some(RedisMetrics::register(metrics)?);
+        Ok(self)
     }
 
     /// Whether Redis answers `PING` in time (on a cluster: every primary).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
-        self.bounded(async move {
+        self.bounded("ping", async move {
             redis::cmd("PING")
                 .query_async::<String>(&mut connection)
                 .await
@@ -363,6 +391,7 @@ impl RedisStore {
         let mut connection = self.connection.clone();
         let raw: Raw = self
             .bounded(
+                "get_job",
                 self.scripts
                     .get_job
                     .key(self.keys.job(id))
@@ -454,6 +483,7 @@ impl RedisStore {
         let mut connection = self.connection.clone();
         let ids: Vec<String> = self
             .bounded(
+                "control_sweep",
                 redis::cmd("ZRANGE")
                     .arg(self.keys.control_pending())
                     .arg(0)
@@ -534,8 +564,9 @@ impl RedisStore {
         request_id: &str,
     ) -> Result<Answer, StoreError> {
         let mut connection = self.connection.clone();
-        let raw: Vec<redis::Value> = self
+        let raw = self
             .bounded(
+                "action",
                 self.scripts
                     .action
                     .key(self.keys.job(id))
@@ -549,9 +580,16 @@ impl RedisStore {
                     .arg(jobs_http::audit::audit_job_id(id).as_ref())
                     .arg(mode.as_str())
                     .arg(request_id)
-                    .invoke_async(&mut connection),
+                    .invoke_async::<Vec<redis::Value>>(&mut connection),
             )
-            .await?;
+            .await
+            .inspect_err(|_| {
+                // The script writes the action and its audit record
+                // together: neither was written.
+                if let Some(metrics) = &self.metrics {
+                    metrics.audit_write_failed();
+                }
+            })?;
         answer(raw)
     }
 }

@@ -30,6 +30,7 @@ use super::openapi::{
 };
 use crate::error::{ApiError, Operation};
 use crate::feed::{JobUpdate, JobUpdates};
+use crate::metrics::{Metrics, OpenGuard};
 use crate::store::Snapshot;
 use crate::streams::StreamPermit;
 
@@ -105,7 +106,11 @@ pub(crate) async fn watch_job(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip());
-    let permit = parts.streams.acquire(client)?;
+    let permit = parts.streams.acquire(client).inspect_err(|_| {
+        if let Some(metrics) = &parts.metrics {
+            metrics.stream_refused();
+        }
+    })?;
     // Subscribed before this read: a change after it is not missed.
     let snapshot = parts
         .store
@@ -122,6 +127,7 @@ pub(crate) async fn watch_job(
         finished: false,
         ends_at: Instant::now() + config.max_lifetime,
         _permit: permit,
+        _counted: parts.metrics.as_ref().map(Metrics::stream_opened),
     };
     watch.push_job(&snapshot);
     if let Some(first) = watch.queued.pop_front() {
@@ -162,6 +168,8 @@ struct Watch {
     finished: bool,
     ends_at: Instant,
     _permit: StreamPermit,
+    /// Counts the stream open in the metrics while it lives.
+    _counted: Option<OpenGuard>,
 }
 
 impl Watch {

@@ -160,6 +160,7 @@ pub(crate) async fn update_job(
         .update_job(&id, action, client)
         .await
         .map_err(|error| failed(Operation::Update, &error))?;
+    count_control(&state, action, &outcome);
     match outcome {
         ActionOutcome::Applied { to, at, .. } => Ok(Json(JobUpdateResponse::new(
             action,
@@ -218,6 +219,7 @@ pub(crate) async fn delete_job(
         .delete_job(&id, client)
         .await
         .map_err(|error| failed(Operation::Delete, &error))?;
+    count_control(&state, JobAction::Cancel, &outcome);
     match outcome {
         ActionOutcome::Applied { at, .. } => {
             Ok(Json(JobDeleteResponse::new(id, at)).into_response())
@@ -230,6 +232,27 @@ pub(crate) async fn delete_job(
         // Unknown and not cancellable answer alike (the seed's one message).
         _ => Err(ApiError::cancel_failed()),
     }
+}
+
+/// A pause or cancel of a running job, in the metrics: what its worker
+/// made of it.
+fn count_control(state: &ApiState, action: JobAction, outcome: &ActionOutcome) {
+    let Some(metrics) = state.metrics() else {
+        return;
+    };
+    let result = match outcome {
+        ActionOutcome::Applied {
+            from: Some(JobState::Active),
+            ..
+        } => "applied",
+        ActionOutcome::Refused {
+            status: JobState::Active,
+            ..
+        } => "refused",
+        ActionOutcome::Pending { .. } => "pending",
+        _ => return,
+    };
+    metrics.control_request(action.as_str(), result);
 }
 
 /// 202: the running job's worker has not confirmed `action`; the request

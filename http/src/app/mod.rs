@@ -21,14 +21,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::ApiAccess;
+use crate::cors::CorsConfig;
 use crate::json_body::BodyReadTimeout;
+use crate::metrics::{Metrics, metrics_router};
 use crate::store::JobStore;
 use crate::streams::{StreamConfig, StreamLimits};
 
@@ -51,6 +53,7 @@ struct ApiParts {
     body_read_timeout: BodyReadTimeout,
     middleware: Option<Arc<dyn ApiMiddleware>>,
     streams: Arc<StreamLimits>,
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -72,6 +75,7 @@ impl ApiState {
             body_read_timeout: BodyReadTimeout(body_read_timeout),
             middleware: None,
             streams: Arc::new(StreamLimits::new(StreamConfig::default())),
+            metrics: None,
         }))
     }
 
@@ -85,6 +89,7 @@ impl ApiState {
             body_read_timeout: self.0.body_read_timeout,
             middleware: self.0.middleware.clone(),
             streams: Arc::new(StreamLimits::new(config)),
+            metrics: self.0.metrics.clone(),
         }))
     }
 
@@ -103,7 +108,27 @@ impl ApiState {
             body_read_timeout: self.0.body_read_timeout,
             middleware: Some(Arc::new(middleware)),
             streams: self.0.streams.clone(),
+            metrics: self.0.metrics.clone(),
         }))
+    }
+
+    /// Counts the API's requests, event streams and control requests in
+    /// `metrics`; [`app`] then serves them at `/metrics` too.
+    #[must_use]
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self(Arc::new(ApiParts {
+            store: self.0.store.clone(),
+            access: self.0.access.clone(),
+            body_read_timeout: self.0.body_read_timeout,
+            middleware: self.0.middleware.clone(),
+            streams: self.0.streams.clone(),
+            metrics: Some(metrics),
+        }))
+    }
+
+    /// The metrics the API counts in, if any.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.0.metrics.as_ref()
     }
 }
 
@@ -160,14 +185,64 @@ pub fn docs_router(more: &[DocLink]) -> Router {
 /// outer middleware (framing, header limits, JSON errors, the access log)
 /// around everything.
 pub fn into_app(router: Router) -> App {
+    into_app_with(router, AppOptions::default())
+}
+
+/// What a whole server adds around its routes besides the outer middleware.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AppOptions {
+    /// Counts every request (and open connection) in these metrics.
+    pub metrics: Option<Metrics>,
+    /// Lets browser pages on these origins call the API.
+    pub cors: Option<CorsConfig>,
+}
+
+impl AppOptions {
+    /// Counts every request and open connection in `metrics`.
+    #[must_use]
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Lets browser pages on `cors`'s origins call the API.
+    #[must_use]
+    pub fn cors(mut self, cors: CorsConfig) -> Self {
+        self.cors = Some(cors).filter(|c| !c.is_empty());
+        self
+    }
+}
+
+/// [`into_app`], with `options`.
+pub fn into_app_with(router: Router, options: AppOptions) -> App {
     let router = router.fallback(json_errors::route_not_found);
-    App::new(with_outer_layers(router))
+    let metrics = options.metrics;
+    // Two routers over the same routes: one answering CORS for the allowed
+    // origins, one for everyone else (no CORS header at all).
+    let cors = options.cors.map(|cors| {
+        let routes = router.clone().layer(cors.layer());
+        (cors, with_outer_layers(routes, metrics.clone()))
+    });
+    App {
+        router: with_outer_layers(router, metrics.clone()),
+        metrics,
+        cors,
+    }
 }
 
 /// A whole server of the contract over `state`'s store: the API, the
-/// contract documents and `/healthz`, with every answer JSON and logged.
+/// contract documents and `/healthz`, with every answer JSON and logged;
+/// with the state's metrics, `/metrics` too.
 pub fn app(state: ApiState) -> App {
-    into_app(api_router(state).merge(docs_router(&[])))
+    let metrics = state.metrics().cloned();
+    let mut router = api_router(state).merge(docs_router(&[]));
+    let mut options = AppOptions::default();
+    if let Some(metrics) = metrics {
+        router = router.merge(metrics_router(metrics.clone()));
+        options = options.metrics(metrics);
+    }
+    into_app_with(router, options)
 }
 
 /// The path of the public operations (the document says the same).
@@ -181,8 +256,8 @@ pub const HEALTH_PATH: &str = "/healthz";
 
 /// Every request's outer middleware, both surfaces: one `Router::layer`
 /// (inside the route match, so the request carries its `MatchedPath`).
-fn with_outer_layers(router: Router) -> Router {
-    router.layer(from_fn(outer))
+fn with_outer_layers(router: Router, metrics: Option<Metrics>) -> Router {
+    router.layer(from_fn_with_state(metrics, outer))
 }
 
 /// In this order: HTTP/1.1's framing rules (400/501 JSON) and the header
@@ -192,6 +267,7 @@ fn with_outer_layers(router: Router) -> Router {
 /// layers: each layer costs every request a boxed future and a copy of the
 /// service below it.
 async fn outer(
+    axum::extract::State(metrics): axum::extract::State<Option<Metrics>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -214,6 +290,14 @@ async fn outer(
         }
     };
     access_log::record(&method, route.as_ref(), response.status(), started);
+    if let Some(metrics) = &metrics {
+        metrics.observe_request(
+            &method,
+            route.as_ref().map(axum::extract::MatchedPath::as_str),
+            response.status(),
+            started.elapsed(),
+        );
+    }
     response
 }
 
@@ -221,6 +305,9 @@ async fn outer(
 #[derive(Clone)]
 pub struct App {
     router: Router,
+    metrics: Option<Metrics>,
+    /// The allowed origins and the router that answers them.
+    cors: Option<(CorsConfig, Router)>,
 }
 
 impl std::fmt::Debug for App {
@@ -230,8 +317,9 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    fn new(router: Router) -> Self {
-        Self { router }
+    /// The metrics its connections are counted in, if any.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     /// Answers `request`, which came from `peer` (if known; the audit log
@@ -248,7 +336,24 @@ impl App {
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
         }
-        let Ok(response) = self.router.oneshot(request).await;
+        let Some((cors, cors_router)) = self.cors else {
+            let Ok(response) = self.router.oneshot(request).await;
+            return response;
+        };
+        let allowed = request
+            .headers()
+            .get(axum::http::header::ORIGIN)
+            .is_some_and(|origin| cors.allows(origin));
+        let router = if allowed { cors_router } else { self.router };
+        let Ok(mut response) = router.oneshot(request).await;
+        if !allowed {
+            // The answer depends on the Origin: caches must not give one
+            // origin's answer to another.
+            response.headers_mut().append(
+                axum::http::header::VARY,
+                axum::http::HeaderValue::from_static("origin"),
+            );
+        }
         response
     }
 }
