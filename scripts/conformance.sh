@@ -183,8 +183,13 @@ if [[ $fuzz_cases -lt 1000 ]]; then
   echo "conformance: schemathesis generated only $fuzz_cases cases (at least 1000 wanted)" >&2
   exit 1
 fi
+# After thousands of fuzzed ids and headers: /metrics read by Prometheus's
+# own parser, every label from a fixed set.
+metrics_summary=$(curl -fsS "$stub_url/metrics" | "$root/$venv/bin/python" scripts/check-metrics.py)
+echo "$metrics_summary"
 stop_stub
 note "schemathesis $st_version examples+coverage+fuzzing, --checks all: $fuzz_cases cases, 0 failures (seed $seed, $(elapsed $t))"
+note "prometheus_client parser after the fuzzing run: $metrics_summary"
 
 # ---------------------------------------------------------------------------
 step "schemathesis $st_version: stateful run along the spec's links"

@@ -104,6 +104,12 @@ impl Metrics {
             "Management actions whose audit record could not be written (the action failed with it).",
         )
         .unwrap_or_else(|e| unreachable!("{e}"));
+        // Every series of a fixed label set exists from the start, at 0.
+        for action in ["pause", "cancel"] {
+            for outcome in ["applied", "refused", "pending"] {
+                control_requests.with_label_values(&[action, outcome]);
+            }
+        }
         for collector in [
             Box::new(request_duration.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(open_connections.clone()),

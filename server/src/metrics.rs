@@ -11,6 +11,17 @@ const BUCKETS: [f64; 12] = [
     0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
+/// Every operation label the store uses.
+const OPERATIONS: [&str; 7] = [
+    "get_job",
+    "action",
+    "ping",
+    "connect",
+    "control_sweep",
+    "events_info",
+    "events_read",
+];
+
 /// The Redis call metrics, registered in a server's [`Metrics`].
 #[derive(Clone)]
 pub(crate) struct RedisMetrics {
@@ -43,6 +54,9 @@ impl RedisMetrics {
             ),
             &["operation"],
         )?;
+        for operation in OPERATIONS {
+            errors.with_label_values(&[operation]);
+        }
         metrics.registry().register(Box::new(duration.clone()))?;
         metrics.registry().register(Box::new(errors.clone()))?;
         Ok(Self {

@@ -2,7 +2,7 @@
 //! of their public halves, and the forged tokens a server must refuse.
 //! Shared with `server/tests` by `#[path]`.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
