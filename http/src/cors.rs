@@ -85,7 +85,7 @@ impl CorsConfig {
 #[cfg(feature = "clap")]
 #[derive(Debug, Clone, clap::Args)]
 pub struct CorsArgs {
-    /// Let browser pages on this origin (e.g. https://app.example.com) call
+    /// Let browser pages on this origin (e.g. `https://app.example.com`) call
     /// the API; repeat for more. Other origins get no CORS headers.
     #[arg(long = "cors-allow-origin", value_name = "ORIGIN")]
     pub cors_allow_origin: Vec<String>,
