@@ -32,6 +32,7 @@ mod parse_error_answers;
 pub mod serve;
 pub mod store;
 pub mod streams;
+mod trace;
 
 pub use app::{
     ApiMiddleware, ApiState, App, AppOptions, ClientIdentity, DEFAULT_BODY_READ_TIMEOUT, DocLink,

@@ -1,7 +1,8 @@
 //! The `jobs-server` binary as a team deploys it, on a real `redis-server`:
 //! JWT identities with scopes (from a JWKS file), the audit stream naming
-//! the token's subject, `/metrics` on its own address read by a Prometheus
-//! text-format parser, and CORS for one origin only.
+//! the token's subject, `/metrics` on its own address without ids or
+//! tokens, CORS for one origin only, and a caller's trace continued on the
+//! request's log line.
 
 // A test: a failed step is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -24,6 +25,8 @@ struct Server {
     _child: tokio::process::Child,
     url: String,
     metrics_url: String,
+    /// Its stdout (JSON log lines), as written so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: TempDir,
 }
 
@@ -47,7 +50,8 @@ async fn start(redis: &RedisServer, queue: &str, signers: &[&Signer]) -> Server 
         .args(["--jwt-jwks-file", file.to_str().unwrap()])
         .args(["--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE])
         .args(["--cors-allow-origin", ORIGIN])
-        .args(["--metrics-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--log-json"])
+        .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -68,12 +72,19 @@ async fn start(redis: &RedisServer, queue: &str, signers: &[&Signer]) -> Server 
             break url.to_owned();
         }
     };
-    // The log goes on being written: keep the pipe drained.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // The log goes on being written: keep the pipe drained, and the lines.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.lock().unwrap().push(line);
+        }
+    });
     Server {
         _child: child,
         url,
         metrics_url: metrics_url.expect("the metrics URL is printed first"),
+        log,
         _dir: TempDir(dir),
     }
 }
@@ -363,4 +374,73 @@ async fn cors_answers_the_allowed_origin_only() {
         .unwrap();
     assert_eq!(get.status(), 401, "CORS is not authentication");
     assert_eq!(get.headers()["access-control-allow-origin"], ORIGIN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_callers_trace_continues_on_the_servers_log_line() {
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let redis = RedisServer::start();
+    let bullmq = Bullmq::new(&redis, "bull", "trace");
+    let ids = bullmq.add(json!([
+        {"name": "a", "data": {}, "opts": {"delay": 3600000}},
+    ]));
+    let rs = Signer::rs256(1, "rs");
+    let server = start(&redis, "trace", &[&rs]).await;
+
+    // The caller: an OpenTelemetry pipeline, the SDK's `opentelemetry`
+    // feature sending its client span's context.
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("caller")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let client = jobs_sdk::JobsClient::builder(server.url.as_str())
+        .bearer_token(rs.sign(&claims("svc", "jobs:read jobs:manage")))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let caller = tracing::info_span!("billing run");
+    let trace_id = caller
+        .context()
+        .span()
+        .span_context()
+        .trace_id()
+        .to_string();
+    client.pause_job(&ids[0]).instrument(caller).await.unwrap();
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let client_span = spans
+        .iter()
+        .find(|s| s.span_kind == opentelemetry::trace::SpanKind::Client)
+        .expect("the SDK's client span");
+    assert_eq!(client_span.span_context.trace_id().to_string(), trace_id);
+
+    let line = support::eventually("the request's log line", || {
+        let log = server.log.clone();
+        async move {
+            log.lock()
+                .unwrap()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| l["target"] == "jobs_http::access" && l["fields"]["method"] == "PUT")
+        }
+    })
+    .await;
+    let fields = &line["fields"];
+    assert_eq!(fields["trace_id"], trace_id.as_str(), "{line}");
+    assert_eq!(
+        fields["parent_span_id"],
+        client_span.span_context.span_id().to_string().as_str(),
+        "the server's span is a child of the SDK's client span: {line}"
+    );
+    let own = fields["span_id"].as_str().unwrap();
+    assert_eq!(own.len(), 16);
+    assert_ne!(own, fields["parent_span_id"].as_str().unwrap());
+    assert_eq!(fields["route"], "/api/jobs/{jobId}");
 }

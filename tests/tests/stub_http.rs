@@ -468,17 +468,25 @@ async fn bearer_auth_guards_the_api_and_the_control_surface_not_the_docs() {
     let url = stub.url("/api/jobs/job_1");
     let unauthorized =
         json!({"error": "Unauthorized", "details": "Missing or invalid bearer token"});
-    for request in [
-        http.get(&url),
-        http.get(&url).bearer_auth("wrong"),
-        http.get(&url).header("authorization", "t0ken"),
-        http.get(&url).basic_auth("t0ken", Some("t0ken")),
-        put_action(&http, url.clone(), "pause"),
-        http.delete(&url),
-        http.get(stub.url("/api/jobs/")),
+    // RFC 6750 §3.1: no bearer token, no error code; a bearer token
+    // refused, `invalid_token`.
+    let plain = "Bearer";
+    let invalid = "Bearer error=\"invalid_token\"";
+    for (request, challenge) in [
+        (http.get(&url), plain),
+        (http.get(&url).bearer_auth("wrong"), invalid),
+        (
+            put_action(&http, url.clone(), "pause").bearer_auth("t0ken2"),
+            invalid,
+        ),
+        (http.get(&url).header("authorization", "t0ken"), plain),
+        (http.get(&url).basic_auth("t0ken", Some("t0ken")), plain),
+        (put_action(&http, url.clone(), "pause"), plain),
+        (http.delete(&url), plain),
+        (http.get(stub.url("/api/jobs/")), plain),
     ] {
         let headers = expect_error(request, StatusCode::UNAUTHORIZED, unauthorized.clone()).await;
-        assert_eq!(headers["www-authenticate"], "Bearer");
+        assert_eq!(headers["www-authenticate"], challenge);
     }
     assert!(stub.audit_log().is_empty(), "nothing reached the engine");
     assert_eq!(

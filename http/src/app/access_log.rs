@@ -1,5 +1,6 @@
 //! One structured log line per request: method, route template, status,
-//! duration.
+//! duration, and for a request that continued its caller's trace, the
+//! trace id, its server span's id and the caller's span's id.
 //!
 //! Reads that succeed (`GET` or `HEAD` answered 2xx or 304) log at DEBUG,
 //! everything else (every `PUT` and `DELETE`, every error answer) at INFO,
@@ -17,6 +18,8 @@ use axum::extract::MatchedPath;
 use axum::http::{Method, StatusCode};
 use tokio::time::Instant;
 
+use crate::trace::RequestSpan;
+
 /// Logs one answered request: `method` on `route` (`None`: no route
 /// matched) answered `status`, `started` when the request arrived.
 pub(crate) fn record(
@@ -24,6 +27,7 @@ pub(crate) fn record(
     route: Option<&MatchedPath>,
     status: StatusCode,
     started: Instant,
+    span: Option<&RequestSpan>,
 ) {
     // `tracing`'s levels are fixed per call site, hence two.
     macro_rules! line {
@@ -34,6 +38,9 @@ pub(crate) fn record(
                 route = route.map_or("(no route)", MatchedPath::as_str),
                 status = status.as_u16(),
                 elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                trace_id = span.map(|s| tracing::field::display(s.trace_id)),
+                span_id = span.map(|s| tracing::field::display(s.span_id)),
+                parent_span_id = span.map(|s| tracing::field::display(s.parent_span_id)),
                 "request"
             )
         };

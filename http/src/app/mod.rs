@@ -279,6 +279,14 @@ async fn outer(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .cloned();
+    let span = crate::trace::RequestSpan::start(request.headers(), || {
+        format!(
+            "{method} {}",
+            route
+                .as_ref()
+                .map_or("(no route)", axum::extract::MatchedPath::as_str)
+        )
+    });
     let refusal = framing::check(request.version(), request.headers())
         .and_then(|()| header_limits::check(request.headers()));
     let response = match refusal {
@@ -289,7 +297,16 @@ async fn outer(
             json_errors::rewrite(&method, &uri, response).await
         }
     };
-    access_log::record(&method, route.as_ref(), response.status(), started);
+    access_log::record(
+        &method,
+        route.as_ref(),
+        response.status(),
+        started,
+        span.as_ref(),
+    );
+    if let Some(span) = span {
+        span.end(response.status());
+    }
     if let Some(metrics) = &metrics {
         metrics.observe_request(
             &method,
