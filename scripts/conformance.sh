@@ -11,7 +11,11 @@
 #   4. Browser: /docs and /docs/reference in headless Chromium
 #      (browser-test/check-docs.mjs), screenshots in artifacts/; jobs
 #      watched live through their event streams with EventSource and the
-#      streaming hook's core (browser-test/check-stream.mjs).
+#      streaming hook's core (browser-test/check-stream.mjs); the
+#      original React hook's fetches from a page on another origin, allowed
+#      and not (browser-test/check-cors.mjs).
+#   5. /metrics after the fuzzing run, read by Prometheus's own Python
+#      parser (scripts/check-metrics.py).
 #
 # Installs what it needs: the npm tools (npm ci, pinned by package-lock.json)
 # and schemathesis (pip, pinned by requirements-conformance.txt) into
@@ -230,6 +234,17 @@ fi
 stream_checks=$(grep -Eo '^browser-test: [0-9]+ passed' "$stream_log" | awk '{print $2}')
 stop_stub
 note "browser stream (EventSource + ts-check/jobStream.ts): $stream_checks checks, a job followed live, its end, the fallback to polling ($(elapsed $t))"
+
+# ---------------------------------------------------------------------------
+step "browser: the original React hook's fetches from another origin (CORS) in headless Chromium"
+t=$SECONDS
+cors_log=$work/browser-cors.log
+if ! CHROMIUM="$chromium" node browser-test/check-cors.mjs "${CARGO_TARGET_DIR:-target}/debug/jobs-server-stub" 2>&1 | tee "$cors_log"; then
+  echo "conformance: the browser CORS test failed" >&2
+  exit 1
+fi
+cors_checks=$(grep -Eo '^browser-test: [0-9]+ passed' "$cors_log" | awk '{print $2}')
+note "browser CORS (--cors-allow-origin, bearer token): $cors_checks checks, the allowed origin's GET/PUT/DELETE read, another origin's blocked before reaching the server ($(elapsed $t))"
 
 # ---------------------------------------------------------------------------
 printf '\n== conformance summary ==\n'
