@@ -65,6 +65,9 @@ pub(crate) struct Activity {
     state: Mutex<ActivityState>,
     /// Signalled when the server closes this connection for another.
     evicted: tokio::sync::Notify,
+    /// Turns `true` when the connection is evicted: its event streams end
+    /// (their clients reconnect, with `Last-Event-ID`, elsewhere or later).
+    end_streams: watch::Sender<bool>,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,10 @@ struct ActivityState {
     idle_since: Instant,
     /// The server asked it to close (at the connection cap).
     evicted: bool,
+    /// Of the requests in flight, those answered with a stream.
+    streams: usize,
+    /// When the first of them began (`None`: no stream).
+    streaming_since: Option<Instant>,
 }
 
 impl Activity {
@@ -90,8 +97,11 @@ impl Activity {
                 head_since: Some(now),
                 idle_since: now,
                 evicted: false,
+                streams: 0,
+                streaming_since: None,
             }),
             evicted: tokio::sync::Notify::new(),
+            end_streams: watch::Sender::new(false),
         }
     }
 
@@ -102,11 +112,38 @@ impl Activity {
         (state.in_flight == 0 && !state.evicted).then_some(state.idle_since)
     }
 
-    /// Asks the connection to close now (see [`serve_connection`]).
+    /// Since when the connection has served only event streams (every
+    /// request in flight is one); `None` otherwise, or once it is asked to
+    /// close.
+    pub(crate) fn streaming_since(&self) -> Option<Instant> {
+        let state = self.lock();
+        (state.in_flight > 0 && state.in_flight == state.streams && !state.evicted)
+            .then_some(state.streaming_since)
+            .flatten()
+    }
+
+    /// Whether its event streams were told to end.
+    #[cfg(test)]
+    pub(crate) fn streams_ending(&self) -> bool {
+        *self.end_streams.borrow()
+    }
+
+    /// Asks the connection to close now (see [`serve_connection`]); its
+    /// event streams end.
     pub(crate) fn evict(&self) {
         self.lock().evicted = true;
         // A stored permit: the connection may not be waiting yet.
         self.evicted.notify_one();
+        self.end_streams.send_replace(true);
+    }
+
+    /// A request in flight is answered with a stream.
+    pub(crate) fn stream_started(self: &Arc<Self>) -> StreamGuard {
+        let mut state = self.lock();
+        state.streams += 1;
+        state.streaming_since.get_or_insert_with(Instant::now);
+        drop(state);
+        StreamGuard(Arc::clone(self))
     }
 
     /// Whether a request is in flight.
@@ -127,7 +164,7 @@ impl Activity {
     }
 
     /// A request head is complete: the router has it.
-    fn request_started(self: &Arc<Self>) -> InFlight {
+    pub(crate) fn request_started(self: &Arc<Self>) -> InFlight {
         let mut state = self.lock();
         state.in_flight += 1;
         state.head_since = None;
@@ -183,7 +220,7 @@ impl Activity {
 
 /// A request in progress; dropping it (answered, or the client went away)
 /// ends it.
-struct InFlight(Arc<Activity>);
+pub(crate) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -191,6 +228,19 @@ impl Drop for InFlight {
         state.in_flight = state.in_flight.saturating_sub(1);
         if state.in_flight == 0 {
             state.idle_since = Instant::now();
+        }
+    }
+}
+
+/// An event stream in flight on the connection; dropping it ends it.
+pub(crate) struct StreamGuard(Arc<Activity>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.streams = state.streams.saturating_sub(1);
+        if state.streams == 0 {
+            state.streaming_since = None;
         }
     }
 }
@@ -247,11 +297,14 @@ impl AsyncWrite for Watched {
 }
 
 /// A response whose body is not of a known length (an event stream) stays
-/// in flight until its body ends: the connection's idle timeout and the
-/// connection cap's eviction never cut it. Its body ends cleanly when the
-/// server shuts down, so shutdown is not held up by a stream that would
-/// never end by itself. Other answers leave flight as soon as they are
-/// handed to hyper, and pass unwrapped.
+/// in flight until its body ends: the connection's idle timeout never cuts
+/// it. Its body ends cleanly when the server shuts down, so shutdown is not
+/// held up by a stream that would never end by itself, and when the
+/// connection is evicted at the connection cap (after every idle one):
+/// streams are made to be resumed, and otherwise a client holding a stream
+/// on each connection would leave the server none for anyone else. Other
+/// answers leave flight as soon as they are handed to hyper, and pass
+/// unwrapped.
 fn streaming(
     response: axum::response::Response,
     in_flight: InFlight,
@@ -262,21 +315,30 @@ fn streaming(
     if response.body().size_hint().exact().is_some() {
         return response;
     }
+    let stream = in_flight.0.stream_started();
+    let mut evicted = in_flight.0.end_streams.subscribe();
     response.map(|body| {
         Body::new(Streaming {
             body,
+            _stream: stream,
             _in_flight: in_flight,
             closing: Box::pin(async move {
                 // A dropped sender is a shutdown too.
-                let _ = shutdown.wait_for(|stopping| *stopping).await;
+                tokio::select! {
+                    _ = shutdown.wait_for(|stopping| *stopping) => {}
+                    _ = evicted.wait_for(|evicted| *evicted) => {}
+                }
             }),
         })
     })
 }
 
-/// A streamed body, in flight while it lasts, ended at shutdown.
+/// A streamed body, in flight while it lasts, ended at shutdown and at
+/// eviction.
 struct Streaming {
     body: Body,
+    // Dropped before the request leaves flight.
+    _stream: StreamGuard,
     _in_flight: InFlight,
     closing: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }

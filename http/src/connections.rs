@@ -5,8 +5,12 @@
 //! flight: a keep-alive connection between requests, or one that has not
 //! finished its first request head), as nginx reuses idle keep-alive
 //! connections when it runs out, so a fresh client is served instead of
-//! waiting for an idle timeout. When every connection has a request in
-//! flight, the loop waits for one to end (the kernel's backlog holds new
+//! waiting for an idle timeout. With none idle, it ends the event streams of
+//! the connection that has served only streams longest (a stream is made to
+//! be resumed: its client reconnects with `Last-Event-ID`); otherwise one
+//! client holding a stream on every connection would shut everyone else
+//! out for the streams' lifetime. When every connection has a plain request
+//! in flight, the loop waits for one to end (the kernel's backlog holds new
 //! clients meanwhile).
 
 use std::collections::HashMap;
@@ -106,7 +110,7 @@ impl Connections {
                 if evict_idlest(&open) {
                     tracing::debug!(
                         open = open.len(),
-                        "at the connection cap: closing the longest-idle connection"
+                        "at the connection cap: closing the longest-idle connection (or streams')"
                     );
                 } else {
                     tracing::warn!(
@@ -136,13 +140,27 @@ impl Connections {
     }
 }
 
-/// Asks the connection idle longest to close; whether one was idle.
+/// Asks the connection idle longest to close, or if none is idle, the one
+/// that has served only event streams longest (they end; their clients
+/// reconnect); whether there was one.
 fn evict_idlest(open: &HashMap<u64, Arc<Activity>>) -> bool {
-    open.values()
-        .filter_map(|activity| Some((activity.idle_since()?, activity)))
-        .min_by_key(|(since, _)| *since)
-        .map(|(_, activity)| activity.evict())
-        .is_some()
+    let oldest = |since: fn(&Activity) -> Option<tokio::time::Instant>| {
+        open.values()
+            .filter_map(|activity| Some((since(activity)?, activity)))
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, activity)| activity)
+    };
+    let Some(activity) = oldest(Activity::idle_since).or_else(|| {
+        let streaming = oldest(Activity::streaming_since);
+        if streaming.is_some() {
+            tracing::debug!("at the connection cap with none idle: ending the streams of the connection streaming longest");
+        }
+        streaming
+    }) else {
+        return false;
+    };
+    activity.evict();
+    true
 }
 
 /// A registered connection; dropped when the connection ends.
@@ -156,5 +174,44 @@ impl Drop for Registered {
     fn drop(&mut self) {
         self.connections.lock().remove(&self.id);
         self.connections.shared.ended.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn at_the_cap_idle_connections_go_first_then_streams_never_plain_requests() {
+        let idle = Arc::new(Activity::new());
+        let older_stream = Arc::new(Activity::new());
+        let _request = older_stream.request_started();
+        let _stream = older_stream.stream_started();
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        let newer_stream = Arc::new(Activity::new());
+        let _request2 = newer_stream.request_started();
+        let _stream2 = newer_stream.stream_started();
+        let busy = Arc::new(Activity::new());
+        let _plain = busy.request_started();
+        // A stream beside a plain request: the connection is busy.
+        let mixed = Arc::new(Activity::new());
+        let _mixed_stream = (mixed.request_started(), mixed.stream_started());
+        let _mixed_plain = mixed.request_started();
+        let open: HashMap<u64, Arc<Activity>> =
+            [&idle, &older_stream, &newer_stream, &busy, &mixed]
+                .into_iter()
+                .enumerate()
+                .map(|(n, a)| (n as u64, Arc::clone(a)))
+                .collect();
+        assert!(evict_idlest(&open));
+        assert!(idle.idle_since().is_none(), "the idle one first");
+        assert!(!older_stream.streams_ending());
+        assert!(evict_idlest(&open));
+        assert!(older_stream.streams_ending(), "then the oldest streams");
+        assert!(!newer_stream.streams_ending());
+        assert!(evict_idlest(&open));
+        assert!(newer_stream.streams_ending());
+        assert!(!evict_idlest(&open), "a plain request is never cut");
+        assert!(!busy.streams_ending() && !mixed.streams_ending());
     }
 }

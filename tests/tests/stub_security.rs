@@ -85,7 +85,21 @@ async fn every_job_route_refuses_missing_malformed_or_wrong_tokens() {
                 StatusCode::UNAUTHORIZED,
                 "{method} {path} {credential:?}"
             );
-            assert_eq!(headers["www-authenticate"], "Bearer");
+            // RFC 6750 §3.1: a bearer token refused is `invalid_token`;
+            // no bearer token at all, the bare challenge.
+            let sent_bearer = credential.as_deref().is_some_and(|v| {
+                v.split_once(' ')
+                    .is_some_and(|(scheme, token)| scheme == "Bearer" && !token.trim().is_empty())
+            });
+            let challenge = if sent_bearer {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            assert_eq!(
+                headers["www-authenticate"], challenge,
+                "{method} {path} {credential:?}"
+            );
             assert_eq!(headers["content-type"], "application/json");
             if method != "HEAD" {
                 assert_eq!(body, unauthorized, "{method} {path}");
