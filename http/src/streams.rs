@@ -35,8 +35,8 @@ const RETRY_AFTER_SECONDS: u64 = 5;
 pub struct StreamConfig {
     /// Open streams a server holds at most (default 10 000).
     pub max_streams: usize,
-    /// Open streams one client (one IP address) holds at most (default
-    /// 1 000).
+    /// Open streams one client holds at most (default 1 000): a JWT's
+    /// subject, else an IP address.
     pub max_streams_per_client: usize,
     /// How long a stream stays open at most before the server closes it
     /// and its client reconnects (default 30 minutes).
@@ -97,7 +97,7 @@ pub struct StreamArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_STREAMS,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_streams: usize,
-    /// Event streams one client (IP address) holds open at most; beyond,
+    /// Event streams one client (a JWT's subject, else an IP address) holds open at most; beyond,
     /// 429 with Retry-After.
     #[arg(long, default_value_t = DEFAULT_MAX_STREAMS_PER_CLIENT,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -125,6 +125,14 @@ impl StreamArgs {
     }
 }
 
+/// Who a stream is counted against: a JWT's subject (wherever it
+/// connects from), else the client's address (`None` in process).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum StreamClient {
+    Subject(String),
+    Address(Option<IpAddr>),
+}
+
 /// The open streams, counted per server and per client.
 #[derive(Debug)]
 pub(crate) struct StreamLimits {
@@ -135,8 +143,8 @@ pub(crate) struct StreamLimits {
 #[derive(Debug, Default)]
 struct Open {
     total: usize,
-    /// By client address; `None` for a request without one (in-process).
-    by_client: HashMap<Option<IpAddr>, usize>,
+    /// By client.
+    by_client: HashMap<StreamClient, usize>,
 }
 
 impl StreamLimits {
@@ -158,7 +166,7 @@ impl StreamLimits {
     /// A place for one more stream of `client`, or the contract's 429.
     pub(crate) fn acquire(
         self: &Arc<Self>,
-        client: Option<IpAddr>,
+        client: StreamClient,
     ) -> Result<StreamPermit, ApiError> {
         let mut open = self.lock();
         let of_client = open.by_client.get(&client).copied().unwrap_or(0);
@@ -180,7 +188,7 @@ impl StreamLimits {
             ));
         }
         open.total += 1;
-        *open.by_client.entry(client).or_insert(0) += 1;
+        *open.by_client.entry(client.clone()).or_insert(0) += 1;
         Ok(StreamPermit {
             limits: Arc::clone(self),
             client,
@@ -197,7 +205,7 @@ impl StreamLimits {
 #[derive(Debug)]
 pub(crate) struct StreamPermit {
     limits: Arc<StreamLimits>,
-    client: Option<IpAddr>,
+    client: StreamClient,
 }
 
 impl Drop for StreamPermit {
@@ -224,13 +232,13 @@ mod tests {
                 .max_streams(3)
                 .max_streams_per_client(2),
         ));
-        let a: Option<IpAddr> = Some([127, 0, 0, 1].into());
-        let b: Option<IpAddr> = Some([127, 0, 0, 2].into());
-        let first = limits.acquire(a).unwrap();
-        let _second = limits.acquire(a).unwrap();
-        let refused = limits.acquire(a).unwrap_err();
+        let a = StreamClient::Address(Some([127, 0, 0, 1].into()));
+        let b = StreamClient::Subject("svc-b".to_owned());
+        let first = limits.acquire(a.clone()).unwrap();
+        let _second = limits.acquire(a.clone()).unwrap();
+        let refused = limits.acquire(a.clone()).unwrap_err();
         assert_eq!(refused.status.as_u16(), 429);
-        let _third = limits.acquire(b).unwrap();
+        let _third = limits.acquire(b.clone()).unwrap();
         assert_eq!(
             limits.acquire(b).unwrap_err().status.as_u16(),
             429,

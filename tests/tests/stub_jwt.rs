@@ -416,3 +416,142 @@ async fn a_jwks_file_is_read_at_start_and_again_for_a_new_key() {
     assert!(refused.is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn a_slow_or_lying_key_server_costs_a_bounded_wait_and_never_the_keys_held() {
+    let rs = Signer::rs256(1, "rs");
+    let new = Signer::es256(2, "new");
+    // A key server that does not answer: the stub starts anyway, within
+    // the fetch timeout, and refuses tokens until it can read the keys.
+    let silent = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&silent)
+        .await;
+    let started = std::time::Instant::now();
+    let stub = StubServer::builder()
+        .jwt(
+            JwtConfig::new(JwksSource::Url(format!("{}/jwks.json", silent.uri())))
+                .fetch_timeout(Duration::from_millis(300)),
+        )
+        .start()
+        .await
+        .unwrap();
+    stub.insert(JobBuilder::new("job_1")).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    let token = rs.sign(&claims("svc", "jobs:read"));
+    assert_eq!(
+        call(&stub, "GET", "/api/jobs/job_1", Some(&token)).await.0,
+        401
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a token waits at most the refetch interval and the fetch timeout: {:?}",
+        started.elapsed()
+    );
+
+    // A key server that starts lying after the first reading: the keys
+    // read stay in use; the new key is not found.
+    let keys = KeyServer::start(jwks(&[&rs])).await;
+    let stub = stub_with(JwksSource::Url(keys.url())).await;
+    let good = rs.sign(&claims("svc", "jobs:read"));
+    assert_eq!(
+        call(&stub, "GET", "/api/jobs/job_1", Some(&good)).await.0,
+        200
+    );
+    for lie in [
+        json!("not a key set"),
+        json!({"keys": "nope"}),
+        json!({"keys": []}),
+        json!({"keys": [{"kty": "oct", "kid": "new", "k": "c2VjcmV0"}]}),
+        json!({"keys": [new.jwk()], "padding": "x".repeat(2 * 1024 * 1024)}),
+    ] {
+        keys.set(lie.clone());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let token = new.sign(&claims("svc", "jobs:read"));
+        assert_eq!(
+            call(&stub, "GET", "/api/jobs/job_1", Some(&token)).await.0,
+            401,
+            "{}",
+            &lie.to_string()[..60.min(lie.to_string().len())]
+        );
+        assert_eq!(
+            call(&stub, "GET", "/api/jobs/job_1", Some(&good)).await.0,
+            200,
+            "the key held before still verifies"
+        );
+    }
+    // A key set that parses and has keys is the truth: a key left out of
+    // it is revoked.
+    keys.set(jwks(&[&new]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let token = new.sign(&claims("svc", "jobs:read"));
+    assert_eq!(
+        call(&stub, "GET", "/api/jobs/job_1", Some(&token)).await.0,
+        200
+    );
+    assert_eq!(
+        call(&stub, "GET", "/api/jobs/job_1", Some(&good)).await.0,
+        401,
+        "the key left out is no longer trusted"
+    );
+}
+
+#[tokio::test]
+async fn event_streams_are_counted_per_subject_not_per_address() {
+    let rs = Signer::rs256(1, "rs");
+    let keys = KeyServer::start(jwks(&[&rs])).await;
+    let stub = StubServer::builder()
+        .jwt(
+            JwtConfig::new(JwksSource::Url(keys.url()))
+                .issuer(ISSUER)
+                .audience(AUDIENCE),
+        )
+        .streams(jobs_http::StreamConfig::default().max_streams_per_client(2))
+        .start()
+        .await
+        .unwrap();
+    stub.insert(JobBuilder::new("job_1")).unwrap();
+    let alice = rs.sign(&claims("alice", "jobs:read"));
+    let bob = rs.sign(&claims("bob", "jobs:read"));
+    let http = http();
+    let open = |token: &str| {
+        http.get(stub.url("/api/jobs/job_1/events"))
+            .bearer_auth(token)
+            .send()
+    };
+    // Held open, unread.
+    let mut held = Vec::new();
+    for token in [&alice, &alice, &bob, &bob] {
+        let response = open(token).await.unwrap();
+        assert_eq!(response.status(), 200);
+        held.push(response);
+    }
+    let refused = open(&alice).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        429,
+        "alice's third, from the same address as bob"
+    );
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(held.remove(0));
+    // The freed place is alice's again (the server notices the close).
+    let mut reopened = None;
+    for _ in 0..50 {
+        let response = open(&alice).await.unwrap();
+        if response.status() == 200 {
+            reopened = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        reopened.is_some(),
+        "a closed stream frees its subject's place"
+    );
+}

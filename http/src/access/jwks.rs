@@ -246,8 +246,12 @@ impl Jwks {
         }
         let keys = KeySet::parse(&document)?;
         let count = keys.len();
+        // A set with keys is the truth (a key left out is revoked); one with
+        // none that verify is a mistake or a lie, not a revocation of all.
         if count == 0 {
-            tracing::warn!("the JWKS holds no RS256, ES256 or EdDSA signing key");
+            return Err(JwksError::Invalid(
+                "no RS256, ES256 or EdDSA signing key in it".to_owned(),
+            ));
         }
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         tracing::debug!(keys = count, "JWKS read");

@@ -28,11 +28,12 @@ use super::jobs::{failed, job_id};
 use super::openapi::{
     Forbidden, JobStreamEvent, NotImplemented, TooManyRequests, Unauthorized, UriTooLong,
 };
+use crate::access::Caller;
 use crate::error::{ApiError, Operation};
 use crate::feed::{JobUpdate, JobUpdates};
 use crate::metrics::{Metrics, OpenGuard};
 use crate::store::Snapshot;
-use crate::streams::StreamPermit;
+use crate::streams::{StreamClient, StreamPermit};
 
 /// The `job` event's name.
 pub(crate) const JOB_EVENT: &str = "job";
@@ -102,10 +103,17 @@ pub(crate) async fn watch_job(
             request.uri().path(),
         ));
     };
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
+    // A JWT's subject is one client wherever it connects from; otherwise
+    // the address is.
+    let client = match request.extensions().get::<Caller>() {
+        Some(Caller::Subject(claims)) => StreamClient::Subject(claims.subject.clone()),
+        _ => StreamClient::Address(
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip()),
+        ),
+    };
     let permit = parts.streams.acquire(client).inspect_err(|_| {
         if let Some(metrics) = &parts.metrics {
             metrics.stream_refused();

@@ -61,15 +61,16 @@ async fn check(state: &ApiState, request: &mut Request) -> Result<(), ApiError> 
     if !caller.may(scope) {
         return Err(ApiError::forbidden(scope));
     }
-    let identity = match caller {
+    let identity = match &caller {
         Caller::Anonymous => return Ok(()),
-        Caller::Subject(claims) => claims.subject,
+        Caller::Subject(claims) => claims.subject.clone(),
         Caller::StaticToken => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => format!("bearer@{peer}"),
             None => "bearer".to_owned(),
         },
     };
     request.extensions_mut().insert(ClientIdentity(identity));
+    request.extensions_mut().insert(caller);
     Ok(())
 }
 
