@@ -187,6 +187,45 @@ async fn a_second_401_is_the_answer_not_a_loop() {
 }
 
 #[tokio::test]
+async fn a_403_is_forbidden_sent_once_and_keeps_the_token() {
+    let server = server().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(json_response(
+            403,
+            error_body("Forbidden", Some("The token lacks the scope jobs:manage")),
+        ))
+        .mount(&server)
+        .await;
+    let (calls, provider) = rotating(None);
+    let client = client_with(&server, provider);
+    let err = client.cancel_job("job_abc123").await.unwrap_err();
+    let JobsError::Forbidden(api) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(api.status, 403);
+    assert_eq!(
+        api.details.as_deref(),
+        Some("The token lacks the scope jobs:manage")
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "a valid token without the scope: asking again cannot help"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the token is not refreshed"
+    );
+    // A watch ends on it too.
+    let mut watch = pin!(client.watch_job("job_abc123", WatchOptions::default()));
+    let item = watch.next().await.unwrap();
+    assert!(matches!(item, Err(JobsError::Forbidden(_))), "{item:?}");
+    assert!(watch.next().await.is_none());
+}
+
+#[tokio::test]
 async fn concurrent_401s_for_one_token_cause_one_refresh() {
     let server = server().await;
     answer_get_for(&server, "token-2").await;

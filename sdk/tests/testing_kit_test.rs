@@ -90,7 +90,7 @@ async fn not_found_uses_each_operations_message() {
 }
 
 #[tokio::test]
-async fn server_error_rate_limit_and_unauthorized() {
+async fn server_error_rate_limit_unauthorized_and_forbidden() {
     let server = MockJobsServer::start().await;
     server.server_error("flaky").expect(3 + 1).await; // GET retried twice, PUT never
     server
@@ -115,6 +115,18 @@ async fn server_error_rate_limit_and_unauthorized() {
         locked.client().get_job("x").await,
         Err(JobsError::Unauthorized(_))
     ));
+
+    let read_only = MockJobsServer::start().await;
+    read_only
+        .forbidden(jobs_sdk::contract::SCOPE_MANAGE)
+        .expect(1)
+        .await;
+    let err = read_only.client().pause_job("x").await.unwrap_err();
+    assert!(matches!(err, JobsError::Forbidden(_)), "{err:?}");
+    assert_eq!(
+        err.api_error().unwrap().details.as_deref(),
+        Some("The token lacks the scope jobs:manage")
+    );
 }
 
 #[tokio::test]

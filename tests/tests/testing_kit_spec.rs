@@ -82,6 +82,7 @@ fn error_bodies_validate_and_use_the_specs_messages() {
         bodies::server_error("PUT"),
         bodies::server_error("DELETE"),
         bodies::unauthorized(),
+        bodies::forbidden("jobs:manage"),
         bodies::rate_limited(Duration::from_secs(30)),
         bodies::action_failed(JobAction::Pause, "Job is already completed"),
     ];
