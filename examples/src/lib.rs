@@ -25,7 +25,7 @@ pub mod exit_code {
     pub const BAD_REQUEST: u8 = 3;
     /// No such job (404).
     pub const NOT_FOUND: u8 = 4;
-    /// Missing or wrong token (401/403).
+    /// Missing or wrong token (401), or one without the scope (403).
     pub const UNAUTHORIZED: u8 = 5;
     /// Rate limited (429).
     pub const RATE_LIMITED: u8 = 6;
@@ -48,7 +48,7 @@ pub fn exit_code_for(error: &JobsError) -> u8 {
     match error {
         JobsError::BadRequest(_) | JobsError::InvalidJobId { .. } => BAD_REQUEST,
         JobsError::NotFound(_) => NOT_FOUND,
-        JobsError::Unauthorized(_) => UNAUTHORIZED,
+        JobsError::Unauthorized(_) | JobsError::Forbidden(_) => UNAUTHORIZED,
         JobsError::RateLimited { .. } => RATE_LIMITED,
         JobsError::Server { .. } => SERVER,
         JobsError::Timeout { .. } | JobsError::Transport(_) => UNREACHABLE,
@@ -182,6 +182,7 @@ mod tests {
         let cases = [
             (JobsError::BadRequest(api(400)), exit_code::BAD_REQUEST),
             (JobsError::Unauthorized(api(401)), exit_code::UNAUTHORIZED),
+            (JobsError::Forbidden(api(403)), exit_code::UNAUTHORIZED),
             (JobsError::NotFound(api(404)), exit_code::NOT_FOUND),
             (
                 JobsError::from_api_error(api(429), None),

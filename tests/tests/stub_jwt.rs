@@ -555,3 +555,25 @@ async fn event_streams_are_counted_per_subject_not_per_address() {
         "a closed stream frees its subject's place"
     );
 }
+
+#[tokio::test]
+async fn jobs_verify_passes_with_a_scoped_jwt_and_says_what_a_read_only_one_lacks() {
+    let rs = Signer::rs256(1, "rs");
+    let keys = KeyServer::start(jwks(&[&rs])).await;
+    let stub = stub_with(JwksSource::Url(keys.url())).await;
+    stub.insert(JobBuilder::new("job_2")).unwrap();
+    let both = rs.sign(&claims("verifier", "jobs:read jobs:manage"));
+    let config = jobs_verify::Config::new(stub.base_url(), "job_1")
+        .disposable("job_2")
+        .token(both);
+    let report = jobs_verify::verify(&config).await;
+    assert!(report.passed(), "{report:#?}");
+
+    let nothing = rs.sign(&claims("verifier", "profile"));
+    let report =
+        jobs_verify::verify(&jobs_verify::Config::new(stub.base_url(), "job_1").token(nothing))
+            .await;
+    let fatal = report.fatal.expect("a fatal condition");
+    assert_eq!(fatal.kind, jobs_verify::FatalKind::Unauthorized);
+    assert!(fatal.message.contains("jobs:read"), "{}", fatal.message);
+}

@@ -255,6 +255,13 @@ async fn run(config: &Config, report: &mut Report) -> Result<(), Fatal> {
         };
         return Err(fatal(FatalKind::Unauthorized, message));
     }
+    if first.status == 403 {
+        return Err(fatal(
+            FatalKind::Unauthorized,
+            "the server refused --token for reading jobs (403): it needs the scope jobs:read, \
+             and jobs:manage for the lifecycle checks",
+        ));
+    }
 
     let mut v = Verifier {
         config,
