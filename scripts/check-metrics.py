@@ -4,7 +4,8 @@ label values from fixed sets only (route templates, standard methods,
 status codes): after a fuzzing run, no job id or token may appear in a
 label.
 
-Usage: curl -s http://127.0.0.1:3000/metrics | python check-metrics.py
+Usage: curl -s http://127.0.0.1:3000/metrics | python check-metrics.py [--server]
+(--server: jobs-server's, which has its Redis call metrics too)
 """
 
 import re
@@ -26,11 +27,20 @@ STATUS = re.compile(r"^[1-5][0-9][0-9]$")
 ROUTE = re.compile(r"^(/([A-Za-z0-9_.-]+|\{[A-Za-z]+\}|\{\*[A-Za-z]+\})?)*$")
 
 
+SERVER = {
+    "jobs_server_redis_call_duration_seconds": "histogram",
+    "jobs_server_redis_call_errors": "counter",
+}
+
+
 def main() -> int:
+    required = dict(REQUIRED)
+    if "--server" in sys.argv[1:]:
+        required.update(SERVER)
     text = sys.stdin.read()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     problems = []
-    for name, kind in REQUIRED.items():
+    for name, kind in required.items():
         if name not in families:
             problems.append(f"missing family {name}")
         elif families[name].type != kind:

@@ -191,6 +191,16 @@ fi
 # own parser, every label from a fixed set.
 metrics_summary=$(curl -fsS "$stub_url/metrics" | "$root/$venv/bin/python" scripts/check-metrics.py)
 echo "$metrics_summary"
+# jobs-server's, kept by scripts/verify-server.sh (which .ci/run runs first).
+server_metrics=target/jobs-verify/server-metrics.txt
+if [[ -f $server_metrics ]]; then
+  server_metrics_summary=$("$root/$venv/bin/python" scripts/check-metrics.py --server < "$server_metrics")
+  echo "jobs-server $server_metrics_summary"
+  metrics_summary="stub $metrics_summary; jobs-server $server_metrics_summary"
+elif [[ -n "${CI:-}" ]]; then
+  echo "conformance: $server_metrics is missing (scripts/verify-server.sh keeps it)" >&2
+  exit 1
+fi
 stop_stub
 note "schemathesis $st_version examples+coverage+fuzzing, --checks all: $fuzz_cases cases, 0 failures (seed $seed, $(elapsed $t))"
 note "prometheus_client parser after the fuzzing run: $metrics_summary"

@@ -79,6 +79,12 @@ JOBS_VERIFY_TOKEN=$token expect_exit 0 --url "$server_url" --job "$done_2" \
 printf '\n-- jobs-verify: a wrong token must not pass --\n'
 expect_exit 3 --url "$server_url" --token not-the-token --job "$done_2" --junit "$work/server-wrong-token.xml"
 
+# /metrics after the runs (never behind the token): kept for
+# scripts/conformance.sh, which reads it with Prometheus's own parser.
+curl -fsS "$server_url/metrics" > "$work/server-metrics.txt"
+grep -q '^http_server_request_duration_seconds_bucket{' "$work/server-metrics.txt" ||
+  { echo "verify-server: /metrics has no request histogram" >&2; exit 1; }
+
 for report in server-noauth server-auth; do
   grep -q 'failures="0" errors="0"' "$work/$report.xml" ||
     { echo "verify-server: $work/$report.xml reports failures" >&2; exit 1; }
