@@ -577,3 +577,35 @@ async fn jobs_verify_passes_with_a_scoped_jwt_and_says_what_a_read_only_one_lack
     assert_eq!(fatal.kind, jobs_verify::FatalKind::Unauthorized);
     assert!(fatal.message.contains("jobs:read"), "{}", fatal.message);
 }
+
+#[tokio::test]
+async fn a_token_verified_once_still_expires_on_time() {
+    let rs = Signer::rs256(1, "rs");
+    let keys = KeyServer::start(jwks(&[&rs])).await;
+    let stub = StubServer::builder()
+        .jwt(
+            JwtConfig::new(JwksSource::Url(keys.url()))
+                .issuer(ISSUER)
+                .audience(AUDIENCE)
+                .leeway(Duration::ZERO),
+        )
+        .start()
+        .await
+        .unwrap();
+    stub.insert(JobBuilder::new("job_1")).unwrap();
+    let mut short = claims("svc", "jobs:read");
+    short["exp"] = json!(now() + 2);
+    let token = rs.sign(&short);
+    for _ in 0..3 {
+        assert_eq!(
+            call(&stub, "GET", "/api/jobs/job_1", Some(&token)).await.0,
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(
+        call(&stub, "GET", "/api/jobs/job_1", Some(&token)).await.0,
+        401,
+        "expired, though verified before"
+    );
+}

@@ -60,6 +60,8 @@ pub(crate) struct Key {
 #[derive(Default)]
 pub(crate) struct KeySet {
     keys: Vec<Key>,
+    /// Which reading: what was verified with another is verified again.
+    pub(crate) generation: u64,
 }
 
 impl KeySet {
@@ -71,7 +73,10 @@ impl KeySet {
         let set: JwkSet =
             serde_json::from_slice(document).map_err(|e| JwksError::Invalid(e.to_string()))?;
         let keys = set.keys.iter().filter_map(usable_key).collect();
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            generation: 0,
+        })
     }
 
     /// The keys that may have signed a token with `kid` (if it names one)
@@ -244,7 +249,7 @@ impl Jwks {
         if document.len() > MAX_JWKS_BYTES {
             return Err(JwksError::Invalid("larger than 1 MiB".to_owned()));
         }
-        let keys = KeySet::parse(&document)?;
+        let mut keys = KeySet::parse(&document)?;
         let count = keys.len();
         // A set with keys is the truth (a key left out is revoked); one with
         // none that verify is a mistake or a lie, not a revocation of all.
@@ -253,7 +258,10 @@ impl Jwks {
                 "no RS256, ES256 or EdDSA signing key in it".to_owned(),
             ));
         }
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        let mut held = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        keys.generation = held.generation + 1;
+        *held = Arc::new(keys);
+        drop(held);
         tracing::debug!(keys = count, "JWKS read");
         Ok(count)
     }

@@ -20,6 +20,9 @@ use super::jwks::{Jwks, JwksError, JwksPolicy, JwksSource};
 /// The longest token read: a JWT with a handful of claims is far smaller.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
+/// Verified tokens kept (each at most [`MAX_TOKEN_BYTES`] and its claims).
+const VERIFIED_TOKENS: usize = 10_000;
+
 /// How JWTs are verified.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -162,6 +165,9 @@ pub struct TokenClaims {
 #[derive(Deserialize)]
 struct Payload {
     sub: String,
+    exp: f64,
+    #[serde(default)]
+    nbf: Option<f64>,
     #[serde(default)]
     scope: Option<Scopes>,
     #[serde(default)]
@@ -185,13 +191,51 @@ impl Scopes {
     }
 }
 
+/// A token verified: its claims, and what must still hold when it is
+/// presented again.
+struct Verified {
+    claims: TokenClaims,
+    exp: f64,
+    nbf: Option<f64>,
+    /// The key set it was verified with.
+    generation: u64,
+}
+
+impl Verified {
+    /// Whether it still holds at `now` (seconds since the epoch), as the
+    /// first verification judged `exp` and `nbf`.
+    fn holds(&self, now: f64, leeway: f64, generation: u64) -> bool {
+        self.generation == generation
+            && self.exp >= now - leeway
+            && self.nbf.is_none_or(|nbf| nbf <= now + leeway)
+    }
+}
+
 /// Verifies JWTs against a JWKS. Cheap to share (`Arc` inside).
-#[derive(Debug, Clone)]
+///
+/// A token's signature is verified once (20–60 µs of CPU: more than the
+/// rest of a request): the claims of the last 10 000 tokens verified are
+/// kept, by the token's text, and served again while the token has not
+/// expired and the key set is the one that verified it.
+#[derive(Clone)]
 pub struct JwtVerifier {
     jwks: Arc<Jwks>,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: Duration,
+    verified: Arc<quick_cache::sync::Cache<Box<str>, Arc<Verified>>>,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("jwks", &self.jwks)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("verified_tokens", &self.verified.len())
+            .finish()
+    }
 }
 
 impl JwtVerifier {
@@ -221,6 +265,7 @@ impl JwtVerifier {
             issuer: config.issuer,
             audience: config.audience,
             leeway: config.leeway,
+            verified: Arc::new(quick_cache::sync::Cache::new(VERIFIED_TOKENS)),
         })
     }
 
@@ -238,6 +283,15 @@ impl JwtVerifier {
         if self.jwks.claim_refresh() {
             let jwks = Arc::clone(&self.jwks);
             tokio::spawn(async move { jwks.refresh().await });
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let leeway = self.leeway.as_secs_f64();
+        if let Some(verified) = self.verified.get(token)
+            && verified.holds(now, leeway, self.jwks.current().generation)
+        {
+            return Ok(verified.claims.clone());
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let algorithm = header.alg;
@@ -273,10 +327,20 @@ impl JwtVerifier {
         }
         let mut scopes = payload.scope.map(Scopes::into_vec).unwrap_or_default();
         scopes.extend(payload.scp.map(Scopes::into_vec).unwrap_or_default());
-        Ok(TokenClaims {
+        let claims = TokenClaims {
             subject: payload.sub,
             scopes,
-        })
+        };
+        self.verified.insert(
+            token.into(),
+            Arc::new(Verified {
+                claims: claims.clone(),
+                exp: payload.exp,
+                nbf: payload.nbf,
+                generation: keys.generation,
+            }),
+        );
+        Ok(claims)
     }
 
     fn validation(&self, algorithm: Algorithm) -> Validation {
