@@ -31,6 +31,8 @@
 #     job.getState(), queue.getJobCounts()), against redis-benchmark running
 #     the same Lua script (the limit), and GET with 100 000 waiting jobs
 #     against a queue of one;
+#   - jobs-server GET of the same job with a JWT (RS256, verified once and
+#     kept) against the static token, on one server, ABBA;
 #   - pause and cancel of a running job through jobs-server, request to
 #     answer, with jobs-api-worker's ControlledWorker honouring its signal,
 #     against BullMQ's own in-process Worker.cancelJob
@@ -189,6 +191,14 @@ done
 "$bin/jobs-server" --redis-url "$redis_url" --queue control --port 0 --worker-threads 1 \
   > "$work/server-control.log" 2>&1 &
 pids+=($!); server_control_url=$(url_of "$work/server-control.log" $!)
+# Credentials: the static token and a JWT (RS256, from tests/fixtures/jwt)
+# on one server, the same job.
+bench_static="bench-static-$RANDOM"
+bench_jwt=$("$bin/jwt-token" "$work/jwks.json" rs256)
+"$bin/jobs-server" --redis-url "$redis_url" --queue one --port 0 --worker-threads 1 \
+  --auth-token "$bench_static" --jwt-jwks-file "$work/jwks.json" > "$work/server-auth.log" 2>&1 &
+pids+=($!); server_auth_url=$(url_of "$work/server-auth.log" $!)
+curl -sf -H "Authorization: Bearer $bench_jwt" "$server_auth_url/api/jobs/$one_id" -o /dev/null
 # Push: one client opens up to 10 000 streams (over HTTP/2).
 "$bin/jobs-server" --redis-url "$redis_url" --queue push --port 0 --worker-threads 1 \
   --max-streams-per-client 10000 > "$work/server-push.log" 2>&1 &
@@ -223,6 +233,10 @@ EOF
 cat > "$work/get_path.lua" <<EOF
 dofile("$work/done.lua")
 function init(args) wrk.path = args[1] end
+EOF
+cat > "$work/get_bearer.lua" <<EOF
+dofile("$work/done.lua")
+function init(args) wrk.path = args[1]; wrk.headers["Authorization"] = "Bearer " .. args[2] end
 EOF
 # wrk 4.1 builds one request per thread that it never sends, so counters
 # start at -1: the requests sent are numbered from 0.
@@ -331,6 +345,11 @@ for round in $(seq 1 "$rounds"); do
     run_wrk "round=$round op=GET-bullmq target=server queue=$target" "$u" "$work/get_path.lua" "/api/jobs/$id"
   done
   run_wrk "round=$round op=GET-bullmq target=reference queue=big" "$reference_big_url" "$work/get_path.lua" "/api/jobs/$big_id"
+  # The same GET with the static token and with a JWT, ABBA.
+  for credential in static jwt jwt static; do
+    [[ $credential == static ]] && token=$bench_static || token=$bench_jwt
+    run_wrk "round=$round op=GET-auth credential=$credential" "$server_auth_url" "$work/get_bearer.lua" "/api/jobs/$one_id" "$token"
+  done
   sleep "$pause"
   limit=$(redis-benchmark -p "$redis_port" -c "$connections" -n 300000 -q \
     EVALSHA "$get_sha" 1 "bull:one:$one_id" bull:one: "$one_id" 1000 \
@@ -442,6 +461,18 @@ for r in range(1, rounds + 1):
           f"Node reference at 100 000 waiting {fig(nb) if nb else '?'}; redis-benchmark EVALSHA of the GET script {limits.get(r, 0):,.0f}/s")
 row('jobs-server GET / Node reference (BullMQ getJob + getState + getJobCounts) GET, same Redis and job', [f"r{i+1} {x:.2f}x" for i, x in enumerate(rate_x)], '>= 3x', bool(rate_x) and min(rate_x) >= 3)
 row('jobs-server GET p99 / Node reference p99', [f"r{i+1} {x:.2f}x" for i, x in enumerate(p99_x)], '<= 0.5x', bool(p99_x) and max(p99_x) <= 0.5)
+auth = {}
+for line in lines:
+    if line.startswith('wrk ') and 'op=GET-auth' in line:
+        d = kv(line); auth.setdefault((int(d['round']), d['credential']), []).append(d)
+auth = {k: merged(v) for k, v in auth.items()}
+jwt_x = []
+for r in range(1, rounds + 1):
+    st, jw = auth.get((r, 'static')), auth.get((r, 'jwt'))
+    if st and jw:
+        jwt_x.append(float(jw['rate']) / float(st['rate']))
+        print(f"\njobs-server GET r{r}: with the static token {fig(st)}; with a JWT (RS256) {fig(jw)}")
+row('jobs-server GET with a JWT (RS256) / with the static token, same server and job', [f"r{i+1} {x:.2f}x" for i, x in enumerate(jwt_x)], '(no target)', None)
 row('jobs-server GET / redis-benchmark EVALSHA of the same script (the limit)', [f"r{i+1} {x:.2f}x" for i, x in enumerate(limit_x)], '(no target)', None)
 row('jobs-server GET, 100 000 waiting / a queue of 1', [f"r{i+1} {x:.2f}x" for i, x in enumerate(big_x)], '>= 0.5x', bool(big_x) and min(big_x) >= 0.5)
 row('Node reference GET, 100 000 waiting / a queue of 1 (BullMQ getState scans wait)', [f"r{i+1} {x:.3f}x" for i, x in enumerate(ref_big_x)], '(no target)', None)
