@@ -153,6 +153,11 @@ async fn each_algorithm_is_accepted_and_the_audit_names_the_subject() {
     // The static token stays, naming its holder by address.
     let (status, _, _) = call(&stub, "GET", "/api/jobs/job_1", Some(STATIC_TOKEN)).await;
     assert_eq!(status, 200);
+    // /metrics is not behind the API's credentials, and counts the refusals.
+    let metrics = http().get(stub.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("http_response_status_code=\"200\""), "{text}");
 }
 
 #[tokio::test]

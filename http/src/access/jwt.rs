@@ -211,6 +211,26 @@ impl Verified {
     }
 }
 
+/// Whether `url` names a loopback host (`localhost`, `127.x`, `[::1]`).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if host.starts_with('[') {
+        host.split_once(']')
+            .map_or(host, |(h, _)| h)
+            .trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Verifies JWTs against a JWKS. Cheap to share (`Arc` inside).
 ///
 /// A token's signature is verified once (20–60 µs of CPU: more than the
@@ -245,6 +265,14 @@ impl JwtVerifier {
     /// when the first token arrives), so the server can start before its
     /// identity provider.
     pub async fn load(config: JwtConfig) -> Result<Self, JwksError> {
+        if let JwksSource::Url(url) = &config.jwks
+            && url.starts_with("http://")
+            && !is_loopback_url(url)
+        {
+            tracing::warn!(
+                "the JWKS is fetched over plain HTTP: whoever can change it in transit can sign tokens; use https://"
+            );
+        }
         let jwks = Jwks::new(
             config.jwks.clone(),
             JwksPolicy {
@@ -361,5 +389,30 @@ impl JwtVerifier {
         }
         validation.set_required_spec_claims(&required);
         validation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_are_told_apart() {
+        for url in [
+            "http://127.0.0.1:8080/jwks.json",
+            "http://localhost/jwks",
+            "http://[::1]:9000/k",
+            "http://user@127.0.0.2/x",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "http://login.example.com/jwks",
+            "http://10.0.0.1/jwks",
+            "http://127.0.0.1.evil.com/jwks",
+            "http://[2001:db8::1]/k",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 }
