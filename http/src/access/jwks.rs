@@ -30,7 +30,11 @@ pub enum JwksSource {
 
 /// Why the key set could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwksError {
+    /// The JWKS URL is not an `http` or `https` URL with a host.
+    #[error("not a JWKS URL: {0}")]
+    Url(String),
     /// The URL did not answer, or not with 200, within the timeout.
     #[error("cannot fetch the JWKS: {0}")]
     Fetch(String),

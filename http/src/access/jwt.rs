@@ -211,24 +211,33 @@ impl Verified {
     }
 }
 
-/// Whether `url` names a loopback host (`localhost`, `127.x`, `[::1]`).
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = if host.starts_with('[') {
-        host.split_once(']')
-            .map_or(host, |(h, _)| h)
-            .trim_start_matches('[')
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    host.eq_ignore_ascii_case("localhost")
+/// `url` checked as a key server's: `http` or `https` with a host; plain
+/// HTTP to a host off loopback is warned of.
+fn check_jwks_url(url: &str) -> Result<(), JwksError> {
+    let bad = |why: &str| JwksError::Url(format!("{url}: {why}"));
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    let host = parsed
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
         || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            if !loopback {
+                tracing::warn!(
+                    "the JWKS is fetched over plain HTTP: whoever can change it in transit can sign tokens; use https://"
+                );
+            }
+            Ok(())
+        }
+        other => Err(bad(&format!("scheme {other} (http or https)"))),
+    }
 }
 
 /// Verifies JWTs against a JWKS. Cheap to share (`Arc` inside).
@@ -265,13 +274,8 @@ impl JwtVerifier {
     /// when the first token arrives), so the server can start before its
     /// identity provider.
     pub async fn load(config: JwtConfig) -> Result<Self, JwksError> {
-        if let JwksSource::Url(url) = &config.jwks
-            && url.starts_with("http://")
-            && !is_loopback_url(url)
-        {
-            tracing::warn!(
-                "the JWKS is fetched over plain HTTP: whoever can change it in transit can sign tokens; use https://"
-            );
+        if let JwksSource::Url(url) = &config.jwks {
+            check_jwks_url(url)?;
         }
         let jwks = Jwks::new(
             config.jwks.clone(),
@@ -397,22 +401,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_urls_are_told_apart() {
+    fn jwks_urls_are_checked() {
         for url in [
+            "https://login.example.com/.well-known/jwks.json",
             "http://127.0.0.1:8080/jwks.json",
             "http://localhost/jwks",
             "http://[::1]:9000/k",
-            "http://user@127.0.0.2/x",
+            "http://login.example.com/jwks",
         ] {
-            assert!(is_loopback_url(url), "{url}");
+            assert!(check_jwks_url(url).is_ok(), "{url}");
         }
         for url in [
-            "http://login.example.com/jwks",
-            "http://10.0.0.1/jwks",
-            "http://127.0.0.1.evil.com/jwks",
-            "http://[2001:db8::1]/k",
+            "login.example.com/jwks",
+            "ftp://example.com/jwks",
+            "https://",
+            "file:///etc/jwks",
         ] {
-            assert!(!is_loopback_url(url), "{url}");
+            assert!(
+                matches!(check_jwks_url(url), Err(JwksError::Url(_))),
+                "{url}"
+            );
         }
     }
 }
