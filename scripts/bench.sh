@@ -348,7 +348,7 @@ for round in $(seq 1 "$rounds"); do
   # The same GET with the static token and with a JWT, ABBA.
   for credential in static jwt jwt static; do
     [[ $credential == static ]] && token=$bench_static || token=$bench_jwt
-    run_wrk "round=$round op=GET-auth credential=$credential" "$server_auth_url" "$work/get_bearer.lua" "/api/jobs/$one_id" "$token"
+    run_wrk "round=$round op=GET-auth target=server credential=$credential" "$server_auth_url" "$work/get_bearer.lua" "/api/jobs/$one_id" "$token"
   done
   sleep "$pause"
   limit=$(redis-benchmark -p "$redis_port" -c "$connections" -n 300000 -q \
