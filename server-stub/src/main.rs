@@ -92,6 +92,10 @@ struct Args {
     jwt: jobs_http::access::JwtArgs,
     #[command(flatten)]
     cors: jobs_http::cors::CorsArgs,
+    /// Serve /metrics (Prometheus) on this address instead of the API's
+    /// port, e.g. 127.0.0.1:9464. It takes no bearer token either way.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -147,6 +151,9 @@ async fn main() -> ExitCode {
     if args.no_control {
         builder = builder.without_control();
     }
+    if let Some(addr) = args.metrics_addr {
+        builder = builder.metrics_addr(addr);
+    }
     let stub = match builder.start().await {
         Ok(stub) => stub,
         Err(err) => {
@@ -158,6 +165,9 @@ async fn main() -> ExitCode {
         }
     };
     // Always on stdout, so scripts using --port 0 can read the URL.
+    if args.metrics_addr.is_some() {
+        println!("jobs-server-stub metrics on {}", stub.metrics_url());
+    }
     println!("jobs-server-stub listening on {}", stub.base_url());
     tracing::info!(
         url = stub.base_url(),

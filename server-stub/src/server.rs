@@ -46,6 +46,7 @@ pub struct StubBuilder {
     streams: StreamConfig,
     jwt: Option<JwtConfig>,
     cors: Option<CorsConfig>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +77,7 @@ impl Default for StubBuilder {
             streams: StreamConfig::default(),
             jwt: None,
             cors: None,
+            metrics_addr: None,
         }
     }
 }
@@ -128,6 +130,13 @@ impl StubBuilder {
     /// takes the static tokens only.
     pub fn jwt(mut self, config: JwtConfig) -> Self {
         self.jwt = Some(config);
+        self
+    }
+
+    /// Serves `/metrics` on `addr` instead of the API's address (port 0:
+    /// a free one; see [`StubServer::metrics_url`]).
+    pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics_addr = Some(addr);
         self
     }
 
@@ -300,7 +309,26 @@ impl StubBuilder {
                 body_read_timeout: self.body_read_timeout,
             },
         );
-        let app = app(api, state, self.control, self.cors);
+        // /metrics on the API's address, or alone on its own.
+        let metrics = match self.metrics_addr {
+            None => None,
+            Some(addr) => {
+                let listener = std::net::TcpListener::bind(addr)?;
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let router = api
+                    .metrics()
+                    .cloned()
+                    .map(jobs_http::metrics::metrics_router)
+                    .unwrap_or_default();
+                Some(jobs_http::serve::spawn(
+                    listener,
+                    jobs_http::into_app(router),
+                    self.serve,
+                )?)
+            }
+        };
+        let app = app(api, state, self.control, self.cors, metrics.is_none());
         let running = jobs_http::serve::spawn(listener, app, self.serve)?;
         if let Some(interval) = self.tick_every {
             tokio::spawn(tick_forever(
@@ -316,6 +344,7 @@ impl StubBuilder {
             faults,
             clock: manual_clock,
             running,
+            metrics,
         })
     }
 }
@@ -330,6 +359,7 @@ pub(crate) fn app(
     state: AppState,
     with_control: bool,
     cors: Option<CorsConfig>,
+    serve_metrics: bool,
 ) -> App {
     let api = api.with_middleware(crate::fault_guard::FaultInjection(state.faults.clone()));
     let control_doc = [DocLink {
@@ -347,7 +377,9 @@ pub(crate) fn app(
         options = options.cors(cors);
     }
     if let Some(metrics) = metrics {
-        router = router.merge(jobs_http::metrics::metrics_router(metrics.clone()));
+        if serve_metrics {
+            router = router.merge(jobs_http::metrics::metrics_router(metrics.clone()));
+        }
         options = options.metrics(metrics);
     }
     jobs_http::into_app_with(router, options)
@@ -377,6 +409,8 @@ pub struct StubServer {
     clock: Option<ManualClock>,
     /// Stops the server when dropped.
     running: Running,
+    /// `/metrics` on an address of its own ([`StubBuilder::metrics_addr`]).
+    metrics: Option<Running>,
 }
 
 impl StubServer {
@@ -407,6 +441,15 @@ impl StubServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served: on its own address with
+    /// [`StubBuilder::metrics_addr`], else on the API's.
+    pub fn metrics_url(&self) -> String {
+        match &self.metrics {
+            Some(metrics) => format!("{}/metrics", metrics.base_url()),
+            None => self.url("/metrics"),
+        }
     }
 
     /// The job engine: create jobs, drive worker events, read the audit log.
@@ -442,6 +485,9 @@ impl StubServer {
     /// period) and waits until the server has stopped.
     pub async fn shutdown(self) {
         self.running.shutdown().await;
+        if let Some(metrics) = self.metrics {
+            metrics.shutdown().await;
+        }
     }
 }
 

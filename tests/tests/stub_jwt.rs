@@ -614,3 +614,38 @@ async fn a_token_verified_once_still_expires_on_time() {
         "expired, though verified before"
     );
 }
+
+#[tokio::test]
+async fn metrics_can_have_an_address_of_their_own() {
+    let stub = StubServer::builder()
+        .auth_token(STATIC_TOKEN)
+        .metrics_addr("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    assert_ne!(stub.metrics_url(), stub.url("/metrics"));
+    let http = http();
+    assert_eq!(
+        http.get(stub.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "not on the API's address"
+    );
+    let _ = call(&stub, "GET", "/api/jobs/none", Some(STATIC_TOKEN)).await;
+    let text = http
+        .get(stub.metrics_url())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("http_response_status_code=\"404\",http_route=\"/api/jobs/{jobId}\""),
+        "{text}"
+    );
+    stub.shutdown().await;
+}

@@ -48,7 +48,7 @@ fn app(acknowledgement: Acknowledgement) -> (App, SharedEngine) {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         },
     );
-    (crate::server::app(api, state, true, None), engine)
+    (crate::server::app(api, state, true, None, true), engine)
 }
 
 async fn send(app: &App, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {

@@ -50,5 +50,5 @@ fn app_with(
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         },
     );
-    crate::server::app(api, state, control, None)
+    crate::server::app(api, state, control, None, true)
 }

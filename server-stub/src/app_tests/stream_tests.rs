@@ -44,7 +44,7 @@ fn app(streams: StreamConfig) -> (App, SharedEngine) {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         },
     );
-    (crate::server::app(api, state, true, None), engine)
+    (crate::server::app(api, state, true, None, true), engine)
 }
 
 fn request(path: &str, last_event_id: Option<&str>) -> Request<Body> {
@@ -406,7 +406,7 @@ fn guarded_app(rps: u32) -> App {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         },
     );
-    crate::server::app(api, state, true, None)
+    crate::server::app(api, state, true, None, true)
 }
 
 fn with_token(path: &str) -> Request<Body> {
