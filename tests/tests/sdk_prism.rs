@@ -338,6 +338,7 @@ fn variant(error: &JobsError) -> &'static str {
     match error {
         JobsError::BadRequest(_) => "BadRequest",
         JobsError::Unauthorized(_) => "Unauthorized",
+        JobsError::Forbidden(_) => "Forbidden",
         JobsError::NotFound(_) => "NotFound",
         JobsError::RateLimited { .. } => "RateLimited",
         JobsError::Server { .. } => "Server",
