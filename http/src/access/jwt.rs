@@ -246,6 +246,26 @@ fn check_jwks_url(url: &str) -> Result<(), JwksError> {
 /// rest of a request): the claims of the last 10 000 tokens verified are
 /// kept, by the token's text, and served again while the token has not
 /// expired and the key set is the one that verified it.
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use jobs_http::access::{ApiAccess, JwksSource, JwtConfig, JwtVerifier};
+/// use jobs_http::{ApiState, DEFAULT_BODY_READ_TIMEOUT, JobStore};
+///
+/// async fn api(store: impl JobStore) -> Result<ApiState, Box<dyn std::error::Error>> {
+///     let jwks = JwksSource::Url("https://login.example.com/.well-known/jwks.json".into());
+///     let verifier = JwtVerifier::load(
+///         JwtConfig::new(jwks)
+///             .issuer("https://login.example.com/")
+///             .audience("jobs-api"),
+///     )
+///     .await?;
+///     // JWTs with scopes; no static token; 100 requests a second.
+///     let access = ApiAccess::new(None, Some(100)).with_jwt(verifier);
+///     Ok(ApiState::new(Arc::new(store), access, DEFAULT_BODY_READ_TIMEOUT))
+/// }
+/// ```
 #[derive(Clone)]
 pub struct JwtVerifier {
     jwks: Arc<Jwks>,
