@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::app::{App, DropConnection};
-use crate::connections::Connections;
+use crate::connections::{Connections, Registered};
 use crate::parse_error_answers::ParseErrorAnswers;
 
 /// How long a connection may take to send a request head, and stay idle.
@@ -375,20 +375,43 @@ struct ConnectionDropped;
 /// Serves one connection until it ends, a deadline passes or `shutdown`
 /// fires (then in-flight requests finish, new ones are refused).
 ///
+/// The connection is counted in `connections` at once, when the accept loop
+/// calls this, not when the returned future first runs: the loop checks the
+/// cap before its next accept, and a burst of connections accepted before
+/// their tasks ran would otherwise overshoot the cap (and the descriptor
+/// limit it stays under).
+///
 /// A handler can ask for its connection to be dropped without an answer
 /// ([`DropConnection`]): returning an error from the hyper service makes
 /// hyper close it.
-pub(crate) async fn serve_connection(
+pub(crate) fn serve_connection(
     builder: auto::Builder<TokioExecutor>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
     app: App,
     timeouts: ConnectionTimeouts,
-    connections: Connections,
+    connections: &Connections,
+    shutdown: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let activity = Arc::new(Activity::new());
+    let registered = connections.register(Arc::clone(&activity));
+    serve_registered(
+        builder, stream, peer, app, timeouts, activity, registered, shutdown,
+    )
+}
+
+/// [`serve_connection`], once counted.
+#[allow(clippy::too_many_arguments)]
+async fn serve_registered(
+    builder: auto::Builder<TokioExecutor>,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    app: App,
+    timeouts: ConnectionTimeouts,
+    activity: Arc<Activity>,
+    _registered: Registered,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(Activity::new());
-    let _registered = connections.register(Arc::clone(&activity));
     let service = {
         let activity = Arc::clone(&activity);
         let shutdown = shutdown.clone();

@@ -5,8 +5,10 @@
 //! flight: a keep-alive connection between requests, or one that has not
 //! finished its first request head), as nginx reuses idle keep-alive
 //! connections when it runs out, so a fresh client is served instead of
-//! waiting for an idle timeout. With none idle, it ends the event streams of
-//! the connection that has served only streams longest (a stream is made to
+//! waiting for an idle timeout; a connection accepted less than a second ago
+//! is spared until the streams are gone (its head is on its way). With none
+//! idle, it ends the event streams of the connection that has served only
+//! streams longest (a stream is made to
 //! be resumed: its client reconnects with `Last-Event-ID`); otherwise one
 //! client holding a stream on every connection would shut everyone else
 //! out for the streams' lifetime. When every connection has a plain request
@@ -140,23 +142,37 @@ impl Connections {
     }
 }
 
-/// Asks the connection idle longest to close, or if none is idle, the one
-/// that has served only event streams longest (they end; their clients
-/// reconnect); whether there was one.
+/// How long a connection just accepted is spared: its first head is on its
+/// way (often already in the socket), and at the cap under a burst of new
+/// connections it would otherwise be the one idle connection, closed before
+/// it was read.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Asks one connection to close, in this order: the one idle longest, if
+/// it has been idle at least [`FRESH`]; else the one that has carried only
+/// event streams longest (they end; their clients reconnect); else the one
+/// idle longest. Whether there was one (a plain request in flight is never
+/// cut).
 fn evict_idlest(open: &HashMap<u64, Arc<Activity>>) -> bool {
     let oldest = |since: fn(&Activity) -> Option<tokio::time::Instant>| {
         open.values()
             .filter_map(|activity| Some((since(activity)?, activity)))
             .min_by_key(|(since, _)| *since)
-            .map(|(_, activity)| activity)
     };
-    let Some(activity) = oldest(Activity::idle_since).or_else(|| {
-        let streaming = oldest(Activity::streaming_since);
-        if streaming.is_some() {
-            tracing::debug!("at the connection cap with none idle: ending the streams of the connection streaming longest");
-        }
-        streaming
-    }) else {
+    let idle = oldest(Activity::idle_since);
+    let chosen = match idle {
+        Some((since, activity)) if since.elapsed() >= FRESH => Some(activity),
+        _ => match oldest(Activity::streaming_since) {
+            Some((_, streaming)) => {
+                tracing::debug!(
+                    "at the connection cap with none idle: ending the streams of the connection streaming longest"
+                );
+                Some(streaming)
+            }
+            None => idle.map(|(_, activity)| activity),
+        },
+    };
+    let Some(activity) = chosen else {
         return false;
     };
     activity.evict();
@@ -203,6 +219,10 @@ mod tests {
                 .enumerate()
                 .map(|(n, a)| (n as u64, Arc::clone(a)))
                 .collect();
+        tokio::time::advance(FRESH).await;
+        let fresh = Arc::new(Activity::new());
+        let mut open = open;
+        open.insert(99, Arc::clone(&fresh));
         assert!(evict_idlest(&open));
         assert!(idle.idle_since().is_none(), "the idle one first");
         assert!(!older_stream.streams_ending());
@@ -211,6 +231,12 @@ mod tests {
         assert!(!newer_stream.streams_ending());
         assert!(evict_idlest(&open));
         assert!(newer_stream.streams_ending());
+        assert!(
+            fresh.idle_since().is_some(),
+            "a connection just accepted goes after the streams"
+        );
+        assert!(evict_idlest(&open));
+        assert!(fresh.idle_since().is_none());
         assert!(!evict_idlest(&open), "a plain request is never cut");
         assert!(!busy.streams_ending() && !mixed.streams_ending());
     }

@@ -124,7 +124,7 @@ pub async fn serve(
                     }
                     let connection = serve_connection(
                         builder.clone(), stream, peer, app.clone(), timeouts,
-                        connections.clone(), shutdown.clone(),
+                        &connections, shutdown.clone(),
                     );
                     let open_connection = open_connection.clone();
                     let counted = app.metrics().map(crate::metrics::Metrics::connection_opened);
