@@ -22,7 +22,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hostile_cases::JOB;
+use hostile_cases::{JOB, read_until_closed};
 use serde_json::{Value, json};
 use support::{Bullmq, RedisServer};
 
@@ -436,23 +436,6 @@ async fn http2_answers_header_heads_as_http1_does() {
                 assert_eq!(content_type.as_deref(), Some("application/json"));
                 assert_eq!(body, too_large, "{name} over {protocol}");
             }
-        }
-    }
-}
-
-/// Reads until the server closes; `None` if it is still open after `limit`.
-fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
-    stream.set_read_timeout(Some(limit)).unwrap();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return Some(answer),
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return None;
-            }
-            Err(_) => return Some(answer),
         }
     }
 }

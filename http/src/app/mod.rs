@@ -47,6 +47,7 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ApiState(Arc<ApiParts>);
 
 /// What [`ApiState`] shares.
+#[derive(Clone)]
 struct ApiParts {
     store: Arc<dyn JobStore>,
     access: Arc<ApiAccess>,
@@ -83,14 +84,15 @@ impl ApiState {
     /// `config` instead of [`StreamConfig::default`].
     #[must_use]
     pub fn with_streams(self, config: StreamConfig) -> Self {
-        Self(Arc::new(ApiParts {
-            store: self.0.store.clone(),
-            access: self.0.access.clone(),
-            body_read_timeout: self.0.body_read_timeout,
-            middleware: self.0.middleware.clone(),
-            streams: Arc::new(StreamLimits::new(config)),
-            metrics: self.0.metrics.clone(),
-        }))
+        self.with(|parts| parts.streams = Arc::new(StreamLimits::new(config)))
+    }
+
+    /// A copy of the shared parts, changed by `change` (a builder step:
+    /// called before the state is shared with the router).
+    fn with(self, change: impl FnOnce(&mut ApiParts)) -> Self {
+        let mut parts = ApiParts::clone(&self.0);
+        change(&mut parts);
+        Self(Arc::new(parts))
     }
 
     /// Event streams open now.
@@ -102,28 +104,14 @@ impl ApiState {
     /// rate limit, in the same layer (the stub's fault injection).
     #[must_use]
     pub fn with_middleware(self, middleware: impl ApiMiddleware) -> Self {
-        Self(Arc::new(ApiParts {
-            store: self.0.store.clone(),
-            access: self.0.access.clone(),
-            body_read_timeout: self.0.body_read_timeout,
-            middleware: Some(Arc::new(middleware)),
-            streams: self.0.streams.clone(),
-            metrics: self.0.metrics.clone(),
-        }))
+        self.with(|parts| parts.middleware = Some(Arc::new(middleware)))
     }
 
     /// Counts the API's requests, event streams and control requests in
     /// `metrics`; [`app`] then serves them at `/metrics` too.
     #[must_use]
     pub fn with_metrics(self, metrics: Metrics) -> Self {
-        Self(Arc::new(ApiParts {
-            store: self.0.store.clone(),
-            access: self.0.access.clone(),
-            body_read_timeout: self.0.body_read_timeout,
-            middleware: self.0.middleware.clone(),
-            streams: self.0.streams.clone(),
-            metrics: Some(metrics),
-        }))
+        self.with(|parts| parts.metrics = Some(metrics))
     }
 
     /// The metrics the API counts in, if any.

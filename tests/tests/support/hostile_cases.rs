@@ -358,6 +358,24 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
+/// Reads until the server closes; `None` if it is still open after `limit`
+/// (a reset by the server counts as closed).
+pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(answer),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return None;
+            }
+            Err(_) => return Some(answer),
+        }
+    }
+}
+
 /// Sends `request` on a fresh connection and reads until the server closes.
 pub fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).unwrap();
